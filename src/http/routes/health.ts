@@ -1,0 +1,34 @@
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
+import type { AppDeps } from '../app.js'
+import type { AppEnv } from '../env.js'
+import { jsonContent } from '../schemas.js'
+
+const Status = z.object({
+  status: z.enum(['ok', 'unavailable']),
+  checks: z.record(z.string(), z.boolean()).optional(),
+})
+
+const healthz = createRoute({
+  method: 'get',
+  path: '/healthz',
+  summary: 'Liveness: the process answers',
+  responses: { 200: jsonContent(Status, 'Alive') },
+})
+
+const readyz = createRoute({
+  method: 'get',
+  path: '/readyz',
+  summary: 'Readiness: the database answers and live delivery is listening',
+  responses: { 200: jsonContent(Status, 'Ready'), 503: jsonContent(Status, 'Not ready') },
+})
+
+export function registerHealth(app: OpenAPIHono<AppEnv>, { pingDatabase, hub }: AppDeps) {
+  app.openapi(healthz, (c) => c.json({ status: 'ok' as const }, 200))
+  app.openapi(readyz, async (c) => {
+    const checks = { database: await pingDatabase(), listener: hub.isListening() }
+    const ready = checks.database && checks.listener
+    return ready
+      ? c.json({ status: 'ok' as const, checks }, 200)
+      : c.json({ status: 'unavailable' as const, checks }, 503)
+  })
+}

@@ -1,0 +1,100 @@
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
+import { listMessages, postMessage, toMessageView } from '../../chat/messages.js'
+import { roomExists } from '../../chat/rooms.js'
+import { databaseErrorCode } from '../../db/errors.js'
+import type { AppDeps } from '../app.js'
+import type { AppEnv } from '../env.js'
+import { roomNotFound } from '../errors.js'
+import {
+  bearerSecurity,
+  ErrorSchema,
+  errorResponses,
+  jsonContent,
+  MessageSchema,
+  notFoundResponse,
+  RoomIdParams,
+} from '../schemas.js'
+import { trimmedText } from '../text.js'
+
+export const MAX_BODY_CODE_POINTS = 2000
+
+export const PostMessageBody = z
+  .object({
+    body: trimmedText({
+      field: 'body',
+      max: MAX_BODY_CODE_POINTS,
+      emptyCode: 'body_required',
+      tooLongCode: 'body_too_long',
+      tooLongStatus: 422,
+      invalidCode: 'invalid_body',
+    }),
+    client_id: trimmedText({ field: 'client_id', max: 100 }).optional(),
+  })
+  .openapi('PostMessage')
+
+const seqParam = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
+
+const MessagesQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  before: seqParam.optional(),
+  after: seqParam.optional(),
+})
+
+const MessagePage = z.object({ messages: z.array(MessageSchema), has_more: z.boolean() })
+
+const list = createRoute({
+  method: 'get',
+  path: '/rooms/{id}/messages',
+  summary: "A page of a room's messages, ascending by seq (the latest 50 by default)",
+  security: bearerSecurity,
+  request: { params: RoomIdParams, query: MessagesQuery },
+  responses: { 200: jsonContent(MessagePage, 'The messages'), ...errorResponses, ...notFoundResponse },
+})
+
+const post = createRoute({
+  method: 'post',
+  path: '/rooms/{id}/messages',
+  summary: 'Post a message as the token’s user; a repeated client_id returns the original',
+  security: bearerSecurity,
+  request: {
+    params: RoomIdParams,
+    body: { required: true, content: { 'application/json': { schema: PostMessageBody } } },
+  },
+  responses: {
+    200: jsonContent(MessageSchema, 'The original message of a repeated client_id'),
+    201: jsonContent(MessageSchema, 'The stored message'),
+    422: jsonContent(ErrorSchema, 'The body is too long'),
+    ...errorResponses,
+    ...notFoundResponse,
+  },
+})
+
+export function registerMessages(app: OpenAPIHono<AppEnv>, { db }: AppDeps) {
+  app.openapi(list, async (c) => {
+    const { id } = c.req.valid('param')
+    if (!(await roomExists(db, id))) throw roomNotFound(id)
+    const page = await listMessages(db, id, c.req.valid('query'))
+    return c.json({ messages: page.rows.map(toMessageView), has_more: page.hasMore }, 200)
+  })
+
+  app.openapi(post, async (c) => {
+    const { id } = c.req.valid('param')
+    const { body, client_id } = c.req.valid('json')
+    const { userId, userName } = c.get('identity')
+    if (!Number.isSafeInteger(id)) throw roomNotFound(id)
+    try {
+      const { message, created } = await postMessage(db, {
+        roomId: id,
+        userId,
+        userName,
+        body,
+        clientId: client_id,
+      })
+      return c.json(toMessageView(message), created ? 201 : 200)
+    } catch (error) {
+      // The seq trigger raises foreign_key_violation for a room that does not exist.
+      if (databaseErrorCode(error) === '23503') throw roomNotFound(id)
+      throw error
+    }
+  })
+}

@@ -1,0 +1,71 @@
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
+import { createRoom, getRoom, listRooms, RoomNameTakenError } from '../../chat/rooms.js'
+import type { AppDeps } from '../app.js'
+import type { AppEnv } from '../env.js'
+import { ApiError, roomNotFound } from '../errors.js'
+import {
+  bearerSecurity,
+  ErrorSchema,
+  errorResponses,
+  jsonContent,
+  notFoundResponse,
+  RoomIdParams,
+  RoomSchema,
+} from '../schemas.js'
+import { trimmedText } from '../text.js'
+
+export const CreateRoomBody = z
+  .object({ name: trimmedText({ field: 'name', max: 100 }) })
+  .openapi('CreateRoom')
+
+const list = createRoute({
+  method: 'get',
+  path: '/rooms',
+  summary: 'List rooms, most recently active first',
+  security: bearerSecurity,
+  responses: { 200: jsonContent(z.object({ rooms: z.array(RoomSchema) }), 'The rooms'), ...errorResponses },
+})
+
+const create = createRoute({
+  method: 'post',
+  path: '/rooms',
+  summary: 'Create a room',
+  security: bearerSecurity,
+  request: { body: { required: true, content: { 'application/json': { schema: CreateRoomBody } } } },
+  responses: {
+    201: jsonContent(RoomSchema, 'The new room'),
+    409: jsonContent(ErrorSchema, 'A room with this name exists'),
+    ...errorResponses,
+  },
+})
+
+const get = createRoute({
+  method: 'get',
+  path: '/rooms/{id}',
+  summary: 'Get one room',
+  security: bearerSecurity,
+  request: { params: RoomIdParams },
+  responses: { 200: jsonContent(RoomSchema, 'The room'), ...errorResponses, ...notFoundResponse },
+})
+
+export function registerRooms(app: OpenAPIHono<AppEnv>, { db }: AppDeps) {
+  app.openapi(list, async (c) => c.json({ rooms: await listRooms(db) }, 200))
+
+  app.openapi(create, async (c) => {
+    const { name } = c.req.valid('json')
+    try {
+      return c.json(await createRoom(db, { name, createdBy: c.get('identity').userId }), 201)
+    } catch (error) {
+      if (error instanceof RoomNameTakenError)
+        throw new ApiError(409, 'name_taken', `A room named "${name}" exists`)
+      throw error
+    }
+  })
+
+  app.openapi(get, async (c) => {
+    const { id } = c.req.valid('param')
+    const room = await getRoom(db, id)
+    if (!room) throw roomNotFound(id)
+    return c.json(room, 200)
+  })
+}

@@ -1,0 +1,92 @@
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
+import { roomExists } from '../../chat/rooms.js'
+import type { Subscriber } from '../../realtime/hub.js'
+import { openEventStream } from '../../realtime/sse.js'
+import type { AppDeps } from '../app.js'
+import type { AppEnv } from '../env.js'
+import { ApiError, roomNotFound } from '../errors.js'
+import { bearerSecurity, errorResponses, notFoundResponse, RoomIdParams } from '../schemas.js'
+
+const StreamQuery = z.object({
+  access_token: z
+    .string()
+    .optional()
+    .openapi({ description: 'The token, for clients that cannot send headers' }),
+  last_event_id: z.string().optional().openapi({ description: 'Replay messages after this seq first' }),
+})
+
+const stream = createRoute({
+  method: 'get',
+  path: '/rooms/{id}/stream',
+  summary: "Server-Sent Events: the room's new messages, live; resumes after Last-Event-ID",
+  security: bearerSecurity,
+  request: {
+    params: RoomIdParams,
+    query: StreamQuery,
+    headers: z.object({ 'last-event-id': z.string().optional() }),
+  },
+  responses: {
+    200: {
+      description:
+        '`retry:` first, then `id: <seq>` / `event: message` / `data: <Message JSON>` frames, `: ping` heartbeats, and `event: expired` when the token expires',
+      content: { 'text/event-stream': { schema: z.string() } },
+    },
+    ...errorResponses,
+    ...notFoundResponse,
+  },
+})
+
+/** The resume cursor: the Last-Event-ID header (EventSource's reconnect) wins over the query. */
+function parseLastEventId(header: string | undefined, query: string | undefined): number | undefined {
+  const value = header?.trim() || query?.trim()
+  if (value === undefined || value === '') return undefined
+  const seq = /^[0-9]{1,15}$/.test(value) ? Number(value) : Number.NaN
+  if (!Number.isSafeInteger(seq))
+    throw new ApiError(400, 'validation_failed', 'Last-Event-ID must be a message seq')
+  return seq
+}
+
+export function registerStream(app: OpenAPIHono<AppEnv>, { db, hub, config, logger }: AppDeps) {
+  app.openapi(stream, async (c) => {
+    const { id } = c.req.valid('param')
+    const afterSeq = parseLastEventId(c.req.header('last-event-id'), c.req.valid('query').last_event_id)
+    if (!(await roomExists(db, id))) throw roomNotFound(id)
+
+    const { incoming: req, outgoing: res } = c.env
+    const identity = c.get('identity')
+    const subscriber: Subscriber = {
+      res,
+      roomId: id,
+      userId: identity.userId,
+      expiresAt: identity.expiresAt,
+      bytes: 0,
+      closed: false,
+    }
+    const opened = Date.now()
+    openEventStream(res, config.SSE_RETRY_MS)
+    res.on('close', () => {
+      hub.unsubscribe(subscriber)
+      logger.info(
+        {
+          requestId: c.get('requestId'),
+          roomId: id,
+          userId: identity.userId,
+          ms: Date.now() - opened,
+          bytes: subscriber.bytes,
+        },
+        'stream closed',
+      )
+    })
+    res.on('error', () => hub.unsubscribe(subscriber))
+    req.on('error', () => hub.unsubscribe(subscriber))
+    try {
+      await hub.subscribe(subscriber, afterSeq)
+    } catch (error) {
+      // Headers are sent: the client sees the stream end and reconnects with its Last-Event-ID.
+      logger.warn({ err: error, roomId: id }, 'stream could not start')
+      res.end()
+    }
+    return RESPONSE_ALREADY_SENT as never
+  })
+}

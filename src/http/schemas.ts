@@ -1,0 +1,58 @@
+import { z } from '@hono/zod-openapi'
+import { errorCodes } from './errors.js'
+
+/** A custom issue that the validation hook renders with its own status and code. */
+export const issue = (status: 400 | 422, code: (typeof errorCodes)[number]) => ({ status, code })
+
+export const ErrorSchema = z
+  .object({ error: z.object({ code: z.enum(errorCodes), message: z.string() }) })
+  .openapi('Error')
+
+export const RoomIdParams = z.object({
+  id: z
+    .string()
+    .regex(/^[0-9]+$/, 'must be a positive integer')
+    .transform(Number)
+    .refine((id) => id > 0, 'must be a positive integer')
+    .openapi({ param: { name: 'id', in: 'path' }, type: 'integer', example: 1 }),
+})
+
+export const RoomSchema = z
+  .object({
+    id: z.number().int(),
+    name: z.string(),
+    created_by: z.string(),
+    created_at: z.string().datetime(),
+    last_seq: z.number().int(),
+    message_count: z.number().int(),
+    last_message_at: z.string().datetime().nullable(),
+  })
+  .openapi('Room')
+
+export const MessageSchema = z
+  .object({
+    id: z.number().int(),
+    room_id: z.number().int(),
+    seq: z.number().int(),
+    user_id: z.string(),
+    user_name: z.string(),
+    body: z.string(),
+    created_at: z.string().datetime(),
+  })
+  .openapi('Message')
+
+export const errorResponses = {
+  400: { description: 'Invalid request', content: { 'application/json': { schema: ErrorSchema } } },
+  401: { description: 'Missing or invalid token', content: { 'application/json': { schema: ErrorSchema } } },
+} as const
+
+export const notFoundResponse = {
+  404: { description: 'No such room', content: { 'application/json': { schema: ErrorSchema } } },
+} as const
+
+export const jsonContent = <T>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+})
+
+export const bearerSecurity = [{ bearerAuth: [] }]

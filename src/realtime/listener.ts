@@ -1,0 +1,132 @@
+import postgres from 'postgres'
+
+export interface ListenerOptions {
+  url: string
+  channel: string
+  onNotify: (payload: string) => void
+  /** Called each time LISTEN is (re-)established; notifications sent before it were lost. */
+  onListen: () => void
+  onDown: (error: Error) => void
+  /** How often the connection is probed, and how long a probe may take before it counts as dead. */
+  probeMs: number
+  probeTimeoutMs?: number
+  applicationName?: string
+}
+
+export interface Listener {
+  start(): Promise<void>
+  stop(): Promise<void>
+  isListening(): boolean
+}
+
+const MAX_BACKOFF_MS = 5_000
+
+/**
+ * Owns the process's one LISTEN connection. postgres.js's own `sql.listen` re-listens after
+ * a drop but gives up silently if the database is still down at that moment, so this
+ * keeps the lifecycle itself: a dedicated one-connection client, reconnection with
+ * backoff, and a periodic probe, because a half-open socket is only noticed when TCP
+ * gives up, many minutes later.
+ */
+export function createListener(options: ListenerOptions): Listener {
+  const probeTimeoutMs = options.probeTimeoutMs ?? Math.min(options.probeMs, 3_000)
+  let client: postgres.Sql | undefined
+  let listening = false
+  let stopped = false
+  let failures = 0
+  let retryTimer: NodeJS.Timeout | undefined
+  let probeTimer: NodeJS.Timeout | undefined
+  let probing = false
+
+  async function connect(): Promise<void> {
+    const sql = postgres(options.url, {
+      max: 1,
+      idle_timeout: 0,
+      max_lifetime: null,
+      fetch_types: false,
+      connect_timeout: 5,
+      onnotice: () => {},
+      connection: { application_name: options.applicationName ?? 'parley-listener' },
+      onclose: () => {
+        if (client === sql) lose(new Error('listener connection closed'))
+      },
+      // Not in postgres.js's published types, but it is how its own listen() receives notifications.
+      onnotify: (channel: string, payload: string) => {
+        if (channel === options.channel) options.onNotify(payload)
+      },
+    } as postgres.Options<Record<string, postgres.PostgresType>>)
+    client = sql
+    try {
+      await sql.unsafe(`listen "${options.channel.replace(/"/g, '""')}"`)
+    } catch (error) {
+      if (client === sql) lose(error instanceof Error ? error : new Error(String(error)))
+      throw error
+    }
+    if (client !== sql) return
+    listening = true
+    failures = 0
+    options.onListen()
+  }
+
+  function lose(error: Error): void {
+    const sql = client
+    client = undefined
+    const wasListening = listening
+    listening = false
+    sql?.end({ timeout: 0 }).catch(() => {})
+    if (wasListening) options.onDown(error)
+    scheduleReconnect()
+  }
+
+  function scheduleReconnect(): void {
+    if (stopped || retryTimer) return
+    const backoff = Math.min(MAX_BACKOFF_MS, 100 * 2 ** failures++)
+    retryTimer = setTimeout(
+      () => {
+        retryTimer = undefined
+        connect().catch(() => {})
+      },
+      backoff / 2 + Math.random() * (backoff / 2),
+    )
+  }
+
+  async function probe(): Promise<void> {
+    const sql = client
+    if (!sql || !listening || probing) return
+    probing = true
+    let timer: NodeJS.Timeout | undefined
+    try {
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('listener probe timed out')), probeTimeoutMs)
+      })
+      await Promise.race([sql`select 1`, timeout])
+    } catch (error) {
+      if (client === sql) lose(error instanceof Error ? error : new Error(String(error)))
+    } finally {
+      clearTimeout(timer)
+      probing = false
+    }
+  }
+
+  return {
+    async start() {
+      stopped = false
+      probeTimer = setInterval(() => void probe(), options.probeMs)
+      probeTimer.unref()
+      await connect().catch(() => {
+        // lose() has scheduled the retry; start() succeeds and readiness reports the state.
+      })
+    },
+    async stop() {
+      stopped = true
+      clearInterval(probeTimer)
+      clearTimeout(retryTimer)
+      retryTimer = undefined
+      const sql = client
+      client = undefined
+      listening = false
+      await sql?.end({ timeout: 1 })
+    },
+    isListening: () => listening,
+  }
+}

@@ -1,0 +1,62 @@
+import { asc } from 'drizzle-orm'
+import type { Auth } from './auth/jwt.js'
+import type { Db } from './db/client.js'
+import { rooms } from './db/schema.js'
+
+interface Welcome {
+  port: number
+  databaseUrl: string
+  embedded: boolean
+  auth: Auth
+  db: Db
+}
+
+/** What a newcomer needs after `npm start`: where it runs, a token, and commands that work as pasted. */
+export async function printWelcome({ port, databaseUrl, embedded, auth, db }: Welcome): Promise<void> {
+  const base = `http://localhost:${port}`
+  const [room] = await db
+    .select({ id: rooms.id, name: rooms.name })
+    .from(rooms)
+    .orderBy(asc(rooms.id))
+    .limit(1)
+  const roomId = room?.id ?? 1
+  const token = auth.signToken ? await auth.signToken({ sub: 'demo', name: 'Demo User' }, '12h') : undefined
+  const lines = [
+    '',
+    `Parley is running at ${base}`,
+    embedded ? `Embedded PostgreSQL: ${databaseUrl}` : `Database: ${redact(databaseUrl)}`,
+    '',
+  ]
+  if (token) {
+    lines.push(
+      'A demo token (user "demo", valid 12 hours; make more with `npm run token -- <user> [name]`):',
+      '',
+      `  export TOKEN=${token}`,
+      '',
+      `Watch room ${roomId}${room ? ` (${room.name})` : ''} live:`,
+      `  curl -N -H "Authorization: Bearer $TOKEN" ${base}/rooms/${roomId}/stream`,
+      '',
+      'Post to it from another terminal:',
+      `  curl -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"body":"hello"}' ${base}/rooms/${roomId}/messages`,
+      '',
+    )
+  }
+  lines.push(
+    'Or insert a row with psql; it arrives on the stream the same way:',
+    `  psql "${databaseUrl}" -c "insert into messages (room_id, user_id, user_name, body) values (${roomId}, 'ops', 'Ops', 'hello from psql')"`,
+    '',
+    `API reference: ${base}/openapi.json`,
+    '',
+  )
+  process.stdout.write(`${lines.join('\n')}\n`)
+}
+
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password) parsed.password = '***'
+    return parsed.toString()
+  } catch {
+    return '(unparseable DATABASE_URL)'
+  }
+}
