@@ -1,13 +1,9 @@
-import { serve } from '@hono/node-server'
 import pino from 'pino'
-import { createAuth, resolveAuthOptions } from './auth/jwt.js'
 import { ensureDefaultRoom } from './chat/rooms.js'
 import { ConfigError, loadConfig } from './config.js'
-import { createDb } from './db/client.js'
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded.js'
 import { runMigrations } from './db/migrate.js'
-import { createApp } from './http/app.js'
-import { createHub } from './realtime/hub.js'
+import { startServer } from './server.js'
 import { printWelcome } from './welcome.js'
 
 async function main(): Promise<void> {
@@ -23,47 +19,25 @@ async function main(): Promise<void> {
   }
   if (config.MIGRATE_ON_START) await runMigrations(databaseUrl)
 
-  const { db, sql } = createDb(databaseUrl, { max: config.DB_POOL_MAX })
-  const authOptions = await resolveAuthOptions(config)
-  const auth = createAuth(authOptions)
-  if (embedded) await ensureDefaultRoom(db)
-
-  const hub = createHub({
-    db,
-    databaseUrl,
-    logger,
-    heartbeatMs: config.HEARTBEAT_MS,
-    probeMs: config.LISTENER_PROBE_MS,
-  })
-  await hub.start()
-
-  const pingDatabase = () =>
-    sql`select 1`.then(
-      () => true,
-      () => false,
-    )
-  const app = createApp({ db, auth, hub, config, logger, pingDatabase })
-  const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, async (info) => {
-    logger.info({ port: info.port }, 'listening')
-    if (config.NODE_ENV !== 'production') {
-      await printWelcome({
-        port: info.port,
-        databaseUrl: databaseUrl ?? '',
-        embedded: Boolean(embedded),
-        auth,
-        db,
-      })
-    }
-  })
+  const server = await startServer({ config, databaseUrl, logger })
+  if (embedded) await ensureDefaultRoom(server.db)
+  logger.info({ port: server.port }, 'listening')
+  if (config.NODE_ENV !== 'production') {
+    await printWelcome({
+      port: server.port,
+      databaseUrl,
+      embedded: Boolean(embedded),
+      auth: server.auth,
+      db: server.db,
+    })
+  }
 
   let stopping = false
   const shutdown = async (signal: string) => {
     if (stopping) return
     stopping = true
     logger.info({ signal }, 'shutting down')
-    server.close()
-    await hub.stop(config.SSE_RETRY_MS)
-    await sql.end({ timeout: 5 })
+    await server.close()
     await embedded?.stop()
     process.exit(0)
   }
@@ -72,10 +46,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
-    console.error(error.message)
-  } else {
-    console.error(error)
-  }
+  console.error(error instanceof ConfigError ? error.message : error)
   process.exit(1)
 })

@@ -1,0 +1,69 @@
+import { EventSource } from 'eventsource'
+import type { MessageView } from '../../src/chat/messages.js'
+import { until } from './wait.js'
+
+export interface StreamClient {
+  messages: MessageView[]
+  /** Every named event other than `message`, in arrival order. */
+  events: { type: string; data: string }[]
+  /** Resolves when the stream is open (headers received). */
+  opened: Promise<void>
+  seqs(): number[]
+  waitFor(count: number, timeoutMs?: number): Promise<void>
+  close(): void
+}
+
+export interface StreamOptions {
+  token: string
+  lastEventId?: number
+  /** Pass the token as ?access_token= instead of the Authorization header. */
+  tokenInQuery?: boolean
+  /** Let EventSource reconnect by itself on errors (it does by default). */
+  reconnect?: boolean
+}
+
+/** A real SSE client (the `eventsource` package) on a room's stream. */
+export function openStream(baseUrl: string, roomId: number, options: StreamOptions): StreamClient {
+  const url = new URL(`${baseUrl}/rooms/${roomId}/stream`)
+  if (options.tokenInQuery) url.searchParams.set('access_token', options.token)
+  let initialLastEventId = options.lastEventId
+  const source = new EventSource(url, {
+    fetch: (input, init) => {
+      const headers = new Headers(init?.headers)
+      if (!options.tokenInQuery) headers.set('authorization', `Bearer ${options.token}`)
+      if (initialLastEventId !== undefined && !headers.has('last-event-id')) {
+        headers.set('last-event-id', String(initialLastEventId))
+      }
+      initialLastEventId = undefined
+      return fetch(input, { ...init, headers })
+    },
+  })
+  const messages: MessageView[] = []
+  const events: { type: string; data: string }[] = []
+  source.addEventListener('message', (event) => messages.push(JSON.parse(event.data) as MessageView))
+  for (const type of ['expired', 'shutdown']) {
+    source.addEventListener(type, (event) => {
+      events.push({ type, data: event.data })
+      if (options.reconnect === false) source.close()
+    })
+  }
+  const opened = new Promise<void>((resolve, reject) => {
+    source.addEventListener('open', () => resolve(), { once: true })
+    source.addEventListener(
+      'error',
+      (event) => reject(new Error(`stream failed: ${event.code ?? ''} ${event.message ?? ''}`)),
+      { once: true },
+    )
+  })
+  opened.catch(() => {})
+  if (options.reconnect === false) source.addEventListener('error', () => source.close())
+  return {
+    messages,
+    events,
+    opened,
+    seqs: () => messages.map((message) => message.seq),
+    waitFor: (count, timeoutMs = 10_000) =>
+      until(() => messages.length >= count, `${count} messages (have ${messages.length})`, timeoutMs),
+    close: () => source.close(),
+  }
+}
