@@ -241,6 +241,7 @@ export function createHub(options: HubOptions) {
     unsubscribe,
     close,
     isListening: () => listener.isListening(),
+    subscriberCount: (roomId: number) => rooms.get(roomId)?.subscribers.size ?? 0,
     stats() {
       let subscribers = 0
       for (const room of rooms.values()) subscribers += room.subscribers.size
