@@ -4,7 +4,14 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((value) => value === 'true' || value === '1' || value === 'yes')
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max)
+// Digits only: Number('') is 0, so an empty `PORT=` would otherwise bind a random port.
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^-?[0-9]+$/, 'must be an integer')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
 
 const optionalText = z
   .string()

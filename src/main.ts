@@ -1,7 +1,7 @@
 import pino from 'pino'
 import { ensureDefaultRoom } from './chat/rooms.js'
 import { ConfigError, loadConfig } from './config.js'
-import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded.js'
+import type { EmbeddedDatabase } from './db/embedded.js'
 import { runMigrations } from './db/migrate.js'
 import { startServer } from './server.js'
 import { printWelcome } from './welcome.js'
@@ -13,9 +13,11 @@ async function main(): Promise<void> {
   let embedded: EmbeddedDatabase | undefined
   let databaseUrl = config.DATABASE_URL
   if (!databaseUrl) {
-    logger.info({ dir: `${config.DATA_DIR}/pg` }, 'DATABASE_URL is not set; starting an embedded PostgreSQL')
-    embedded = await startEmbeddedPostgres({ dir: `${config.DATA_DIR}/pg` })
+    // Loaded only here: production images leave out the PostgreSQL binaries.
+    const { startEmbeddedPostgres } = await import('./db/embedded.js')
+    embedded = await startEmbeddedPostgres({ dir: `${config.DATA_DIR}/pg`, rememberPort: true })
     databaseUrl = embedded.url
+    logger.info({ dir: `${config.DATA_DIR}/pg`, port: embedded.port }, 'started the embedded PostgreSQL')
   }
   if (config.MIGRATE_ON_START) await runMigrations(databaseUrl)
 

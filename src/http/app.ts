@@ -74,7 +74,8 @@ export function createApp(deps: AppDeps) {
 
 function toValidationError(error: ZodError, target: string): ApiError {
   const first = error.issues.find((issue) => issue.code === 'custom' && issue.params?.code) ?? error.issues[0]
-  const params = first?.code === 'custom' ? (first.params as { status?: 400 | 422; code?: ErrorCode }) : {}
+  // A plain .refine() raises a custom issue without params.
+  const params: { status?: 400 | 422; code?: ErrorCode } = (first?.code === 'custom' && first.params) || {}
   const where = first?.path.length ? `${first.path.join('.')}: ` : ''
   const message = `${where}${first?.message ?? 'invalid request'}`
   if (params.code) return new ApiError(params.status ?? 400, params.code, message)

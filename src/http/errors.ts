@@ -16,6 +16,7 @@ export const errorCodes = [
   'not_found',
   'room_not_found',
   'name_taken',
+  'client_id_reused',
   'payload_too_large',
   'unsupported_media_type',
   'rate_limited',

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { createRoom, postMessage, startTestServer, type TestServer } from '../support/server.js'
+import { createRoom, errorCode, postMessage, startTestServer, type TestServer } from '../support/server.js'
 import { openStream, type StreamClient, type StreamOptions } from '../support/sse.js'
 import { until } from '../support/wait.js'
 
@@ -125,14 +125,14 @@ describe('GET /rooms/:id/stream', () => {
     const anonymous = await fetch(`${server.url}/rooms/${roomId}/stream`)
     expect(anonymous.status).toBe(401)
     expect(anonymous.headers.get('content-type')).toMatch(/^application\/json/)
-    expect((await anonymous.json()).error.code).toBe('unauthorized')
+    expect(await errorCode(anonymous)).toBe('unauthorized')
 
     const missing = await server.request('/rooms/987654/stream')
     expect(missing.status).toBe(404)
-    expect((await missing.json()).error.code).toBe('room_not_found')
+    expect(await errorCode(missing)).toBe('room_not_found')
 
     const badCursor = await server.request(`/rooms/${roomId}/stream`, { headers: { 'last-event-id': 'abc' } })
     expect(badCursor.status).toBe(400)
-    expect((await badCursor.json()).error.code).toBe('validation_failed')
+    expect(await errorCode(badCursor)).toBe('validation_failed')
   })
 })

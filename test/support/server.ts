@@ -76,3 +76,8 @@ export async function createRoom(server: TestServer, name: string, as = 'alice')
 export async function postMessage(server: TestServer, roomId: number, body: string, as = 'alice') {
   return server.request(`/rooms/${roomId}/messages`, { method: 'POST', body: JSON.stringify({ body }), as })
 }
+
+/** The `error.code` of an API error response. */
+export async function errorCode(response: Response): Promise<string> {
+  return ((await response.json()) as { error: { code: string } }).error.code
+}

@@ -1,10 +1,10 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
-import { listMessages, postMessage, toMessageView } from '../../chat/messages.js'
+import { ClientIdReusedError, listMessages, postMessage, toMessageView } from '../../chat/messages.js'
 import { roomExists } from '../../chat/rooms.js'
 import { databaseErrorCode } from '../../db/errors.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
-import { roomNotFound } from '../errors.js'
+import { ApiError, roomNotFound } from '../errors.js'
 import {
   bearerSecurity,
   ErrorSchema,
@@ -63,6 +63,7 @@ const post = createRoute({
   responses: {
     200: jsonContent(MessageSchema, 'The original message of a repeated client_id'),
     201: jsonContent(MessageSchema, 'The stored message'),
+    409: jsonContent(ErrorSchema, 'The client_id was used in another room'),
     422: jsonContent(ErrorSchema, 'The body is too long'),
     ...errorResponses,
     ...notFoundResponse,
@@ -94,6 +95,13 @@ export function registerMessages(app: OpenAPIHono<AppEnv>, { db }: AppDeps) {
     } catch (error) {
       // The seq trigger raises foreign_key_violation for a room that does not exist.
       if (databaseErrorCode(error) === '23503') throw roomNotFound(id)
+      if (error instanceof ClientIdReusedError) {
+        throw new ApiError(
+          409,
+          'client_id_reused',
+          'This client_id was already used for a message in another room',
+        )
+      }
       throw error
     }
   })

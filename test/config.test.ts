@@ -1,0 +1,137 @@
+import { readFile } from 'node:fs/promises'
+import { describe, expect, it } from 'vitest'
+import { ConfigError, configSchema, loadConfig } from '../src/config.js'
+
+const SECRET = 'a-production-secret-of-at-least-32-chars'
+const DATABASE_URL = 'postgres://parley:parley@db.internal:5432/parley'
+
+/** The error `loadConfig(env)` throws; fails the test if it returns instead. */
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env)
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError)
+    return error as ConfigError
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`)
+}
+
+describe('loadConfig', () => {
+  it('gives every variable its default in an empty environment', () => {
+    expect(loadConfig({})).toEqual({
+      NODE_ENV: 'development',
+      PORT: 3000,
+      HOST: '0.0.0.0',
+      DATABASE_URL: undefined,
+      DATA_DIR: '.data',
+      MIGRATE_ON_START: true,
+      DB_POOL_MAX: 10,
+      JWT_SECRET: undefined,
+      JWT_PUBLIC_KEY: undefined,
+      JWT_JWKS_URL: undefined,
+      JWT_ISSUER: undefined,
+      JWT_AUDIENCE: undefined,
+      JWT_CLOCK_TOLERANCE_S: 5,
+      HEARTBEAT_MS: 15_000,
+      SSE_RETRY_MS: 2_000,
+      LISTENER_PROBE_MS: 5_000,
+      LOG_LEVEL: 'info',
+    })
+  })
+
+  it('parses numbers and booleans from their text', () => {
+    const config = loadConfig({ PORT: '8080', HEARTBEAT_MS: '250', MIGRATE_ON_START: 'no' })
+    expect(config).toMatchObject({ PORT: 8080, HEARTBEAT_MS: 250, MIGRATE_ON_START: false })
+  })
+
+  it('treats a blank optional variable as unset', () => {
+    const config = loadConfig({ DATABASE_URL: '', JWT_SECRET: '   ', JWT_ISSUER: '' })
+    expect(config).toMatchObject({ DATABASE_URL: undefined, JWT_SECRET: undefined, JWT_ISSUER: undefined })
+  })
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['HEARTBEAT_MS', '-1'],
+    ['SSE_RETRY_MS', '1.5'],
+    ['MIGRATE_ON_START', 'maybe'],
+    ['NODE_ENV', 'staging'],
+    ['LOG_LEVEL', 'loud'],
+    ['DATABASE_URL', 'mysql://db.internal/parley'],
+    ['JWT_JWKS_URL', 'not a url'],
+  ])('rejects %s=%j with a message naming the variable', (name, value) => {
+    expect(configError({ [name]: value }).message).toContain(`${name}:`)
+  })
+
+  it.each(['PORT', 'JWT_CLOCK_TOLERANCE_S', 'SSE_RETRY_MS'])(
+    'rejects an empty %s instead of reading it as 0',
+    (name) => {
+      expect(configError({ [name]: '' }).message).toBe(`Invalid configuration: ${name}: must be an integer`)
+    },
+  )
+
+  it('names every bad variable in one message', () => {
+    const { message } = configError({ PORT: 'abc', HEARTBEAT_MS: '-1' })
+    expect(message).toContain('PORT:')
+    expect(message).toContain('HEARTBEAT_MS:')
+  })
+
+  it('rejects a JWT_SECRET shorter than 32 characters', () => {
+    const { message } = configError({ JWT_SECRET: 'x'.repeat(31) })
+    expect(message).toContain('JWT_SECRET: must be at least 32 characters')
+  })
+
+  it('accepts a JWT_SECRET of exactly 32 characters', () => {
+    expect(loadConfig({ JWT_SECRET: 'x'.repeat(32) }).JWT_SECRET).toBe('x'.repeat(32))
+  })
+
+  it.each([
+    ['JWT_SECRET and JWT_PUBLIC_KEY', { JWT_SECRET: SECRET, JWT_PUBLIC_KEY: 'pem' }],
+    ['JWT_SECRET and JWT_JWKS_URL', { JWT_SECRET: SECRET, JWT_JWKS_URL: 'https://issuer.test/jwks' }],
+    ['JWT_PUBLIC_KEY and JWT_JWKS_URL', { JWT_PUBLIC_KEY: 'pem', JWT_JWKS_URL: 'https://issuer.test/jwks' }],
+  ])('rejects both %s', (_pair, env) => {
+    expect(configError(env).message).toBe(
+      'Invalid configuration: set only one of JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL',
+    )
+  })
+
+  it('refuses production without a JWT key', () => {
+    const { message } = configError({ NODE_ENV: 'production', DATABASE_URL })
+    expect(message).toMatch(/JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL/)
+  })
+
+  it('refuses production with a JWT key but without DATABASE_URL', () => {
+    const { message } = configError({ NODE_ENV: 'production', JWT_SECRET: SECRET })
+    expect(message).toContain('DATABASE_URL')
+  })
+
+  it.each([
+    ['JWT_SECRET', SECRET],
+    ['JWT_JWKS_URL', 'https://issuer.test/.well-known/jwks.json'],
+  ])('starts in production with %s and DATABASE_URL', (name, value) => {
+    const config = loadConfig({ NODE_ENV: 'production', DATABASE_URL, [name]: value })
+    expect(config).toMatchObject({ NODE_ENV: 'production', DATABASE_URL, [name]: value })
+  })
+})
+
+/** The backticked variable names in the first column of the table under README's "## Configuration". */
+function readmeConfigurationKeys(readme: string): string[] {
+  const lines = readme.split(/\r?\n/)
+  const start = lines.findIndex((line) => /^##\s+Configuration\s*$/.test(line))
+  if (start === -1) throw new Error('README.md has no "## Configuration" section')
+  const end = lines.findIndex((line, index) => index > start && /^#{1,2}\s/.test(line))
+  const section = lines.slice(start + 1, end === -1 ? undefined : end)
+  return section.flatMap((line) => {
+    const name = /^\|\s*`([A-Z][A-Z0-9_]*)`\s*\|/.exec(line)?.[1]
+    return name ? [name] : []
+  })
+}
+
+describe('README', () => {
+  it('lists exactly the variables of the config schema in its configuration table', async () => {
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8')
+    const documented = readmeConfigurationKeys(readme)
+    expect(documented.length, 'a variable is listed twice').toBe(new Set(documented).size)
+    expect([...documented].sort()).toEqual(Object.keys(configSchema.shape).sort())
+  })
+})
