@@ -26,9 +26,7 @@ export class InvalidTokenError extends Error {
 }
 
 export type AuthKey =
-  | { kind: 'secret'; secret: string }
-  | { kind: 'public-key'; pem: string }
-  | { kind: 'jwks'; url: string }
+  { kind: 'secret'; secret: string } | { kind: 'public-key'; pem: string } | { kind: 'jwks'; url: string }
 
 export interface AuthOptions {
   key: AuthKey

@@ -1,4 +1,5 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
+import type { Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { requestId } from 'hono/request-id'
 import type { Logger } from 'pino'
@@ -86,7 +87,7 @@ function toValidationError(error: ZodError, target: string): ApiError {
 
 /** One log line per request. Only the path is logged: query strings may carry access tokens. */
 function logRequests(logger: Logger) {
-  return async (c: import('hono').Context<AppEnv>, next: () => Promise<void>) => {
+  return async (c: Context<AppEnv>, next: () => Promise<void>) => {
     const started = performance.now()
     await next()
     if (c.req.path.endsWith('/stream') && c.res.status === 200) return
