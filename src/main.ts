@@ -39,8 +39,15 @@ async function main(): Promise<void> {
     if (stopping) return
     stopping = true
     logger.info({ signal }, 'shutting down')
+    // The HTTP drain is bounded by SHUTDOWN_TIMEOUT_MS; this bounds everything else too.
+    const forced = setTimeout(() => {
+      logger.warn('shutdown timed out; exiting')
+      process.exit(0)
+    }, config.SHUTDOWN_TIMEOUT_MS + 5_000)
+    forced.unref()
     await server.close()
     await embedded?.stop()
+    logger.info('stopped')
     process.exit(0)
   }
   process.on('SIGTERM', () => void shutdown('SIGTERM'))

@@ -1,10 +1,14 @@
+import type { Server as HttpServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
+import type { Sql } from 'postgres'
 import type { Logger } from 'pino'
 import { type Auth, createAuth, resolveAuthOptions } from './auth/jwt.js'
 import type { Config } from './config.js'
 import { createDb } from './db/client.js'
 import { createApp } from './http/app.js'
+import { createMetrics } from './metrics.js'
+import { createAdmission } from './realtime/admission.js'
 import { createHub } from './realtime/hub.js'
 
 export interface ServerOptions {
@@ -21,21 +25,33 @@ export type ParleyServer = Awaited<ReturnType<typeof startServer>>
 export async function startServer({ config, databaseUrl, logger, auth: givenAuth }: ServerOptions) {
   const { db, sql } = createDb(databaseUrl, { max: config.DB_POOL_MAX })
   const auth = givenAuth ?? createAuth(await resolveAuthOptions(config))
+  // Read at scrape time, after the hub below exists.
+  const metrics = createMetrics(() => ({ ...hub.stats(), topRooms: hub.topRooms(10) }))
   const hub = createHub({
     db,
     databaseUrl,
     logger,
     heartbeatMs: config.HEARTBEAT_MS,
     probeMs: config.LISTENER_PROBE_MS,
+    maxBufferBytes: config.STREAM_BUFFER_BYTES,
+    observeLag: metrics.observeDeliveryLag,
+  })
+  const admission = createAdmission({
+    maxStreams: config.MAX_STREAMS,
+    maxStreamsPerUser: config.MAX_STREAMS_PER_USER,
   })
   await hub.start()
 
-  const pingDatabase = () =>
-    sql`select 1`.then(
-      () => true,
-      () => false,
-    )
-  const app = createApp({ db, auth, hub, config, logger, pingDatabase })
+  const app = createApp({
+    db,
+    auth,
+    hub,
+    admission,
+    metrics,
+    config,
+    logger,
+    pingDatabase: () => pingDatabase(sql),
+  })
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST })
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve)
@@ -44,17 +60,41 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
   const { port } = server.address() as AddressInfo
 
   let closing: Promise<void> | undefined
-  /** Stops accepting, tells every stream to reconnect elsewhere, then releases the database. */
+  /**
+   * Stops accepting, tells every stream to reconnect elsewhere and closes it, lets
+   * in-flight requests finish (cut off after SHUTDOWN_TIMEOUT_MS), then releases the
+   * LISTEN connection and the pool.
+   */
   function close(): Promise<void> {
     closing ??= (async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      const http = server as HttpServer
+      const drained = new Promise<void>((resolve) => http.close(() => resolve()))
       await hub.stop(config.SSE_RETRY_MS)
-      if ('closeIdleConnections' in server) server.closeIdleConnections()
-      await closed
+      http.closeIdleConnections()
+      const deadline = setTimeout(() => http.closeAllConnections(), config.SHUTDOWN_TIMEOUT_MS)
+      await drained
+      clearTimeout(deadline)
       await sql.end({ timeout: 5 })
     })()
     return closing
   }
 
-  return { port, url: `http://127.0.0.1:${port}`, app, db, sql, hub, auth, close }
+  return { port, url: `http://127.0.0.1:${port}`, app, db, sql, hub, admission, metrics, auth, close }
+}
+
+/** Whether the database answers within two seconds. */
+async function pingDatabase(sql: Sql): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), 2_000)
+  })
+  const ping = sql`select 1`.then(
+    () => true,
+    () => false,
+  )
+  try {
+    return await Promise.race([ping, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
 }

@@ -35,6 +35,12 @@ describe('loadConfig', () => {
       HEARTBEAT_MS: 15_000,
       SSE_RETRY_MS: 2_000,
       LISTENER_PROBE_MS: 5_000,
+      MAX_STREAMS: 10_000,
+      MAX_STREAMS_PER_USER: 20,
+      STREAM_BUFFER_BYTES: 1_048_576,
+      RATE_LIMIT_MESSAGES: 20,
+      RATE_LIMIT_WINDOW_MS: 10_000,
+      SHUTDOWN_TIMEOUT_MS: 10_000,
       LOG_LEVEL: 'info',
     })
   })

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { bigint, check, pgTable, text, timestamp, unique } from 'drizzle-orm/pg-core'
+import { bigint, check, index, pgTable, text, timestamp, unique } from 'drizzle-orm/pg-core'
 
 export const rooms = pgTable(
   'rooms',
@@ -33,6 +33,8 @@ export const messages = pgTable(
     unique('messages_room_seq_unique').on(table.roomId, table.seq),
     // NULLs are distinct, so only messages that carry a client_id are constrained.
     unique('messages_user_client_unique').on(table.userId, table.clientId),
+    // Serves the per-user posting rate limit: a user's messages of the last few seconds.
+    index('messages_user_created_idx').on(table.userId, table.createdAt),
   ],
 )
 

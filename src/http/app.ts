@@ -7,12 +7,15 @@ import type { ZodError } from 'zod'
 import type { Auth } from '../auth/jwt.js'
 import type { Config } from '../config.js'
 import type { Db } from '../db/client.js'
+import type { Metrics } from '../metrics.js'
+import type { Admission } from '../realtime/admission.js'
 import type { Hub } from '../realtime/hub.js'
 import { authenticate } from './authenticate.js'
 import type { AppEnv } from './env.js'
 import { ApiError, createErrorHandler, type ErrorCode, errorBody } from './errors.js'
 import { registerHealth } from './routes/health.js'
 import { registerMessages } from './routes/messages.js'
+import { registerMetrics } from './routes/metrics.js'
 import { registerRooms } from './routes/rooms.js'
 import { registerStream } from './routes/stream.js'
 
@@ -20,12 +23,15 @@ export interface AppDeps {
   db: Db
   auth: Auth
   hub: Hub
-  config: Pick<Config, 'HEARTBEAT_MS' | 'SSE_RETRY_MS'>
+  admission: Admission
+  metrics: Metrics
+  config: Pick<Config, 'HEARTBEAT_MS' | 'SSE_RETRY_MS' | 'RATE_LIMIT_MESSAGES' | 'RATE_LIMIT_WINDOW_MS'>
   logger: Logger
   pingDatabase: () => Promise<boolean>
 }
 
 export const MAX_REQUEST_BYTES = 64 * 1024
+export const MAX_URL_LENGTH = 4096
 
 /** The HTTP application: middleware, every route and the one error handler. Wires nothing itself. */
 export function createApp(deps: AppDeps) {
@@ -36,7 +42,13 @@ export function createApp(deps: AppDeps) {
   })
 
   app.use(requestId())
-  app.use(logRequests(deps.logger))
+  app.use(logRequests(deps.logger, deps.metrics))
+  app.use(async (c, next) => {
+    if (c.req.url.length > MAX_URL_LENGTH) {
+      throw new ApiError(414, 'uri_too_long', `The URL exceeds ${MAX_URL_LENGTH} characters`)
+    }
+    await next()
+  })
   app.use(
     bodyLimit({
       maxSize: MAX_REQUEST_BYTES,
@@ -53,6 +65,7 @@ export function createApp(deps: AppDeps) {
   registerRooms(app, deps)
   registerMessages(app, deps)
   registerStream(app, deps)
+  registerMetrics(app, deps)
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',
@@ -85,19 +98,25 @@ function toValidationError(error: ZodError, target: string): ApiError {
   return new ApiError(400, 'validation_failed', message)
 }
 
-/** One log line per request. Only the path is logged: query strings may carry access tokens. */
-function logRequests(logger: Logger) {
+/**
+ * One log line and one duration sample per request. Only the path is logged: query
+ * strings may carry access tokens. Streams log their own open and close lines.
+ */
+function logRequests(logger: Logger, metrics: Metrics) {
   return async (c: Context<AppEnv>, next: () => Promise<void>) => {
     const started = performance.now()
     await next()
-    if (c.req.path.endsWith('/stream') && c.res.status === 200) return
+    const seconds = (performance.now() - started) / 1000
+    const route = c.req.routePath === '/*' ? 'unmatched' : c.req.routePath
+    metrics.observeRequest(c.req.method, route, c.res.status, seconds)
+    if (route.endsWith('/stream') && c.res.status === 200) return
     logger.info(
       {
         requestId: c.get('requestId'),
         method: c.req.method,
         path: c.req.path,
         status: c.res.status,
-        ms: Math.round(performance.now() - started),
+        ms: Math.round(seconds * 1000),
       },
       'request',
     )

@@ -18,6 +18,7 @@ export const errorCodes = [
   'name_taken',
   'client_id_reused',
   'payload_too_large',
+  'uri_too_long',
   'unsupported_media_type',
   'rate_limited',
   'too_many_streams',

@@ -42,6 +42,8 @@ export interface HubOptions {
   /** A subscriber whose unsent bytes exceed this is disconnected; it resumes by Last-Event-ID. */
   maxBufferBytes?: number
   batchSize?: number
+  /** Called once per delivered message with seconds since its created_at. */
+  observeLag?: (seconds: number) => void
 }
 
 export type Hub = ReturnType<typeof createHub>
@@ -59,6 +61,7 @@ export function createHub(options: HubOptions) {
   const rooms = new Map<number, Room>()
   const counters = { notifications: 0, delivered: 0, dropped: 0, reconnects: 0 }
   let timers: NodeJS.Timeout[] = []
+  let stopped = false
 
   const listener = createListener({
     url: options.databaseUrl,
@@ -103,6 +106,10 @@ export function createHub(options: HubOptions) {
         for (const subscriber of room.subscribers) send(subscriber, bytes)
         counters.delivered += rows.length * room.subscribers.size
         room.cursor = last.seq
+        if (options.observeLag) {
+          const now = Date.now()
+          for (const row of rows) options.observeLag((now - row.createdAt.getTime()) / 1000)
+        }
       }
     } catch (error) {
       logger.warn({ err: error, roomId: room.id }, 'fetching new messages failed; retrying')
@@ -164,6 +171,7 @@ export function createHub(options: HubOptions) {
    * every joined subscriber, so nothing is skipped or sent twice.
    */
   async function subscribe(subscriber: Subscriber, afterSeq?: number): Promise<void> {
+    if (stopped) throw new Error('the hub is stopped')
     const room = rooms.get(subscriber.roomId) ?? openRoom(subscriber.roomId)
     room.joining++
     try {
@@ -232,6 +240,7 @@ export function createHub(options: HubOptions) {
     },
     /** Tells every stream to reconnect elsewhere, closes them and releases the listener. */
     async stop(retryMs = 1_000): Promise<void> {
+      stopped = true
       for (const timer of timers) clearInterval(timer)
       const frame = encodeEventFrame('shutdown', { reason: 'server_shutdown' }, retryMs)
       for (const subscriber of [...allSubscribers()]) close(subscriber, frame)
@@ -245,7 +254,14 @@ export function createHub(options: HubOptions) {
     stats() {
       let subscribers = 0
       for (const room of rooms.values()) subscribers += room.subscribers.size
-      return { rooms: rooms.size, subscribers, ...counters }
+      return { rooms: rooms.size, subscribers, listening: listener.isListening(), ...counters }
+    },
+    /** The `limit` rooms with the most subscribers. */
+    topRooms(limit = 10) {
+      return [...rooms.values()]
+        .map((room) => ({ roomId: room.id, subscribers: room.subscribers.size }))
+        .sort((a, b) => b.subscribers - a.subscribers)
+        .slice(0, limit)
     },
   }
 }

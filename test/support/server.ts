@@ -20,11 +20,14 @@ export async function startTestServer(
   env: Record<string, string> = {},
   auth = createAuth({ key: { kind: 'secret', secret: TEST_SECRET } }),
 ): Promise<TestServer> {
+  // Limits that would get in the way of most tests are lifted unless a test sets them.
   const config = configSchema.parse({
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'silent',
     DB_POOL_MAX: '5',
+    RATE_LIMIT_MESSAGES: '0',
+    MAX_STREAMS_PER_USER: '100000',
     ...env,
   })
   const logger = pino({ level: config.LOG_LEVEL })

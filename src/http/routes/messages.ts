@@ -1,5 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import { ClientIdReusedError, listMessages, postMessage, toMessageView } from '../../chat/messages.js'
+import { secondsUntilAllowed } from '../../chat/rate-limit.js'
 import { roomExists } from '../../chat/rooms.js'
 import { databaseErrorCode } from '../../db/errors.js'
 import type { AppDeps } from '../app.js'
@@ -65,12 +66,15 @@ const post = createRoute({
     201: jsonContent(MessageSchema, 'The stored message'),
     409: jsonContent(ErrorSchema, 'The client_id was used in another room'),
     422: jsonContent(ErrorSchema, 'The body is too long'),
+    429: jsonContent(ErrorSchema, 'Posting too fast; see Retry-After'),
     ...errorResponses,
     ...notFoundResponse,
   },
 })
 
-export function registerMessages(app: OpenAPIHono<AppEnv>, { db }: AppDeps) {
+export function registerMessages(app: OpenAPIHono<AppEnv>, { db, config }: AppDeps) {
+  const rateLimit = { messages: config.RATE_LIMIT_MESSAGES, windowMs: config.RATE_LIMIT_WINDOW_MS }
+
   app.openapi(list, async (c) => {
     const { id } = c.req.valid('param')
     if (!(await roomExists(db, id))) throw roomNotFound(id)
@@ -83,6 +87,12 @@ export function registerMessages(app: OpenAPIHono<AppEnv>, { db }: AppDeps) {
     const { body, client_id } = c.req.valid('json')
     const { userId, userName } = c.get('identity')
     if (!Number.isSafeInteger(id)) throw roomNotFound(id)
+    const wait = await secondsUntilAllowed(db, userId, rateLimit)
+    if (wait > 0) {
+      throw new ApiError(429, 'rate_limited', `Too many messages; try again in ${wait} s`, {
+        'Retry-After': String(wait),
+      })
+    }
     try {
       const { message, created } = await postMessage(db, {
         roomId: id,

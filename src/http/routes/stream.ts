@@ -1,6 +1,7 @@
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import { roomExists } from '../../chat/rooms.js'
+import type { Refusal } from '../../realtime/admission.js'
 import type { Subscriber } from '../../realtime/hub.js'
 import { openEventStream } from '../../realtime/sse.js'
 import type { AppDeps } from '../app.js'
@@ -47,7 +48,17 @@ function parseLastEventId(header: string | undefined, query: string | undefined)
   return seq
 }
 
-export function registerStream(app: OpenAPIHono<AppEnv>, { db, hub, config, logger }: AppDeps) {
+function refuse(refusal: Refusal): ApiError {
+  return refusal === 'server_full'
+    ? new ApiError(503, 'too_many_streams', 'This server has no room for another stream; retry shortly', {
+        'Retry-After': '5',
+      })
+    : new ApiError(429, 'too_many_streams', 'You have too many open streams; close one first', {
+        'Retry-After': '5',
+      })
+}
+
+export function registerStream(app: OpenAPIHono<AppEnv>, { db, hub, admission, config, logger }: AppDeps) {
   app.openapi(stream, async (c) => {
     const { id } = c.req.valid('param')
     const afterSeq = parseLastEventId(c.req.header('last-event-id'), c.req.valid('query').last_event_id)
@@ -55,6 +66,8 @@ export function registerStream(app: OpenAPIHono<AppEnv>, { db, hub, config, logg
 
     const { incoming: req, outgoing: res } = c.env
     const identity = c.get('identity')
+    const refusal = admission.admit(identity.userId)
+    if (refusal) throw refuse(refusal)
     const subscriber: Subscriber = {
       res,
       roomId: id,
@@ -64,20 +77,15 @@ export function registerStream(app: OpenAPIHono<AppEnv>, { db, hub, config, logg
       closed: false,
     }
     const opened = Date.now()
+    const log = { requestId: c.get('requestId'), roomId: id, userId: identity.userId }
+    logger.info({ ...log, resumeAfter: afterSeq }, 'stream opened')
     openEventStream(res, config.SSE_RETRY_MS)
     res.on('close', () => {
       hub.unsubscribe(subscriber)
-      logger.info(
-        {
-          requestId: c.get('requestId'),
-          roomId: id,
-          userId: identity.userId,
-          ms: Date.now() - opened,
-          bytes: subscriber.bytes,
-        },
-        'stream closed',
-      )
+      admission.release(identity.userId)
+      logger.info({ ...log, ms: Date.now() - opened, bytes: subscriber.bytes }, 'stream closed')
     })
+    // A client resetting its socket mid-write surfaces here; 'close' follows and cleans up.
     res.on('error', () => hub.unsubscribe(subscriber))
     req.on('error', () => hub.unsubscribe(subscriber))
     try {

@@ -1,0 +1,100 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+
+export interface HubStats {
+  subscribers: number
+  notifications: number
+  delivered: number
+  dropped: number
+  reconnects: number
+  listening: boolean
+  topRooms: { roomId: number; subscribers: number }[]
+}
+
+/**
+ * The Prometheus registry of one Parley instance. Hub figures are read when scraped,
+ * so the delivery path only pays for the lag histogram, once per message.
+ */
+export function createMetrics(readHub: () => HubStats) {
+  const registry = new Registry()
+  const counterFromHub = (name: string, help: string, read: (stats: HubStats) => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset()
+        this.inc(read(readHub()))
+      },
+    })
+
+  new Gauge({
+    name: 'parley_open_streams',
+    help: 'Open SSE streams on this instance',
+    registers: [registry],
+    collect() {
+      this.set(readHub().subscribers)
+    },
+  })
+  new Gauge({
+    name: 'parley_room_streams',
+    help: 'Open streams of the busiest rooms (top 10 only, to bound cardinality)',
+    labelNames: ['room_id'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const { roomId, subscribers } of readHub().topRooms)
+        this.set({ room_id: String(roomId) }, subscribers)
+    },
+  })
+  new Gauge({
+    name: 'parley_listener_up',
+    help: '1 while the LISTEN connection is established',
+    registers: [registry],
+    collect() {
+      this.set(readHub().listening ? 1 : 0)
+    },
+  })
+  counterFromHub(
+    'parley_notifications_total',
+    'Notifications received on the LISTEN connection',
+    (s) => s.notifications,
+  )
+  counterFromHub(
+    'parley_messages_delivered_total',
+    'Message frames written to subscribers',
+    (s) => s.delivered,
+  )
+  counterFromHub(
+    'parley_listener_reconnects_total',
+    'Times the LISTEN connection was lost',
+    (s) => s.reconnects,
+  )
+  counterFromHub(
+    'parley_slow_subscribers_dropped_total',
+    'Streams closed because their buffer overflowed',
+    (s) => s.dropped,
+  )
+
+  const deliveryLag = new Histogram({
+    name: 'parley_delivery_lag_seconds',
+    help: 'From the inserting transaction’s start (created_at) to the write to subscribers',
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  })
+  const httpDuration = new Histogram({
+    name: 'parley_http_request_duration_seconds',
+    help: 'HTTP request durations (streams: until the stream starts)',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  })
+
+  return {
+    registry,
+    observeDeliveryLag: (seconds: number) => deliveryLag.observe(seconds),
+    observeRequest: (method: string, route: string, status: number, seconds: number) =>
+      httpDuration.observe({ method, route, status: String(status) }, seconds),
+  }
+}
+
+export type Metrics = ReturnType<typeof createMetrics>
