@@ -35,6 +35,8 @@ export const configSchema = z.object({
   JWT_JWKS_URL: optionalText.pipe(z.url().optional()),
   JWT_ISSUER: optionalText,
   JWT_AUDIENCE: optionalText,
+  JWT_ROLES_CLAIM: z.string().min(1).default('roles'),
+  JWT_ADMIN_ROLE: z.string().min(1).default('admin'),
   JWT_CLOCK_TOLERANCE_S: int(0, 300).default(5),
   HEARTBEAT_MS: int(100, 3_600_000).default(15_000),
   SSE_RETRY_MS: int(0, 3_600_000).default(2_000),

@@ -22,18 +22,7 @@ async function main(): Promise<void> {
   if (config.MIGRATE_ON_START) await runMigrations(databaseUrl)
 
   const server = await startServer({ config, databaseUrl, logger })
-  if (embedded) await ensureDefaultRoom(server.db)
-  logger.info({ port: server.port }, 'listening')
-  if (config.NODE_ENV !== 'production') {
-    await printWelcome({
-      port: server.port,
-      databaseUrl,
-      embedded: Boolean(embedded),
-      auth: server.auth,
-      db: server.db,
-    })
-  }
-
+  // Before anything else is awaited: a signal from here on must drain, not kill, a serving process.
   let stopping = false
   const shutdown = async (signal: string) => {
     if (stopping) return
@@ -52,6 +41,17 @@ async function main(): Promise<void> {
   }
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
   process.on('SIGINT', () => void shutdown('SIGINT'))
+  if (embedded) await ensureDefaultRoom(server.db)
+  logger.info({ port: server.port }, 'listening')
+  if (config.NODE_ENV !== 'production') {
+    await printWelcome({
+      port: server.port,
+      databaseUrl,
+      embedded: Boolean(embedded),
+      auth: server.auth,
+      db: server.db,
+    })
+  }
 }
 
 main().catch((error: unknown) => {

@@ -4,6 +4,7 @@ import { serve } from '@hono/node-server'
 import type { Sql } from 'postgres'
 import type { Logger } from 'pino'
 import { type Auth, createAuth, resolveAuthOptions } from './auth/jwt.js'
+import { readableRoom } from './chat/access.js'
 import type { Config } from './config.js'
 import { createDb } from './db/client.js'
 import { createApp } from './http/app.js'
@@ -35,6 +36,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     probeMs: config.LISTENER_PROBE_MS,
     maxBufferBytes: config.STREAM_BUFFER_BYTES,
     observeLag: metrics.observeDeliveryLag,
+    mayRead: async (roomId, subscriber) => (await readableRoom(db, roomId, subscriber)) !== undefined,
   })
   const admission = createAdmission({
     maxStreams: config.MAX_STREAMS,

@@ -31,6 +31,8 @@ describe('loadConfig', () => {
       JWT_JWKS_URL: undefined,
       JWT_ISSUER: undefined,
       JWT_AUDIENCE: undefined,
+      JWT_ROLES_CLAIM: 'roles',
+      JWT_ADMIN_ROLE: 'admin',
       JWT_CLOCK_TOLERANCE_S: 5,
       HEARTBEAT_MS: 15_000,
       SSE_RETRY_MS: 2_000,

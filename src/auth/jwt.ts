@@ -10,6 +10,8 @@ export interface Identity {
   userName: string
   /** When the token stops being valid, in epoch milliseconds. */
   expiresAt: number
+  /** The token's roles claim includes the admin role: may read and manage every room. */
+  isAdmin: boolean
 }
 
 export interface Auth {
@@ -33,6 +35,9 @@ export interface AuthOptions {
   issuer?: string
   audience?: string
   clockToleranceS?: number
+  /** Claim holding the roles (a dot path such as `realm_access.roles` works); default `roles`. */
+  rolesClaim?: string
+  adminRole?: string
 }
 
 const ASYMMETRIC = {
@@ -58,7 +63,13 @@ export function createAuth(options: AuthOptions): Auth {
       const userId = payload.sub?.trim()
       if (!userId) throw new InvalidTokenError('The token has an empty subject')
       const name = typeof payload.name === 'string' && payload.name.trim() ? payload.name.trim() : userId
-      return { userId, userName: name, expiresAt: (payload.exp ?? 0) * 1000 }
+      const roles = readRoles(payload, options.rolesClaim ?? 'roles')
+      return {
+        userId,
+        userName: name,
+        expiresAt: (payload.exp ?? 0) * 1000,
+        isAdmin: roles.includes(options.adminRole ?? 'admin'),
+      }
     } catch (error) {
       throw toInvalidToken(error)
     }
@@ -101,6 +112,16 @@ function resolveKey(key: AuthKey): { key: Uint8Array | KeyObject | JWTVerifyGetK
   }
 }
 
+/** Roles as an array of strings, or as one space-separated string like OAuth's `scope`. */
+function readRoles(payload: Record<string, unknown>, claim: string): string[] {
+  let value: unknown = payload
+  for (const key of claim.split('.')) {
+    value = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined
+  }
+  if (typeof value === 'string') return value.split(/\s+/)
+  return Array.isArray(value) ? value.filter((role): role is string => typeof role === 'string') : []
+}
+
 function toInvalidToken(error: unknown): InvalidTokenError {
   if (error instanceof InvalidTokenError) return error
   if (error instanceof errors.JWTExpired) return new InvalidTokenError('The token has expired')
@@ -121,6 +142,8 @@ export async function resolveAuthOptions(config: Config): Promise<AuthOptions> {
     issuer: config.JWT_ISSUER,
     audience: config.JWT_AUDIENCE,
     clockToleranceS: config.JWT_CLOCK_TOLERANCE_S,
+    rolesClaim: config.JWT_ROLES_CLAIM,
+    adminRole: config.JWT_ADMIN_ROLE,
   }
   if (config.JWT_SECRET) return { ...base, key: { kind: 'secret', secret: config.JWT_SECRET } }
   if (config.JWT_PUBLIC_KEY)

@@ -1,11 +1,13 @@
-import { eq, sql } from 'drizzle-orm'
+import { sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { databaseErrorCode } from '../db/errors.js'
-import { rooms } from '../db/schema.js'
+import { roomMembers, rooms } from '../db/schema.js'
+import { type Viewer, visibleTo } from './access.js'
 
 export interface RoomView {
   id: number
   name: string
+  visibility: 'public' | 'private'
   created_by: string
   created_at: string
   last_seq: number
@@ -20,13 +22,14 @@ export class RoomNameTakenError extends Error {}
 const iso = (column: string) =>
   sql.raw(`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`)
 const roomColumns = sql`
-  r.id, r.name, r.created_by, ${iso('r.created_at')} as created_at, r.last_seq,
+  r.id, r.name, r.visibility, r.created_by, ${iso('r.created_at')} as created_at, r.last_seq,
   (select count(*) from messages m where m.room_id = r.id)::int as message_count,
   (select ${iso('m.created_at')} from messages m where m.room_id = r.id order by m.seq desc limit 1) as last_message_at`
 
 interface RoomRecord extends Record<string, unknown> {
   id: string | number
   name: string
+  visibility: 'public' | 'private'
   created_by: string
   created_at: string
   last_seq: string | number
@@ -38,6 +41,7 @@ function toRoomView(row: RoomRecord): RoomView {
   return {
     id: Number(row.id),
     name: row.name,
+    visibility: row.visibility,
     created_by: row.created_by,
     created_at: row.created_at,
     last_seq: Number(row.last_seq),
@@ -46,10 +50,11 @@ function toRoomView(row: RoomRecord): RoomView {
   }
 }
 
-/** Every room, most recently active first (rooms without messages by creation). */
-export async function listRooms(db: Db): Promise<RoomView[]> {
+/** The rooms the viewer may read, most recently active first (rooms without messages by creation). */
+export async function listRooms(db: Db, viewer: Viewer): Promise<RoomView[]> {
   const rows = await db.execute<RoomRecord>(sql`
     select ${roomColumns} from rooms r
+    where ${visibleTo(viewer)}
     order by coalesce((select max(m.created_at) from messages m where m.room_id = r.id), r.created_at) desc, r.id desc`)
   return rows.map(toRoomView)
 }
@@ -60,19 +65,25 @@ export async function getRoom(db: Db, id: number): Promise<RoomView | undefined>
   return rows[0] && toRoomView(rows[0])
 }
 
-export async function roomExists(db: Db, id: number): Promise<boolean> {
-  if (!Number.isSafeInteger(id)) return false
-  const rows = await db.select({ id: rooms.id }).from(rooms).where(eq(rooms.id, id))
-  return rows.length > 0
+export interface NewRoom {
+  name: string
+  createdBy: string
+  visibility: 'public' | 'private'
 }
 
-export async function createRoom(db: Db, input: { name: string; createdBy: string }): Promise<RoomView> {
+/** Creates a room with its creator as owner, in one transaction. */
+export async function createRoom(db: Db, input: NewRoom): Promise<RoomView> {
   try {
-    const [row] = await db.insert(rooms).values(input).returning()
-    if (!row) throw new Error('insert returned no row')
+    const row = await db.transaction(async (tx) => {
+      const [room] = await tx.insert(rooms).values(input).returning()
+      if (!room) throw new Error('insert returned no row')
+      await tx.insert(roomMembers).values({ roomId: room.id, userId: input.createdBy, role: 'owner' })
+      return room
+    })
     return {
       id: row.id,
       name: row.name,
+      visibility: row.visibility,
       created_by: row.createdBy,
       created_at: row.createdAt.toISOString(),
       last_seq: row.lastSeq,

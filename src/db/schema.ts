@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { bigint, check, index, pgTable, text, timestamp, unique } from 'drizzle-orm/pg-core'
+import { bigint, check, index, pgTable, primaryKey, text, timestamp, unique } from 'drizzle-orm/pg-core'
 
 export const rooms = pgTable(
   'rooms',
@@ -10,8 +10,34 @@ export const rooms = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     // Advanced by the BEFORE INSERT trigger on messages (sql/messages.sql).
     lastSeq: bigint('last_seq', { mode: 'number' }).notNull().default(0),
+    visibility: text('visibility', { enum: ['public', 'private'] })
+      .notNull()
+      .default('public'),
   },
-  (table) => [check('rooms_name_length', sql`char_length(btrim(${table.name})) between 1 and 100`)],
+  (table) => [
+    check('rooms_name_length', sql`char_length(btrim(${table.name})) between 1 and 100`),
+    check('rooms_visibility', sql`${table.visibility} in ('public', 'private')`),
+  ],
+)
+
+export const roomMembers = pgTable(
+  'room_members',
+  {
+    roomId: bigint('room_id', { mode: 'number' })
+      .notNull()
+      .references(() => rooms.id, { onDelete: 'cascade' }),
+    userId: text('user_id').notNull(),
+    role: text('role', { enum: ['owner', 'member'] })
+      .notNull()
+      .default('member'),
+    addedAt: timestamp('added_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.roomId, table.userId] }),
+    check('room_members_role', sql`${table.role} in ('owner', 'member')`),
+    // Lists a user's rooms for the lobby.
+    index('room_members_user_idx').on(table.userId),
+  ],
 )
 
 export const messages = pgTable(
@@ -40,3 +66,4 @@ export const messages = pgTable(
 
 export type RoomRow = typeof rooms.$inferSelect
 export type MessageRow = typeof messages.$inferSelect
+export type MemberRow = typeof roomMembers.$inferSelect

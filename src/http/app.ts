@@ -14,6 +14,7 @@ import { authenticate } from './authenticate.js'
 import type { AppEnv } from './env.js'
 import { ApiError, createErrorHandler, type ErrorCode, errorBody } from './errors.js'
 import { registerHealth } from './routes/health.js'
+import { registerMembers } from './routes/members.js'
 import { registerMessages } from './routes/messages.js'
 import { registerMetrics } from './routes/metrics.js'
 import { registerRooms } from './routes/rooms.js'
@@ -64,6 +65,7 @@ export function createApp(deps: AppDeps) {
   registerHealth(app, deps)
   registerRooms(app, deps)
   registerMessages(app, deps)
+  registerMembers(app, deps)
   registerStream(app, deps)
   registerMetrics(app, deps)
 

@@ -13,6 +13,8 @@ export const errorCodes = [
   'body_too_long',
   'invalid_body',
   'unauthorized',
+  'forbidden',
+  'member_not_found',
   'not_found',
   'room_not_found',
   'name_taken',

@@ -21,6 +21,7 @@ export const RoomSchema = z
   .object({
     id: z.number().int(),
     name: z.string(),
+    visibility: z.enum(['public', 'private']),
     created_by: z.string(),
     created_at: z.string().datetime(),
     last_seq: z.number().int(),

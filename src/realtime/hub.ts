@@ -8,12 +8,14 @@ import { createListener } from './listener.js'
 import { encodeEventFrame, encodeMessageFrame, PING_FRAME } from './sse.js'
 
 export const MESSAGES_CHANNEL = 'parley_messages'
+export const MEMBERS_CHANNEL = 'parley_members'
 
 /** One open stream. Created by the stream route, owned by the hub until it closes. */
 export interface Subscriber {
   res: ServerResponse
   roomId: number
   userId: string
+  isAdmin: boolean
   /** Token expiry in epoch ms: the stream is told `expired` and closed then. */
   expiresAt: number
   bytes: number
@@ -27,7 +29,7 @@ interface Room {
   cursor: number
   ready: Promise<void>
   /** Subscribers replaying history before they join `subscribers`; the room stays while any do. */
-  joining: number
+  joining: Set<Subscriber>
   /** A notification arrived that the running or next fetch must cover. */
   dirty: boolean
   fetching: boolean
@@ -44,6 +46,8 @@ export interface HubOptions {
   batchSize?: number
   /** Called once per delivered message with seconds since its created_at. */
   observeLag?: (seconds: number) => void
+  /** Whether the subscriber may still read the room; asked when a member is removed. */
+  mayRead: (roomId: number, subscriber: Subscriber) => Promise<boolean>
 }
 
 export type Hub = ReturnType<typeof createHub>
@@ -65,9 +69,8 @@ export function createHub(options: HubOptions) {
 
   const listener = createListener({
     url: options.databaseUrl,
-    channel: MESSAGES_CHANNEL,
+    channels: { [MESSAGES_CHANNEL]: onNotify, [MEMBERS_CHANNEL]: (payload) => void onMemberRemoved(payload) },
     probeMs: options.probeMs,
-    onNotify,
     onListen: () => {
       // Whatever was committed while nobody listened is read from each room's cursor on.
       for (const room of rooms.values()) markDirty(room)
@@ -83,6 +86,23 @@ export function createHub(options: HubOptions) {
     const colon = payload.indexOf(':')
     const room = rooms.get(Number(payload.slice(0, colon)))
     if (room && Number(payload.slice(colon + 1)) > room.cursor) markDirty(room)
+  }
+
+  /** Closes the removed user's streams of the room, on this instance, unless they may still read it. */
+  async function onMemberRemoved(payload: string): Promise<void> {
+    const colon = payload.indexOf(':')
+    const room = rooms.get(Number(payload.slice(0, colon)))
+    const userId = payload.slice(colon + 1)
+    if (!room) return
+    const affected = [...room.subscribers, ...room.joining].filter(
+      (subscriber) => subscriber.userId === userId,
+    )
+    if (affected.length === 0) return
+    const frame = encodeEventFrame('removed', { room_id: room.id })
+    for (const subscriber of affected) {
+      const allowed = await options.mayRead(room.id, subscriber).catch(() => false)
+      if (!allowed) close(subscriber, frame)
+    }
   }
 
   function markDirty(room: Room): void {
@@ -127,7 +147,10 @@ export function createHub(options: HubOptions) {
     if (subscriber.closed) return
     if (subscriber.res.writableLength > maxBufferBytes) {
       counters.dropped++
-      close(subscriber)
+      // Not end(): it waits for the client to read what is queued, which a stalled client never
+      // does, so the buffer, the socket and its admission slot would be held forever.
+      unsubscribe(subscriber)
+      subscriber.res.destroy()
       return
     }
     subscriber.bytes += bytes.length
@@ -140,7 +163,7 @@ export function createHub(options: HubOptions) {
       subscribers: new Set(),
       cursor: -1,
       ready: Promise.resolve(),
-      joining: 0,
+      joining: new Set(),
       dirty: false,
       fetching: false,
     }
@@ -159,7 +182,12 @@ export function createHub(options: HubOptions) {
   }
 
   function forgetIfEmpty(room: Room): void {
-    if (room.subscribers.size === 0 && room.joining === 0 && !room.fetching && rooms.get(room.id) === room) {
+    if (
+      room.subscribers.size === 0 &&
+      room.joining.size === 0 &&
+      !room.fetching &&
+      rooms.get(room.id) === room
+    ) {
       rooms.delete(room.id)
     }
   }
@@ -173,7 +201,7 @@ export function createHub(options: HubOptions) {
   async function subscribe(subscriber: Subscriber, afterSeq?: number): Promise<void> {
     if (stopped) throw new Error('the hub is stopped')
     const room = rooms.get(subscriber.roomId) ?? openRoom(subscriber.roomId)
-    room.joining++
+    room.joining.add(subscriber)
     try {
       await room.ready
       let cursor = afterSeq ?? room.cursor
@@ -186,12 +214,13 @@ export function createHub(options: HubOptions) {
         cursor = rows.length === batchSize ? (rows.at(-1)?.seq ?? target) : target
       }
       // No await between the loop's last check and this line.
+      room.joining.delete(subscriber)
       if (!subscriber.closed) room.subscribers.add(subscriber)
     } catch (error) {
       if (rooms.get(room.id) === room && room.cursor < 0) rooms.delete(room.id)
       throw error
     } finally {
-      room.joining--
+      room.joining.delete(subscriber)
       forgetIfEmpty(room)
     }
   }

@@ -2,8 +2,8 @@ import postgres from 'postgres'
 
 export interface ListenerOptions {
   url: string
-  channel: string
-  onNotify: (payload: string) => void
+  /** Channel name → what to do with each payload on it. */
+  channels: Record<string, (payload: string) => void>
   /** Called each time LISTEN is (re-)established; notifications sent before it were lost. */
   onListen: () => void
   onDown: (error: Error) => void
@@ -51,13 +51,13 @@ export function createListener(options: ListenerOptions): Listener {
         if (client === sql) lose(new Error('listener connection closed'))
       },
       // Not in postgres.js's published types, but it is how its own listen() receives notifications.
-      onnotify: (channel: string, payload: string) => {
-        if (channel === options.channel) options.onNotify(payload)
-      },
+      onnotify: (channel: string, payload: string) => options.channels[channel]?.(payload),
     } as postgres.Options<Record<string, postgres.PostgresType>>)
     client = sql
     try {
-      await sql.unsafe(`listen "${options.channel.replace(/"/g, '""')}"`)
+      for (const channel of Object.keys(options.channels)) {
+        await sql.unsafe(`listen "${channel.replace(/"/g, '""')}"`)
+      }
     } catch (error) {
       if (client === sql) lose(error instanceof Error ? error : new Error(String(error)))
       throw error

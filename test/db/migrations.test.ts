@@ -57,7 +57,7 @@ describe('migrations', () => {
       env: { ...process.env, DATABASE_URL: database.url },
       timeout: 60_000,
     })
-    expect(await publicTables(database)).toEqual(['messages', 'rooms'])
+    expect(await publicTables(database)).toEqual(['messages', 'room_members', 'rooms'])
     expect(await messageTriggers(database)).toEqual(['messages_assign_seq', 'messages_notify'])
     expect(await appliedMigrations(database)).toEqual(await journalTimestamps())
 
@@ -66,10 +66,13 @@ describe('migrations', () => {
     expect(await appliedMigrations(database)).toEqual(await journalTimestamps())
   })
 
-  it('installs the triggers with a migration byte-identical to sql/messages.sql', async () => {
+  it.each([
+    ['0001_message_triggers.sql', 'messages.sql'],
+    ['0004_member_triggers.sql', 'members.sql'],
+  ])('installs trigger SQL with drizzle/%s byte-identical to sql/%s', async (migrationFile, sqlFile) => {
     const [migration, source] = await Promise.all([
-      readFile(join(projectRoot, 'drizzle', '0001_message_triggers.sql')),
-      readFile(join(projectRoot, 'sql', 'messages.sql')),
+      readFile(join(projectRoot, 'drizzle', migrationFile)),
+      readFile(join(projectRoot, 'sql', sqlFile)),
     ])
     expect(migration.toString('utf8')).toBe(source.toString('utf8'))
     expect(migration.equals(source)).toBe(true)
@@ -81,7 +84,7 @@ describe('migrations', () => {
     const outcomes = results.map((result) => (result.status === 'fulfilled' ? 'ok' : String(result.reason)))
     expect(outcomes).toEqual(['ok', 'ok', 'ok', 'ok'])
     expect(await appliedMigrations(database)).toEqual(await journalTimestamps())
-    expect(await publicTables(database)).toEqual(['messages', 'rooms'])
+    expect(await publicTables(database)).toEqual(['messages', 'room_members', 'rooms'])
     expect(await messageTriggers(database)).toEqual(['messages_assign_seq', 'messages_notify'])
   })
 })

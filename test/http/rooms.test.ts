@@ -59,6 +59,7 @@ describe('POST /rooms', () => {
     expect(room).toEqual({
       id: expect.any(Number),
       name: 'kitchen',
+      visibility: 'public',
       created_by: 'carol',
       created_at: expect.stringMatching(ISO_MILLIS),
       last_seq: 0,
@@ -142,6 +143,7 @@ describe('GET /rooms/:id', () => {
     expect(await getRoom(id)).toEqual({
       id,
       name: 'study',
+      visibility: 'public',
       created_by: 'dave',
       created_at: expect.stringMatching(ISO_MILLIS),
       last_seq: 0,

@@ -1,11 +1,11 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import { ClientIdReusedError, listMessages, postMessage, toMessageView } from '../../chat/messages.js'
 import { secondsUntilAllowed } from '../../chat/rate-limit.js'
-import { roomExists } from '../../chat/rooms.js'
 import { databaseErrorCode } from '../../db/errors.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
 import { ApiError, roomNotFound } from '../errors.js'
+import { requireReadableRoom } from '../guards.js'
 import {
   bearerSecurity,
   ErrorSchema,
@@ -77,7 +77,7 @@ export function registerMessages(app: OpenAPIHono<AppEnv>, { db, config }: AppDe
 
   app.openapi(list, async (c) => {
     const { id } = c.req.valid('param')
-    if (!(await roomExists(db, id))) throw roomNotFound(id)
+    await requireReadableRoom(db, id, c.get('identity'))
     const page = await listMessages(db, id, c.req.valid('query'))
     return c.json({ messages: page.rows.map(toMessageView), has_more: page.hasMore }, 200)
   })
@@ -86,7 +86,7 @@ export function registerMessages(app: OpenAPIHono<AppEnv>, { db, config }: AppDe
     const { id } = c.req.valid('param')
     const { body, client_id } = c.req.valid('json')
     const { userId, userName } = c.get('identity')
-    if (!Number.isSafeInteger(id)) throw roomNotFound(id)
+    await requireReadableRoom(db, id, c.get('identity'))
     const wait = await secondsUntilAllowed(db, userId, rateLimit)
     if (wait > 0) {
       throw new ApiError(429, 'rate_limited', `Too many messages; try again in ${wait} s`, {

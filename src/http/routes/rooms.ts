@@ -3,6 +3,7 @@ import { createRoom, getRoom, listRooms, RoomNameTakenError } from '../../chat/r
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
 import { ApiError, roomNotFound } from '../errors.js'
+import { requireReadableRoom } from '../guards.js'
 import {
   bearerSecurity,
   ErrorSchema,
@@ -15,7 +16,13 @@ import {
 import { trimmedText } from '../text.js'
 
 export const CreateRoomBody = z
-  .object({ name: trimmedText({ field: 'name', max: 100 }) })
+  .object({
+    name: trimmedText({ field: 'name', max: 100 }),
+    visibility: z
+      .enum(['public', 'private'])
+      .default('public')
+      .openapi({ description: 'private: only members and admins can see the room' }),
+  })
   .openapi('CreateRoom')
 
 const list = createRoute({
@@ -49,12 +56,12 @@ const get = createRoute({
 })
 
 export function registerRooms(app: OpenAPIHono<AppEnv>, { db }: AppDeps) {
-  app.openapi(list, async (c) => c.json({ rooms: await listRooms(db) }, 200))
+  app.openapi(list, async (c) => c.json({ rooms: await listRooms(db, c.get('identity')) }, 200))
 
   app.openapi(create, async (c) => {
-    const { name } = c.req.valid('json')
+    const { name, visibility } = c.req.valid('json')
     try {
-      return c.json(await createRoom(db, { name, createdBy: c.get('identity').userId }), 201)
+      return c.json(await createRoom(db, { name, visibility, createdBy: c.get('identity').userId }), 201)
     } catch (error) {
       if (error instanceof RoomNameTakenError)
         throw new ApiError(409, 'name_taken', `A room named "${name}" exists`)
@@ -64,6 +71,7 @@ export function registerRooms(app: OpenAPIHono<AppEnv>, { db }: AppDeps) {
 
   app.openapi(get, async (c) => {
     const { id } = c.req.valid('param')
+    await requireReadableRoom(db, id, c.get('identity'))
     const room = await getRoom(db, id)
     if (!room) throw roomNotFound(id)
     return c.json(room, 200)

@@ -1,12 +1,12 @@
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
-import { roomExists } from '../../chat/rooms.js'
 import type { Refusal } from '../../realtime/admission.js'
 import type { Subscriber } from '../../realtime/hub.js'
 import { openEventStream } from '../../realtime/sse.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
-import { ApiError, roomNotFound } from '../errors.js'
+import { ApiError } from '../errors.js'
+import { requireReadableRoom } from '../guards.js'
 import { bearerSecurity, errorResponses, notFoundResponse, RoomIdParams } from '../schemas.js'
 
 const StreamQuery = z.object({
@@ -62,16 +62,17 @@ export function registerStream(app: OpenAPIHono<AppEnv>, { db, hub, admission, c
   app.openapi(stream, async (c) => {
     const { id } = c.req.valid('param')
     const afterSeq = parseLastEventId(c.req.header('last-event-id'), c.req.valid('query').last_event_id)
-    if (!(await roomExists(db, id))) throw roomNotFound(id)
+    const identity = c.get('identity')
+    await requireReadableRoom(db, id, identity)
 
     const { incoming: req, outgoing: res } = c.env
-    const identity = c.get('identity')
     const refusal = admission.admit(identity.userId)
     if (refusal) throw refuse(refusal)
     const subscriber: Subscriber = {
       res,
       roomId: id,
       userId: identity.userId,
+      isAdmin: identity.isAdmin,
       expiresAt: identity.expiresAt,
       bytes: 0,
       closed: false,

@@ -1,0 +1,46 @@
+import { sql } from 'drizzle-orm'
+import type { Db } from '../db/client.js'
+
+export type RoomRole = 'owner' | 'member'
+
+/** Who is asking: the token's user and whether it is an admin. */
+export interface Viewer {
+  userId: string
+  isAdmin: boolean
+}
+
+export interface RoomAccess {
+  roomId: number
+  visibility: 'public' | 'private'
+  role: RoomRole | null
+  canManage: boolean
+}
+
+/**
+ * The viewer's access to a room, or undefined when the room does not exist or is private
+ * and the viewer is neither a member nor an admin: callers answer both with the same 404,
+ * so a private room's existence does not leak.
+ */
+export async function readableRoom(db: Db, roomId: number, viewer: Viewer): Promise<RoomAccess | undefined> {
+  if (!Number.isSafeInteger(roomId)) return undefined
+  const rows = await db.execute<{ visibility: 'public' | 'private'; role: RoomRole | null }>(sql`
+    select r.visibility, m.role
+    from rooms r left join room_members m on m.room_id = r.id and m.user_id = ${viewer.userId}
+    where r.id = ${roomId}`)
+  const row = rows[0]
+  if (!row) return undefined
+  if (row.visibility === 'private' && !row.role && !viewer.isAdmin) return undefined
+  return {
+    roomId,
+    visibility: row.visibility,
+    role: row.role,
+    canManage: row.role === 'owner' || viewer.isAdmin,
+  }
+}
+
+/** The SQL condition "the viewer may read room r", for lists. */
+export function visibleTo(viewer: Viewer) {
+  if (viewer.isAdmin) return sql`true`
+  return sql`(r.visibility = 'public' or exists (
+    select 1 from room_members m where m.room_id = r.id and m.user_id = ${viewer.userId}))`
+}

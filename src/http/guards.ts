@@ -1,0 +1,17 @@
+import { type RoomAccess, readableRoom, type Viewer } from '../chat/access.js'
+import type { Db } from '../db/client.js'
+import { ApiError, roomNotFound } from './errors.js'
+
+/** The caller's access to room `id`; 404 room_not_found when it is missing or hidden from them. */
+export async function requireReadableRoom(db: Db, id: number, viewer: Viewer): Promise<RoomAccess> {
+  const access = await readableRoom(db, id, viewer)
+  if (!access) throw roomNotFound(id)
+  return access
+}
+
+/** As requireReadableRoom, and 403 unless the caller owns the room or is an admin. */
+export async function requireManagedRoom(db: Db, id: number, viewer: Viewer): Promise<RoomAccess> {
+  const access = await requireReadableRoom(db, id, viewer)
+  if (!access.canManage) throw new ApiError(403, 'forbidden', 'Only the room’s owners and admins may do this')
+  return access
+}

@@ -1,0 +1,130 @@
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
+import { joinRoom, listMembers, putMember, removeMember, toMemberView } from '../../chat/members.js'
+import type { AppDeps } from '../app.js'
+import type { AppEnv } from '../env.js'
+import { ApiError, roomNotFound } from '../errors.js'
+import { requireManagedRoom, requireReadableRoom } from '../guards.js'
+import {
+  bearerSecurity,
+  ErrorSchema,
+  errorResponses,
+  jsonContent,
+  notFoundResponse,
+  RoomIdParams,
+} from '../schemas.js'
+import { trimmedText } from '../text.js'
+
+const MemberSchema = z
+  .object({ user_id: z.string(), role: z.enum(['owner', 'member']), added_at: z.string().datetime() })
+  .openapi('Member')
+
+const AddMemberBody = z
+  .object({
+    user_id: trimmedText({ field: 'user_id', max: 200 }),
+    role: z.enum(['owner', 'member']).default('member'),
+  })
+  .openapi('AddMember')
+
+const MemberParams = RoomIdParams.extend({
+  user_id: z
+    .string()
+    .min(1)
+    .max(200)
+    .openapi({ param: { name: 'user_id', in: 'path' } }),
+})
+
+const forbidden = { 403: jsonContent(ErrorSchema, 'The caller may see the room but not manage it') }
+
+const list = createRoute({
+  method: 'get',
+  path: '/rooms/{id}/members',
+  summary: "The room's members",
+  security: bearerSecurity,
+  request: { params: RoomIdParams },
+  responses: {
+    200: jsonContent(z.object({ members: z.array(MemberSchema) }), 'The members'),
+    ...errorResponses,
+    ...notFoundResponse,
+  },
+})
+
+const add = createRoute({
+  method: 'post',
+  path: '/rooms/{id}/members',
+  summary: 'Add a member or change its role (owners and admins)',
+  security: bearerSecurity,
+  request: {
+    params: RoomIdParams,
+    body: { required: true, content: { 'application/json': { schema: AddMemberBody } } },
+  },
+  responses: {
+    200: jsonContent(MemberSchema, 'The existing member, with the role given'),
+    201: jsonContent(MemberSchema, 'The new member'),
+    ...errorResponses,
+    ...forbidden,
+    ...notFoundResponse,
+  },
+})
+
+const remove = createRoute({
+  method: 'delete',
+  path: '/rooms/{id}/members/{user_id}',
+  summary: 'Remove a member (owners and admins), or leave (the member itself); closes their streams',
+  security: bearerSecurity,
+  request: { params: MemberParams },
+  responses: { 204: { description: 'Removed' }, ...errorResponses, ...forbidden, ...notFoundResponse },
+})
+
+const join = createRoute({
+  method: 'post',
+  path: '/rooms/{id}/join',
+  summary: 'Join a public room as a member',
+  security: bearerSecurity,
+  request: { params: RoomIdParams },
+  responses: {
+    200: jsonContent(MemberSchema, 'Already a member'),
+    201: jsonContent(MemberSchema, 'Joined'),
+    ...errorResponses,
+    ...notFoundResponse,
+  },
+})
+
+export function registerMembers(app: OpenAPIHono<AppEnv>, { db }: AppDeps) {
+  app.openapi(list, async (c) => {
+    const { id } = c.req.valid('param')
+    await requireReadableRoom(db, id, c.get('identity'))
+    return c.json({ members: (await listMembers(db, id)).map(toMemberView) }, 200)
+  })
+
+  app.openapi(add, async (c) => {
+    const { id } = c.req.valid('param')
+    const { user_id, role } = c.req.valid('json')
+    await requireManagedRoom(db, id, c.get('identity'))
+    const { member, created } = await putMember(db, id, user_id, role)
+    return c.json(toMemberView(member), created ? 201 : 200)
+  })
+
+  app.openapi(remove, async (c) => {
+    const { id, user_id } = c.req.valid('param')
+    const identity = c.get('identity')
+    const access = await requireReadableRoom(db, id, identity)
+    const leaving = user_id === identity.userId && access.role !== null
+    if (!leaving && !access.canManage) {
+      throw new ApiError(403, 'forbidden', 'Only the room’s owners and admins may remove other members')
+    }
+    if (!(await removeMember(db, id, user_id))) {
+      throw new ApiError(404, 'member_not_found', `${user_id} is not a member of room ${id}`)
+    }
+    return c.body(null, 204)
+  })
+
+  app.openapi(join, async (c) => {
+    const { id } = c.req.valid('param')
+    const identity = c.get('identity')
+    const access = await requireReadableRoom(db, id, identity)
+    // A private room is joined only by being added; to anyone not in it, it does not exist.
+    if (access.visibility === 'private' && access.role === null && !identity.isAdmin) throw roomNotFound(id)
+    const { member, created } = await joinRoom(db, id, identity.userId)
+    return c.json(toMemberView(member), created ? 201 : 200)
+  })
+}
