@@ -46,6 +46,8 @@ export const configSchema = z.object({
   STREAM_BUFFER_BYTES: int(1024, 1024 * 1024 * 1024).default(1024 * 1024),
   RATE_LIMIT_MESSAGES: int(0, 1_000_000).default(20),
   RATE_LIMIT_WINDOW_MS: int(100, 86_400_000).default(10_000),
+  PRESENCE_TTL_MS: int(1_000, 600_000).default(20_000),
+  TYPING_THROTTLE_MS: int(0, 60_000).default(2_000),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 })

@@ -11,6 +11,7 @@ import { createApp } from './http/app.js'
 import { createMetrics } from './metrics.js'
 import { createAdmission } from './realtime/admission.js'
 import { createHub } from './realtime/hub.js'
+import { createPresence } from './realtime/presence.js'
 
 export interface ServerOptions {
   config: Config
@@ -42,13 +43,16 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     maxStreams: config.MAX_STREAMS,
     maxStreamsPerUser: config.MAX_STREAMS_PER_USER,
   })
+  const presence = createPresence({ db, logger, ttlMs: config.PRESENCE_TTL_MS })
   await hub.start()
+  await presence.start()
 
   const app = createApp({
     db,
     auth,
     hub,
     admission,
+    presence,
     metrics,
     config,
     logger,
@@ -72,6 +76,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
       const http = server as HttpServer
       const drained = new Promise<void>((resolve) => http.close(() => resolve()))
       await hub.stop(config.SSE_RETRY_MS)
+      await presence.stop()
       http.closeIdleConnections()
       const deadline = setTimeout(() => http.closeAllConnections(), config.SHUTDOWN_TIMEOUT_MS)
       await drained
@@ -81,7 +86,19 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     return closing
   }
 
-  return { port, url: `http://127.0.0.1:${port}`, app, db, sql, hub, admission, metrics, auth, close }
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    app,
+    db,
+    sql,
+    hub,
+    admission,
+    presence,
+    metrics,
+    auth,
+    close,
+  }
 }
 
 /** Whether the database answers within two seconds. */

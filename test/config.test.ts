@@ -42,6 +42,8 @@ describe('loadConfig', () => {
       STREAM_BUFFER_BYTES: 1_048_576,
       RATE_LIMIT_MESSAGES: 20,
       RATE_LIMIT_WINDOW_MS: 10_000,
+      PRESENCE_TTL_MS: 20_000,
+      TYPING_THROTTLE_MS: 2_000,
       SHUTDOWN_TIMEOUT_MS: 10_000,
       LOG_LEVEL: 'info',
     })

@@ -62,7 +62,9 @@ export function createAuth(options: AuthOptions): Auth {
         : jwtVerify(token, key, verifyOptions))
       const userId = payload.sub?.trim()
       if (!userId) throw new InvalidTokenError('The token has an empty subject')
-      const name = typeof payload.name === 'string' && payload.name.trim() ? payload.name.trim() : userId
+      // Bounded: names travel in notifications, whose payload PostgreSQL caps at 8000 bytes.
+      const name =
+        typeof payload.name === 'string' && payload.name.trim() ? payload.name.trim().slice(0, 100) : userId
       const roles = readRoles(payload, options.rolesClaim ?? 'roles')
       return {
         userId,

@@ -51,12 +51,18 @@ function toRoomView(row: RoomRecord): RoomView {
 }
 
 /** The rooms the viewer may read, most recently active first (rooms without messages by creation). */
-export async function listRooms(db: Db, viewer: Viewer): Promise<RoomView[]> {
-  const rows = await db.execute<RoomRecord>(sql`
-    select ${roomColumns} from rooms r
+export async function listRooms(db: Db, viewer: Viewer): Promise<(RoomView & { unread_count: number })[]> {
+  // Unread: others' messages after the viewer's read mark (own messages are never unread).
+  const rows = await db.execute<RoomRecord & { unread_count: number }>(sql`
+    select ${roomColumns},
+      (select count(*) from messages m
+        where m.room_id = r.id and m.user_id <> ${viewer.userId}
+          and m.seq > coalesce((select rr.last_read_seq from room_reads rr
+                                where rr.room_id = r.id and rr.user_id = ${viewer.userId}), 0))::int as unread_count
+    from rooms r
     where ${visibleTo(viewer)}
     order by coalesce((select max(m.created_at) from messages m where m.room_id = r.id), r.created_at) desc, r.id desc`)
-  return rows.map(toRoomView)
+  return rows.map((row) => ({ ...toRoomView(row), unread_count: Number(row.unread_count) }))
 }
 
 export async function getRoom(db: Db, id: number): Promise<RoomView | undefined> {

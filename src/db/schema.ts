@@ -67,3 +67,44 @@ export const messages = pgTable(
 export type RoomRow = typeof rooms.$inferSelect
 export type MessageRow = typeof messages.$inferSelect
 export type MemberRow = typeof roomMembers.$inferSelect
+
+/** Parley processes alive on this database; a process that stops heartbeating is swept with its presence. */
+export const parleyInstances = pgTable('parley_instances', {
+  id: text('id').primaryKey(),
+  startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
+  heartbeatAt: timestamp('heartbeat_at', { withTimezone: true }).notNull().defaultNow(),
+})
+
+/** Who has a room's stream open, per instance: one row per (instance, room, user), however many tabs. */
+export const streamPresence = pgTable(
+  'stream_presence',
+  {
+    instanceId: text('instance_id')
+      .notNull()
+      .references(() => parleyInstances.id, { onDelete: 'cascade' }),
+    roomId: bigint('room_id', { mode: 'number' })
+      .notNull()
+      .references(() => rooms.id, { onDelete: 'cascade' }),
+    userId: text('user_id').notNull(),
+    userName: text('user_name').notNull(),
+    since: timestamp('since', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.instanceId, table.roomId, table.userId] }),
+    index('stream_presence_room_idx').on(table.roomId, table.userId),
+  ],
+)
+
+/** How far each user has read each room. Only ever moves forward. */
+export const roomReads = pgTable(
+  'room_reads',
+  {
+    roomId: bigint('room_id', { mode: 'number' })
+      .notNull()
+      .references(() => rooms.id, { onDelete: 'cascade' }),
+    userId: text('user_id').notNull(),
+    lastReadSeq: bigint('last_read_seq', { mode: 'number' }).notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.roomId, table.userId] })],
+)

@@ -10,6 +10,7 @@ import type { Db } from '../db/client.js'
 import type { Metrics } from '../metrics.js'
 import type { Admission } from '../realtime/admission.js'
 import type { Hub } from '../realtime/hub.js'
+import type { Presence } from '../realtime/presence.js'
 import { authenticate } from './authenticate.js'
 import type { AppEnv } from './env.js'
 import { ApiError, createErrorHandler, type ErrorCode, errorBody } from './errors.js'
@@ -18,6 +19,7 @@ import { registerMembers } from './routes/members.js'
 import { registerMessages } from './routes/messages.js'
 import { registerMetrics } from './routes/metrics.js'
 import { registerRooms } from './routes/rooms.js'
+import { registerSocial } from './routes/social.js'
 import { registerStream } from './routes/stream.js'
 
 export interface AppDeps {
@@ -25,8 +27,12 @@ export interface AppDeps {
   auth: Auth
   hub: Hub
   admission: Admission
+  presence: Presence
   metrics: Metrics
-  config: Pick<Config, 'HEARTBEAT_MS' | 'SSE_RETRY_MS' | 'RATE_LIMIT_MESSAGES' | 'RATE_LIMIT_WINDOW_MS'>
+  config: Pick<
+    Config,
+    'HEARTBEAT_MS' | 'SSE_RETRY_MS' | 'RATE_LIMIT_MESSAGES' | 'RATE_LIMIT_WINDOW_MS' | 'TYPING_THROTTLE_MS'
+  >
   logger: Logger
   pingDatabase: () => Promise<boolean>
 }
@@ -66,6 +72,7 @@ export function createApp(deps: AppDeps) {
   registerRooms(app, deps)
   registerMessages(app, deps)
   registerMembers(app, deps)
+  registerSocial(app, deps)
   registerStream(app, deps)
   registerMetrics(app, deps)
 

@@ -30,6 +30,10 @@ export const RoomSchema = z
   })
   .openapi('Room')
 
+export const LobbyRoomSchema = RoomSchema.extend({
+  unread_count: z.number().int().openapi({ description: "Others' messages after the caller's read mark" }),
+}).openapi('LobbyRoom')
+
 export const MessageSchema = z
   .object({
     id: z.number().int(),

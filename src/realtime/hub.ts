@@ -1,38 +1,35 @@
-import type { ServerResponse } from 'node:http'
 import { eq } from 'drizzle-orm'
 import type { Logger } from 'pino'
 import { fetchMessagesAfter } from '../chat/messages.js'
 import type { Db } from '../db/client.js'
 import { rooms as roomsTable } from '../db/schema.js'
 import { createListener } from './listener.js'
-import { encodeEventFrame, encodeMessageFrame, PING_FRAME } from './sse.js'
+import { encodeEventFrame } from './sse.js'
+import { createStreamWriter, type Stream, startStreamTimers } from './streams.js'
 
 export const MESSAGES_CHANNEL = 'parley_messages'
 export const MEMBERS_CHANNEL = 'parley_members'
-
-/** One open stream. Created by the stream route, owned by the hub until it closes. */
-export interface Subscriber {
-  res: ServerResponse
-  roomId: number
-  userId: string
-  isAdmin: boolean
-  /** Token expiry in epoch ms: the stream is told `expired` and closed then. */
-  expiresAt: number
-  bytes: number
-  closed: boolean
-}
+export const EVENTS_CHANNEL = 'parley_events'
 
 interface Room {
   id: number
-  subscribers: Set<Subscriber>
-  /** The highest seq delivered to `subscribers`; -1 until read from the database. */
+  streams: Set<Stream>
+  /** The highest seq delivered to `streams`; -1 until read from the database. */
   cursor: number
   ready: Promise<void>
-  /** Subscribers replaying history before they join `subscribers`; the room stays while any do. */
-  joining: Set<Subscriber>
+  /** Streams replaying history before they join `streams`; the room stays while any do. */
+  joining: Set<Stream>
   /** A notification arrived that the running or next fetch must cover. */
   dirty: boolean
   fetching: boolean
+}
+
+/** An ephemeral event as announced on EVENTS_CHANNEL (see publishRoomEvent). */
+interface RoomEvent {
+  room_id: number
+  event: string
+  data: unknown
+  except_user_id?: string
 }
 
 export interface HubOptions {
@@ -41,35 +38,46 @@ export interface HubOptions {
   logger: Logger
   heartbeatMs: number
   probeMs: number
-  /** A subscriber whose unsent bytes exceed this is disconnected; it resumes by Last-Event-ID. */
+  /** A stream whose unsent bytes exceed this is disconnected; it resumes by Last-Event-ID. */
   maxBufferBytes?: number
   batchSize?: number
   /** Called once per delivered message with seconds since its created_at. */
   observeLag?: (seconds: number) => void
-  /** Whether the subscriber may still read the room; asked when a member is removed. */
-  mayRead: (roomId: number, subscriber: Subscriber) => Promise<boolean>
+  /** Whether the stream's user may still read the room; asked when a member is removed. */
+  mayRead: (roomId: number, stream: Stream) => Promise<boolean>
 }
 
 export type Hub = ReturnType<typeof createHub>
 
 /**
- * Rooms → subscribers, fed by the one LISTEN connection. A notification only says "room R
+ * Rooms → streams, fed by the one LISTEN connection. A notification only says "room R
  * has news": the hub reads the rows after the room's cursor once, builds each frame once
- * and writes the same bytes to every subscriber, so the database stays the source of truth
+ * and writes the same bytes to every stream, so the database stays the source of truth
  * and a lost notification only delays delivery until the next one or a reconnect.
  */
 export function createHub(options: HubOptions) {
   const { db, logger } = options
   const batchSize = options.batchSize ?? 500
-  const maxBufferBytes = options.maxBufferBytes ?? 4 * 1024 * 1024
   const rooms = new Map<number, Room>()
+  const streams = new Set<Stream>()
   const counters = { notifications: 0, delivered: 0, dropped: 0, reconnects: 0 }
-  let timers: NodeJS.Timeout[] = []
+  const writer = createStreamWriter({
+    maxBufferBytes: options.maxBufferBytes ?? 4 * 1024 * 1024,
+    onDrop: (stream) => {
+      counters.dropped++
+      unsubscribe(stream)
+    },
+  })
+  let stopTimers = () => {}
   let stopped = false
 
   const listener = createListener({
     url: options.databaseUrl,
-    channels: { [MESSAGES_CHANNEL]: onNotify, [MEMBERS_CHANNEL]: (payload) => void onMemberRemoved(payload) },
+    channels: {
+      [MESSAGES_CHANNEL]: onMessage,
+      [MEMBERS_CHANNEL]: (payload) => void onMemberRemoved(payload),
+      [EVENTS_CHANNEL]: onRoomEvent,
+    },
     probeMs: options.probeMs,
     onListen: () => {
       // Whatever was committed while nobody listened is read from each room's cursor on.
@@ -81,11 +89,22 @@ export function createHub(options: HubOptions) {
     },
   })
 
-  function onNotify(payload: string): void {
+  function onMessage(payload: string): void {
     counters.notifications++
     const colon = payload.indexOf(':')
     const room = rooms.get(Number(payload.slice(0, colon)))
     if (room && Number(payload.slice(colon + 1)) > room.cursor) markDirty(room)
+  }
+
+  function onRoomEvent(payload: string): void {
+    let event: RoomEvent
+    try {
+      event = JSON.parse(payload) as RoomEvent
+    } catch {
+      return
+    }
+    const room = rooms.get(event.room_id)
+    if (room) writer.broadcast(room.streams, encodeEventFrame(event.event, event.data), event.except_user_id)
   }
 
   /** Closes the removed user's streams of the room, on this instance, unless they may still read it. */
@@ -94,14 +113,11 @@ export function createHub(options: HubOptions) {
     const room = rooms.get(Number(payload.slice(0, colon)))
     const userId = payload.slice(colon + 1)
     if (!room) return
-    const affected = [...room.subscribers, ...room.joining].filter(
-      (subscriber) => subscriber.userId === userId,
-    )
-    if (affected.length === 0) return
+    const affected = [...room.streams, ...room.joining].filter((stream) => stream.userId === userId)
     const frame = encodeEventFrame('removed', { room_id: room.id })
-    for (const subscriber of affected) {
-      const allowed = await options.mayRead(room.id, subscriber).catch(() => false)
-      if (!allowed) close(subscriber, frame)
+    for (const stream of affected) {
+      const allowed = await options.mayRead(room.id, stream).catch(() => false)
+      if (!allowed) close(stream, frame)
     }
   }
 
@@ -120,11 +136,8 @@ export function createHub(options: HubOptions) {
         if (rows.length === batchSize) room.dirty = true
         const last = rows.at(-1)
         if (!last) continue
-        let frames = ''
-        for (const row of rows) frames += encodeMessageFrame(row)
-        const bytes = Buffer.from(frames)
-        for (const subscriber of room.subscribers) send(subscriber, bytes)
-        counters.delivered += rows.length * room.subscribers.size
+        writer.deliver(room.streams, room.id, rows)
+        counters.delivered += rows.length * room.streams.size
         room.cursor = last.seq
         if (options.observeLag) {
           const now = Date.now()
@@ -142,25 +155,10 @@ export function createHub(options: HubOptions) {
     }
   }
 
-  /** Writes without awaiting: one slow client must never hold up the room. */
-  function send(subscriber: Subscriber, bytes: Buffer): void {
-    if (subscriber.closed) return
-    if (subscriber.res.writableLength > maxBufferBytes) {
-      counters.dropped++
-      // Not end(): it waits for the client to read what is queued, which a stalled client never
-      // does, so the buffer, the socket and its admission slot would be held forever.
-      unsubscribe(subscriber)
-      subscriber.res.destroy()
-      return
-    }
-    subscriber.bytes += bytes.length
-    subscriber.res.write(bytes)
-  }
-
   function openRoom(id: number): Room {
     const room: Room = {
       id,
-      subscribers: new Set(),
+      streams: new Set(),
       cursor: -1,
       ready: Promise.resolve(),
       joining: new Set(),
@@ -182,113 +180,97 @@ export function createHub(options: HubOptions) {
   }
 
   function forgetIfEmpty(room: Room): void {
-    if (
-      room.subscribers.size === 0 &&
-      room.joining.size === 0 &&
-      !room.fetching &&
-      rooms.get(room.id) === room
-    ) {
-      rooms.delete(room.id)
-    }
+    const idle = room.streams.size === 0 && room.joining.size === 0 && !room.fetching
+    if (idle && rooms.get(room.id) === room) rooms.delete(room.id)
   }
 
   /**
-   * Starts delivery to `subscriber`. With `afterSeq`, first replays the room's messages after
-   * it from the database, then joins live delivery at exactly the room's cursor: the check
-   * and the join happen in one tick, and the cursor only moves together with a write to
-   * every joined subscriber, so nothing is skipped or sent twice.
+   * Starts delivering room `roomId` to `stream`. With `afterSeq`, first replays the room's
+   * messages after it from the database, then joins live delivery at exactly the room's
+   * cursor: the check and the join happen in one tick, and the cursor only moves together
+   * with a write to every joined stream, so nothing is skipped or sent twice.
    */
-  async function subscribe(subscriber: Subscriber, afterSeq?: number): Promise<void> {
+  async function subscribe(stream: Stream, roomId: number, afterSeq?: number): Promise<void> {
     if (stopped) throw new Error('the hub is stopped')
-    const room = rooms.get(subscriber.roomId) ?? openRoom(subscriber.roomId)
-    room.joining.add(subscriber)
+    streams.add(stream)
+    const room = rooms.get(roomId) ?? openRoom(roomId)
+    room.joining.add(stream)
     try {
       await room.ready
       let cursor = afterSeq ?? room.cursor
-      while (!subscriber.closed && cursor < room.cursor) {
+      while (!stream.closed && cursor < room.cursor) {
         const target = room.cursor
         const rows = await fetchMessagesAfter(db, room.id, cursor, batchSize, target)
-        let frames = ''
-        for (const row of rows) frames += encodeMessageFrame(row)
-        if (frames) send(subscriber, Buffer.from(frames))
+        if (rows.length > 0) writer.deliver([stream], room.id, rows)
         cursor = rows.length === batchSize ? (rows.at(-1)?.seq ?? target) : target
       }
       // No await between the loop's last check and this line.
-      room.joining.delete(subscriber)
-      if (!subscriber.closed) room.subscribers.add(subscriber)
+      room.joining.delete(stream)
+      if (stream.closed) return
+      room.streams.add(stream)
+      stream.cursors?.set(room.id, Math.max(stream.cursors.get(room.id) ?? 0, room.cursor))
     } catch (error) {
       if (rooms.get(room.id) === room && room.cursor < 0) rooms.delete(room.id)
       throw error
     } finally {
-      room.joining.delete(subscriber)
+      room.joining.delete(stream)
       forgetIfEmpty(room)
     }
   }
 
-  function unsubscribe(subscriber: Subscriber): void {
-    subscriber.closed = true
-    const room = rooms.get(subscriber.roomId)
-    if (!room) return
-    room.subscribers.delete(subscriber)
-    forgetIfEmpty(room)
+  /** Forgets a stream that closed (or is being closed) in every room it was in. */
+  function unsubscribe(stream: Stream): void {
+    stream.closed = true
+    streams.delete(stream)
+    for (const roomId of stream.roomIds) {
+      const room = rooms.get(roomId)
+      if (!room) continue
+      room.streams.delete(stream)
+      forgetIfEmpty(room)
+    }
   }
 
   /** Ends a stream from the server side, optionally with a last event. */
-  function close(subscriber: Subscriber, lastFrame?: Buffer): void {
-    if (subscriber.closed) return
-    unsubscribe(subscriber)
-    if (lastFrame) subscriber.res.end(lastFrame)
-    else subscriber.res.end()
-  }
-
-  function* allSubscribers(): Generator<Subscriber> {
-    for (const room of rooms.values()) yield* room.subscribers
-  }
-
-  // One timer each for every subscriber: heartbeats, and closing streams whose token expired.
-  function startTimers(): void {
-    const heartbeat = setInterval(() => {
-      for (const subscriber of allSubscribers()) send(subscriber, PING_FRAME)
-    }, options.heartbeatMs)
-    const expiry = setInterval(() => {
-      const now = Date.now()
-      const frame = encodeEventFrame('expired', { reason: 'token_expired' })
-      for (const subscriber of [...allSubscribers()]) {
-        if (subscriber.expiresAt <= now) close(subscriber, frame)
-      }
-    }, 1_000)
-    heartbeat.unref()
-    expiry.unref()
-    timers = [heartbeat, expiry]
+  function close(stream: Stream, lastFrame?: Buffer): void {
+    if (stream.closed) return
+    unsubscribe(stream)
+    if (lastFrame) stream.res.end(lastFrame)
+    else stream.res.end()
   }
 
   return {
     async start(): Promise<void> {
-      startTimers()
+      stopTimers = startStreamTimers(streams, writer, options.heartbeatMs, close)
       await listener.start()
     },
     /** Tells every stream to reconnect elsewhere, closes them and releases the listener. */
     async stop(retryMs = 1_000): Promise<void> {
       stopped = true
-      for (const timer of timers) clearInterval(timer)
+      stopTimers()
       const frame = encodeEventFrame('shutdown', { reason: 'server_shutdown' }, retryMs)
-      for (const subscriber of [...allSubscribers()]) close(subscriber, frame)
+      for (const stream of [...streams]) close(stream, frame)
       await listener.stop()
     },
     subscribe,
     unsubscribe,
     close,
     isListening: () => listener.isListening(),
-    subscriberCount: (roomId: number) => rooms.get(roomId)?.subscribers.size ?? 0,
+    subscriberCount: (roomId: number) => rooms.get(roomId)?.streams.size ?? 0,
     stats() {
       let subscribers = 0
-      for (const room of rooms.values()) subscribers += room.subscribers.size
-      return { rooms: rooms.size, subscribers, listening: listener.isListening(), ...counters }
+      for (const room of rooms.values()) subscribers += room.streams.size
+      return {
+        rooms: rooms.size,
+        streams: streams.size,
+        subscribers,
+        listening: listener.isListening(),
+        ...counters,
+      }
     },
-    /** The `limit` rooms with the most subscribers. */
+    /** The `limit` rooms with the most streams. */
     topRooms(limit = 10) {
       return [...rooms.values()]
-        .map((room) => ({ roomId: room.id, subscribers: room.subscribers.size }))
+        .map((room) => ({ roomId: room.id, subscribers: room.streams.size }))
         .sort((a, b) => b.subscribers - a.subscribers)
         .slice(0, limit)
     },

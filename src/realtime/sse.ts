@@ -4,9 +4,9 @@ import type { MessageRow } from '../db/schema.js'
 
 export const PING_FRAME = Buffer.from(': ping\n\n')
 
-/** A message's SSE frame. JSON.stringify escapes newlines, so `data:` stays one line. */
-export function encodeMessageFrame(row: MessageRow): string {
-  return `id: ${row.seq}\nevent: message\ndata: ${JSON.stringify(toMessageView(row))}\n\n`
+/** A message's JSON, as the REST API returns it. JSON.stringify escapes newlines, so `data:` stays one line. */
+export function messageJson(row: MessageRow): string {
+  return JSON.stringify(toMessageView(row))
 }
 
 /** A frame without `id:`, so it never moves the client's Last-Event-ID. */

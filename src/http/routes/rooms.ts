@@ -9,6 +9,7 @@ import {
   ErrorSchema,
   errorResponses,
   jsonContent,
+  LobbyRoomSchema,
   notFoundResponse,
   RoomIdParams,
   RoomSchema,
@@ -30,7 +31,10 @@ const list = createRoute({
   path: '/rooms',
   summary: 'List rooms, most recently active first',
   security: bearerSecurity,
-  responses: { 200: jsonContent(z.object({ rooms: z.array(RoomSchema) }), 'The rooms'), ...errorResponses },
+  responses: {
+    200: jsonContent(z.object({ rooms: z.array(LobbyRoomSchema) }), 'The rooms'),
+    ...errorResponses,
+  },
 })
 
 const create = createRoute({

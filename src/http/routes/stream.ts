@@ -1,51 +1,96 @@
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
+import type { Context } from 'hono'
 import type { Refusal } from '../../realtime/admission.js'
-import type { Subscriber } from '../../realtime/hub.js'
 import { openEventStream } from '../../realtime/sse.js'
+import { parseCursor, type Stream } from '../../realtime/streams.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
 import { ApiError } from '../errors.js'
 import { requireReadableRoom } from '../guards.js'
 import { bearerSecurity, errorResponses, notFoundResponse, RoomIdParams } from '../schemas.js'
 
-const StreamQuery = z.object({
-  access_token: z
-    .string()
-    .optional()
-    .openapi({ description: 'The token, for clients that cannot send headers' }),
-  last_event_id: z.string().optional().openapi({ description: 'Replay messages after this seq first' }),
+export const MAX_ROOMS_PER_STREAM = 50
+
+const accessToken = z
+  .string()
+  .optional()
+  .openapi({ description: 'The token, for clients (EventSource) that cannot send headers' })
+
+const eventStream = (description: string) => ({
+  description,
+  content: { 'text/event-stream': { schema: z.string() } },
 })
 
-const stream = createRoute({
+const roomStream = createRoute({
   method: 'get',
   path: '/rooms/{id}/stream',
-  summary: "Server-Sent Events: the room's new messages, live; resumes after Last-Event-ID",
+  summary: "Server-Sent Events: the room's new messages and events, live; resumes after Last-Event-ID",
   security: bearerSecurity,
   request: {
     params: RoomIdParams,
-    query: StreamQuery,
+    query: z.object({
+      access_token: accessToken,
+      last_event_id: z.string().optional().openapi({ description: 'Replay messages after this seq first' }),
+    }),
     headers: z.object({ 'last-event-id': z.string().optional() }),
   },
   responses: {
-    200: {
-      description:
-        '`retry:` first, then `id: <seq>` / `event: message` / `data: <Message JSON>` frames, `: ping` heartbeats, and `event: expired` when the token expires',
-      content: { 'text/event-stream': { schema: z.string() } },
-    },
+    200: eventStream(
+      '`retry:` first; `id: <seq>` / `event: message` / `data: <Message>` frames; `presence`, `typing`, `read` events without `id:`; `: ping` heartbeats; `expired`, `removed` or `shutdown` before the server closes it',
+    ),
     ...errorResponses,
     ...notFoundResponse,
   },
 })
 
-/** The resume cursor: the Last-Event-ID header (EventSource's reconnect) wins over the query. */
-function parseLastEventId(header: string | undefined, query: string | undefined): number | undefined {
-  const value = header?.trim() || query?.trim()
-  if (value === undefined || value === '') return undefined
-  const seq = /^[0-9]{1,15}$/.test(value) ? Number(value) : Number.NaN
-  if (!Number.isSafeInteger(seq))
-    throw new ApiError(400, 'validation_failed', 'Last-Event-ID must be a message seq')
-  return seq
+const multiStream = createRoute({
+  method: 'get',
+  path: '/stream',
+  summary: 'Server-Sent Events of several rooms on one connection',
+  security: bearerSecurity,
+  request: {
+    query: z.object({
+      rooms: z.string().openapi({ description: 'Room ids, comma-separated', example: '1,2,3' }),
+      access_token: accessToken,
+      last_event_id: z
+        .string()
+        .optional()
+        .openapi({ description: 'A cursor `room:seq,room:seq` from an earlier `id:`' }),
+    }),
+    headers: z.object({ 'last-event-id': z.string().optional() }),
+  },
+  responses: {
+    200: eventStream('As the room stream, but each `id:` is a cursor `room:seq,…` covering every room'),
+    ...errorResponses,
+    ...notFoundResponse,
+  },
+})
+
+const badCursor = () =>
+  new ApiError(400, 'validation_failed', 'Last-Event-ID must be an id this stream sent earlier')
+
+/** The Last-Event-ID header (what EventSource sends on reconnect) wins over the query parameter. */
+function lastEventId(c: Context<AppEnv>): string | undefined {
+  return c.req.header('last-event-id')?.trim() || c.req.query('last_event_id')?.trim() || undefined
+}
+
+function parseSeq(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  if (!/^[0-9]{1,15}$/.test(value)) throw badCursor()
+  return Number(value)
+}
+
+function parseRoomList(text: string): number[] {
+  const ids = text.split(',').map((part) => part.trim())
+  if (ids.some((id) => !/^[1-9][0-9]{0,14}$/.test(id))) {
+    throw new ApiError(400, 'invalid_id', 'rooms must be a comma-separated list of room ids')
+  }
+  const unique = [...new Set(ids.map(Number))]
+  if (unique.length > MAX_ROOMS_PER_STREAM) {
+    throw new ApiError(400, 'validation_failed', `At most ${MAX_ROOMS_PER_STREAM} rooms per stream`)
+  }
+  return unique
 }
 
 function refuse(refusal: Refusal): ApiError {
@@ -58,44 +103,77 @@ function refuse(refusal: Refusal): ApiError {
       })
 }
 
-export function registerStream(app: OpenAPIHono<AppEnv>, { db, hub, admission, config, logger }: AppDeps) {
-  app.openapi(stream, async (c) => {
+export function registerStream(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
+  app.openapi(roomStream, async (c) => {
     const { id } = c.req.valid('param')
-    const afterSeq = parseLastEventId(c.req.header('last-event-id'), c.req.valid('query').last_event_id)
-    const identity = c.get('identity')
-    await requireReadableRoom(db, id, identity)
-
-    const { incoming: req, outgoing: res } = c.env
-    const refusal = admission.admit(identity.userId)
-    if (refusal) throw refuse(refusal)
-    const subscriber: Subscriber = {
-      res,
-      roomId: id,
-      userId: identity.userId,
-      isAdmin: identity.isAdmin,
-      expiresAt: identity.expiresAt,
-      bytes: 0,
-      closed: false,
-    }
-    const opened = Date.now()
-    const log = { requestId: c.get('requestId'), roomId: id, userId: identity.userId }
-    logger.info({ ...log, resumeAfter: afterSeq }, 'stream opened')
-    openEventStream(res, config.SSE_RETRY_MS)
-    res.on('close', () => {
-      hub.unsubscribe(subscriber)
-      admission.release(identity.userId)
-      logger.info({ ...log, ms: Date.now() - opened, bytes: subscriber.bytes }, 'stream closed')
-    })
-    // A client resetting its socket mid-write surfaces here; 'close' follows and cleans up.
-    res.on('error', () => hub.unsubscribe(subscriber))
-    req.on('error', () => hub.unsubscribe(subscriber))
-    try {
-      await hub.subscribe(subscriber, afterSeq)
-    } catch (error) {
-      // Headers are sent: the client sees the stream end and reconnects with its Last-Event-ID.
-      logger.warn({ err: error, roomId: id }, 'stream could not start')
-      res.end()
-    }
-    return RESPONSE_ALREADY_SENT as never
+    const afterSeq = parseSeq(lastEventId(c))
+    return startStream(c, deps, [id], afterSeq === undefined ? undefined : new Map([[id, afterSeq]]), false)
   })
+
+  app.openapi(multiStream, async (c) => {
+    const roomIds = parseRoomList(c.req.valid('query').rooms)
+    const cursorText = lastEventId(c)
+    const cursors = cursorText === undefined ? undefined : parseCursor(cursorText)
+    if (cursorText !== undefined && !cursors) throw badCursor()
+    return startStream(c, deps, roomIds, cursors, true)
+  })
+}
+
+/**
+ * Checks access to every room (404 before any byte of stream), takes an admission slot,
+ * then hands the Node response to the hub: Hono keeps routing, auth and errors, the hub
+ * writes frames straight to the socket.
+ */
+async function startStream(
+  c: Context<AppEnv>,
+  { db, hub, admission, presence, config, logger }: AppDeps,
+  roomIds: number[],
+  resumeFrom: Map<number, number> | undefined,
+  multi: boolean,
+) {
+  const identity = c.get('identity')
+  for (const roomId of roomIds) await requireReadableRoom(db, roomId, identity)
+  const refusal = admission.admit(identity.userId)
+  if (refusal) throw refuse(refusal)
+
+  const { incoming: req, outgoing: res } = c.env
+  const stream: Stream = {
+    res,
+    userId: identity.userId,
+    userName: identity.userName,
+    isAdmin: identity.isAdmin,
+    expiresAt: identity.expiresAt,
+    bytes: 0,
+    closed: false,
+    roomIds,
+    cursors: multi ? new Map(roomIds.map((roomId) => [roomId, resumeFrom?.get(roomId) ?? 0])) : undefined,
+  }
+  const opened = Date.now()
+  const log = { requestId: c.get('requestId'), rooms: roomIds, userId: identity.userId }
+  logger.info({ ...log, resume: resumeFrom && Object.fromEntries(resumeFrom) }, 'stream opened')
+  openEventStream(res, config.SSE_RETRY_MS)
+
+  const entered: number[] = []
+  res.on('close', () => {
+    hub.unsubscribe(stream)
+    admission.release(identity.userId)
+    for (const roomId of entered) presence.leave(roomId, identity.userId)
+    logger.info({ ...log, ms: Date.now() - opened, bytes: stream.bytes }, 'stream closed')
+  })
+  // A client resetting its socket mid-write surfaces here; 'close' follows and cleans up.
+  res.on('error', () => hub.unsubscribe(stream))
+  req.on('error', () => hub.unsubscribe(stream))
+  try {
+    for (const roomId of roomIds) {
+      await hub.subscribe(stream, roomId, resumeFrom?.get(roomId))
+      if (stream.closed) break
+      presence.enter(roomId, identity.userId, identity.userName)
+      entered.push(roomId)
+    }
+  } catch (error) {
+    // Headers are sent: the client sees the stream end and reconnects with its Last-Event-ID.
+    logger.warn({ err: error, rooms: roomIds }, 'stream could not start')
+    res.end()
+  }
+  return RESPONSE_ALREADY_SENT as never
 }

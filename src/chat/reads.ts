@@ -1,0 +1,46 @@
+import { sql } from 'drizzle-orm'
+import type { Db } from '../db/client.js'
+import { publishRoomEvent } from '../realtime/events.js'
+
+export interface ReadView {
+  user_id: string
+  seq: number
+  updated_at: string | null
+}
+
+/**
+ * Records that `userId` has read room `roomId` up to `seq` (capped at the room's last seq).
+ * The mark never moves backwards; when it moves, the room's streams hear `read`, sent
+ * only if the transaction commits. Returns the user's mark after the call.
+ */
+export async function markRead(db: Db, roomId: number, userId: string, seq: number): Promise<number> {
+  return db.transaction(async (tx) => {
+    const moved = await tx.execute<{ last_read_seq: string }>(sql`
+      insert into room_reads (room_id, user_id, last_read_seq)
+      select id, ${userId}, least(${seq}, last_seq) from rooms where id = ${roomId}
+      on conflict (room_id, user_id) do update
+        set last_read_seq = excluded.last_read_seq, updated_at = now()
+        where room_reads.last_read_seq < excluded.last_read_seq
+      returning last_read_seq`)
+    const row = moved[0]
+    if (row) {
+      const mark = Number(row.last_read_seq)
+      await publishRoomEvent(tx, roomId, 'read', { room_id: roomId, user_id: userId, seq: mark })
+      return mark
+    }
+    const current = await tx.execute<{ last_read_seq: string }>(sql`
+      select last_read_seq from room_reads where room_id = ${roomId} and user_id = ${userId}`)
+    return Number(current[0]?.last_read_seq ?? 0)
+  })
+}
+
+/** Every member's read mark (0 if none yet), plus anyone else who has read the room. */
+export async function listReads(db: Db, roomId: number): Promise<ReadView[]> {
+  const rows = await db.execute<{ user_id: string; seq: string; updated_at: string | null }>(sql`
+    select coalesce(m.user_id, r.user_id) as user_id, coalesce(r.last_read_seq, 0) as seq,
+      to_char(r.updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as updated_at
+    from (select user_id from room_members where room_id = ${roomId}) m
+    full join (select * from room_reads where room_id = ${roomId}) r on r.user_id = m.user_id
+    order by 1`)
+  return rows.map((row) => ({ user_id: row.user_id, seq: Number(row.seq), updated_at: row.updated_at }))
+}

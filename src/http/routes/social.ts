@@ -1,0 +1,121 @@
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
+import { listReads, markRead } from '../../chat/reads.js'
+import { publishRoomEvent } from '../../realtime/events.js'
+import type { AppDeps } from '../app.js'
+import type { AppEnv } from '../env.js'
+import { requireReadableRoom } from '../guards.js'
+import { bearerSecurity, errorResponses, jsonContent, notFoundResponse, RoomIdParams } from '../schemas.js'
+
+const PresenceSchema = z
+  .object({ users: z.array(z.object({ user_id: z.string(), user_name: z.string() })) })
+  .openapi('Presence')
+const TypingBody = z.object({ state: z.enum(['on', 'off']) }).openapi('Typing')
+const ReadBody = z.object({ seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }).openapi('Read')
+const ReadSchema = z
+  .object({ user_id: z.string(), seq: z.number().int(), updated_at: z.string().datetime().nullable() })
+  .openapi('ReadMark')
+
+const presence = createRoute({
+  method: 'get',
+  path: '/rooms/{id}/presence',
+  summary: "Users with the room's stream open on any instance, each once",
+  security: bearerSecurity,
+  request: { params: RoomIdParams },
+  responses: { 200: jsonContent(PresenceSchema, 'Present users'), ...errorResponses, ...notFoundResponse },
+})
+
+const typing = createRoute({
+  method: 'post',
+  path: '/rooms/{id}/typing',
+  summary: "Tell the room's other streams that the caller is typing (never stored)",
+  security: bearerSecurity,
+  request: {
+    params: RoomIdParams,
+    body: { required: true, content: { 'application/json': { schema: TypingBody } } },
+  },
+  responses: { 204: { description: 'Announced (or throttled)' }, ...errorResponses, ...notFoundResponse },
+})
+
+const read = createRoute({
+  method: 'post',
+  path: '/rooms/{id}/read',
+  summary: 'Record how far the caller has read; never moves backwards',
+  security: bearerSecurity,
+  request: {
+    params: RoomIdParams,
+    body: { required: true, content: { 'application/json': { schema: ReadBody } } },
+  },
+  responses: {
+    200: jsonContent(z.object({ user_id: z.string(), seq: z.number().int() }), "The caller's read mark"),
+    ...errorResponses,
+    ...notFoundResponse,
+  },
+})
+
+const reads = createRoute({
+  method: 'get',
+  path: '/rooms/{id}/reads',
+  summary: "Each member's last read seq",
+  security: bearerSecurity,
+  request: { params: RoomIdParams },
+  responses: {
+    200: jsonContent(z.object({ reads: z.array(ReadSchema) }), 'Read marks'),
+    ...errorResponses,
+    ...notFoundResponse,
+  },
+})
+
+/**
+ * Forwards a user's typing state at most once per `throttleMs` while it stays "on", so a
+ * typing storm costs no more than one NOTIFY per user and room per interval. Per instance
+ * on purpose: it only shapes traffic, it holds nothing another instance needs.
+ */
+function createTypingThrottle(throttleMs: number) {
+  const lastOn = new Map<string, number>()
+  return (roomId: number, userId: string, state: 'on' | 'off'): boolean => {
+    const key = `${roomId}:${userId}`
+    const now = Date.now()
+    if (state === 'off') return lastOn.delete(key)
+    const previous = lastOn.get(key)
+    if (previous !== undefined && now - previous < throttleMs) return false
+    lastOn.set(key, now)
+    if (lastOn.size > 100_000) lastOn.clear()
+    return true
+  }
+}
+
+export function registerSocial(app: OpenAPIHono<AppEnv>, { db, presence: roster, config }: AppDeps) {
+  const shouldForward = createTypingThrottle(config.TYPING_THROTTLE_MS)
+
+  app.openapi(presence, async (c) => {
+    const { id } = c.req.valid('param')
+    await requireReadableRoom(db, id, c.get('identity'))
+    return c.json({ users: await roster.list(id) }, 200)
+  })
+
+  app.openapi(typing, async (c) => {
+    const { id } = c.req.valid('param')
+    const { state } = c.req.valid('json')
+    const { userId, userName } = c.get('identity')
+    await requireReadableRoom(db, id, c.get('identity'))
+    if (shouldForward(id, userId, state)) {
+      const data = { room_id: id, user_id: userId, user_name: userName, state }
+      await publishRoomEvent(db, id, 'typing', data, userId)
+    }
+    return c.body(null, 204)
+  })
+
+  app.openapi(read, async (c) => {
+    const { id } = c.req.valid('param')
+    const { seq } = c.req.valid('json')
+    const { userId } = c.get('identity')
+    await requireReadableRoom(db, id, c.get('identity'))
+    return c.json({ user_id: userId, seq: await markRead(db, id, userId, seq) }, 200)
+  })
+
+  app.openapi(reads, async (c) => {
+    const { id } = c.req.valid('param')
+    await requireReadableRoom(db, id, c.get('identity'))
+    return c.json({ reads: await listReads(db, id) }, 200)
+  })
+}

@@ -1,0 +1,123 @@
+import type { ServerResponse } from 'node:http'
+import type { MessageRow } from '../db/schema.js'
+import { encodeEventFrame, messageJson, PING_FRAME } from './sse.js'
+
+/** One open SSE connection. Created by the stream route, owned by the hub until it closes. */
+export interface Stream {
+  res: ServerResponse
+  userId: string
+  userName: string
+  isAdmin: boolean
+  /** Token expiry in epoch ms: the stream is told `expired` and closed then. */
+  expiresAt: number
+  bytes: number
+  closed: boolean
+  /** The rooms it receives. */
+  roomIds: number[]
+  /**
+   * Only for a stream of several rooms: the last seq sent per room. Its `id:` is the whole
+   * map, so one Last-Event-ID resumes every room where it stopped.
+   */
+  cursors?: Map<number, number>
+}
+
+/** `1:5,2:9`: room 1 up to seq 5, room 2 up to seq 9. */
+export function encodeCursor(cursors: Map<number, number>): string {
+  let text = ''
+  for (const [roomId, seq] of cursors) text += `${text ? ',' : ''}${roomId}:${seq}`
+  return text
+}
+
+/** The per-room seqs of a multi-room cursor; undefined when it is not one. */
+export function parseCursor(text: string): Map<number, number> | undefined {
+  const cursors = new Map<number, number>()
+  for (const part of text.split(',')) {
+    const match = /^([0-9]{1,15}):([0-9]{1,15})$/.exec(part.trim())
+    if (!match) return undefined
+    cursors.set(Number(match[1]), Number(match[2]))
+  }
+  return cursors
+}
+
+export interface StreamWriterOptions {
+  maxBufferBytes: number
+  /** Called when a stream is dropped for falling behind. */
+  onDrop: (stream: Stream) => void
+}
+
+/**
+ * Writing to streams. Writes are never awaited: one slow client must never hold up a room.
+ * Instead each stream's unsent bytes are bounded; past the bound it is dropped and resumes
+ * from the database by Last-Event-ID.
+ */
+export function createStreamWriter({ maxBufferBytes, onDrop }: StreamWriterOptions) {
+  function send(stream: Stream, bytes: Buffer | string): void {
+    if (stream.closed) return
+    if (stream.res.writableLength > maxBufferBytes) {
+      // Not end(): it waits for the client to read what is queued, which a stalled client never
+      // does, so the buffer, the socket and its admission slot would be held forever.
+      onDrop(stream)
+      stream.res.destroy()
+      return
+    }
+    stream.bytes += bytes.length
+    stream.res.write(bytes)
+  }
+
+  /** Messages of one room, for a multi-room stream: each frame's id carries every room's cursor. */
+  function sendToMulti(stream: Stream, roomId: number, rows: MessageRow[], jsons: string[]): void {
+    const cursors = stream.cursors
+    if (!cursors) return
+    let frames = ''
+    for (let i = 0; i < rows.length; i++) {
+      cursors.set(roomId, rows[i]!.seq)
+      frames += `id: ${encodeCursor(cursors)}\nevent: message\ndata: ${jsons[i]}\n\n`
+    }
+    send(stream, frames)
+  }
+
+  /** A batch of one room's messages: built once, the same bytes to every single-room stream. */
+  function deliver(streams: Iterable<Stream>, roomId: number, rows: MessageRow[]): void {
+    const jsons = rows.map(messageJson)
+    let frames = ''
+    for (let i = 0; i < rows.length; i++)
+      frames += `id: ${rows[i]!.seq}\nevent: message\ndata: ${jsons[i]}\n\n`
+    const bytes = Buffer.from(frames)
+    for (const stream of streams) {
+      if (stream.cursors) sendToMulti(stream, roomId, rows, jsons)
+      else send(stream, bytes)
+    }
+  }
+
+  /** An ephemeral event (no `id:`, so resume is undisturbed), except to `exceptUserId`'s streams. */
+  function broadcast(streams: Iterable<Stream>, frame: Buffer, exceptUserId?: string): void {
+    for (const stream of streams) if (stream.userId !== exceptUserId) send(stream, frame)
+  }
+
+  return { send, deliver, broadcast }
+}
+
+export type StreamWriter = ReturnType<typeof createStreamWriter>
+
+/** One timer each for all streams: heartbeats, and closing streams whose token expired. */
+export function startStreamTimers(
+  streams: Set<Stream>,
+  writer: StreamWriter,
+  heartbeatMs: number,
+  close: (stream: Stream, lastFrame?: Buffer) => void,
+): () => void {
+  const heartbeat = setInterval(() => {
+    for (const stream of streams) writer.send(stream, PING_FRAME)
+  }, heartbeatMs)
+  const expiredFrame = encodeEventFrame('expired', { reason: 'token_expired' })
+  const expiry = setInterval(() => {
+    const now = Date.now()
+    for (const stream of [...streams]) if (stream.expiresAt <= now) close(stream, expiredFrame)
+  }, 1_000)
+  heartbeat.unref()
+  expiry.unref()
+  return () => {
+    clearInterval(heartbeat)
+    clearInterval(expiry)
+  }
+}
