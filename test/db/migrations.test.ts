@@ -57,7 +57,14 @@ describe('migrations', () => {
       env: { ...process.env, DATABASE_URL: database.url },
       timeout: 60_000,
     })
-    expect(await publicTables(database)).toEqual(['messages', 'parley_instances', 'room_members', 'room_reads', 'rooms', 'stream_presence'])
+    expect(await publicTables(database)).toEqual([
+      'messages',
+      'parley_instances',
+      'room_members',
+      'room_reads',
+      'rooms',
+      'stream_presence',
+    ])
     expect(await messageTriggers(database)).toEqual(['messages_assign_seq', 'messages_notify'])
     expect(await appliedMigrations(database)).toEqual(await journalTimestamps())
 
@@ -84,7 +91,14 @@ describe('migrations', () => {
     const outcomes = results.map((result) => (result.status === 'fulfilled' ? 'ok' : String(result.reason)))
     expect(outcomes).toEqual(['ok', 'ok', 'ok', 'ok'])
     expect(await appliedMigrations(database)).toEqual(await journalTimestamps())
-    expect(await publicTables(database)).toEqual(['messages', 'parley_instances', 'room_members', 'room_reads', 'rooms', 'stream_presence'])
+    expect(await publicTables(database)).toEqual([
+      'messages',
+      'parley_instances',
+      'room_members',
+      'room_reads',
+      'rooms',
+      'stream_presence',
+    ])
     expect(await messageTriggers(database)).toEqual(['messages_assign_seq', 'messages_notify'])
   })
 })
