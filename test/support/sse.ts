@@ -4,6 +4,8 @@ import { until } from './wait.js'
 
 export interface StreamClient {
   messages: MessageView[]
+  /** The `id:` of the latest message: a seq, or a `room:seq,…` cursor on a multi-room stream. */
+  lastEventId(): string
   /** Every named event other than `message`, in arrival order. */
   events: { type: string; data: string }[]
   /** Resolves when the stream is open (headers received). */
@@ -24,7 +26,23 @@ export interface StreamOptions {
 
 /** A real SSE client (the `eventsource` package) on a room's stream. */
 export function openStream(baseUrl: string, roomId: number, options: StreamOptions): StreamClient {
-  const url = new URL(`${baseUrl}/rooms/${roomId}/stream`)
+  return openEventSource(`${baseUrl}/rooms/${roomId}/stream`, options)
+}
+
+/** The same on the multi-room stream, GET /stream?rooms=…; `lastEventId` may be a cursor. */
+export function openMultiStream(
+  baseUrl: string,
+  roomIds: number[],
+  options: Omit<StreamOptions, 'lastEventId'> & { lastEventId?: string },
+): StreamClient {
+  return openEventSource(`${baseUrl}/stream?rooms=${roomIds.join(',')}`, options)
+}
+
+function openEventSource(
+  address: string,
+  options: Omit<StreamOptions, 'lastEventId'> & { lastEventId?: number | string },
+): StreamClient {
+  const url = new URL(address)
   if (options.tokenInQuery) url.searchParams.set('access_token', options.token)
   let initialLastEventId = options.lastEventId
   const source = new EventSource(url, {
@@ -40,11 +58,15 @@ export function openStream(baseUrl: string, roomId: number, options: StreamOptio
   })
   const messages: MessageView[] = []
   const events: { type: string; data: string }[] = []
-  source.addEventListener('message', (event) => messages.push(JSON.parse(event.data) as MessageView))
-  for (const type of ['expired', 'shutdown']) {
+  let lastId = ''
+  source.addEventListener('message', (event) => {
+    messages.push(JSON.parse(event.data) as MessageView)
+    lastId = event.lastEventId
+  })
+  for (const type of ['expired', 'shutdown', 'removed', 'presence', 'typing', 'read']) {
     source.addEventListener(type, (event) => {
       events.push({ type, data: event.data })
-      if (options.reconnect === false) source.close()
+      if (options.reconnect === false && ['expired', 'shutdown', 'removed'].includes(type)) source.close()
     })
   }
   const opened = new Promise<void>((resolve, reject) => {
@@ -59,6 +81,7 @@ export function openStream(baseUrl: string, roomId: number, options: StreamOptio
   if (options.reconnect === false) source.addEventListener('error', () => source.close())
   return {
     messages,
+    lastEventId: () => lastId,
     events,
     opened,
     seqs: () => messages.map((message) => message.seq),
