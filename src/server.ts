@@ -8,6 +8,7 @@ import { readableRoom } from './chat/access.js'
 import type { Config } from './config.js'
 import { createDb } from './db/client.js'
 import { createApp } from './http/app.js'
+import { resolvePublicFolder } from './http/routes/browser-client.js'
 import { createMetrics } from './metrics.js'
 import { createAdmission } from './realtime/admission.js'
 import { createHub } from './realtime/hub.js'
@@ -57,6 +58,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     config,
     logger,
     pingDatabase: () => pingDatabase(sql),
+    publicDir: resolvePublicFolder(),
   })
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST })
   await new Promise<void>((resolve, reject) => {

@@ -24,6 +24,7 @@ export async function printWelcome({ port, databaseUrl, embedded, auth, db }: We
   const lines = [
     '',
     `Parley is running at ${base}`,
+    `Open ${base}/ in two tabs to chat`,
     embedded ? `Embedded PostgreSQL: ${databaseUrl}` : `Database: ${redact(databaseUrl)}`,
     '',
   ]

@@ -1,11 +1,21 @@
 import { sql } from 'drizzle-orm'
-import { bigint, check, index, pgTable, primaryKey, text, timestamp, unique } from 'drizzle-orm/pg-core'
+import {
+  bigint,
+  check,
+  index,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  unique,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core'
 
 export const rooms = pgTable(
   'rooms',
   {
     id: bigint('id', { mode: 'number' }).primaryKey().generatedByDefaultAsIdentity(),
-    name: text('name').notNull().unique('rooms_name_unique'),
+    name: text('name').notNull(),
     createdBy: text('created_by').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     // Advanced by the BEFORE INSERT trigger on messages (sql/messages.sql).
@@ -16,6 +26,11 @@ export const rooms = pgTable(
   },
   (table) => [
     check('rooms_name_length', sql`char_length(btrim(${table.name})) between 1 and 100`),
+    // Unique among public rooms only: were private names unique too, "name taken" would
+    // reveal that a private room exists.
+    uniqueIndex('rooms_public_name_unique')
+      .on(table.name)
+      .where(sql`visibility = 'public'`),
     check('rooms_visibility', sql`${table.visibility} in ('public', 'private')`),
   ],
 )

@@ -14,6 +14,8 @@ import type { Presence } from '../realtime/presence.js'
 import { authenticate } from './authenticate.js'
 import type { AppEnv } from './env.js'
 import { ApiError, createErrorHandler, type ErrorCode, errorBody } from './errors.js'
+import { registerBrowserClient } from './routes/browser-client.js'
+import { registerDev } from './routes/dev.js'
 import { registerHealth } from './routes/health.js'
 import { registerMembers } from './routes/members.js'
 import { registerMessages } from './routes/messages.js'
@@ -31,10 +33,17 @@ export interface AppDeps {
   metrics: Metrics
   config: Pick<
     Config,
-    'HEARTBEAT_MS' | 'SSE_RETRY_MS' | 'RATE_LIMIT_MESSAGES' | 'RATE_LIMIT_WINDOW_MS' | 'TYPING_THROTTLE_MS'
+    | 'NODE_ENV'
+    | 'HEARTBEAT_MS'
+    | 'SSE_RETRY_MS'
+    | 'RATE_LIMIT_MESSAGES'
+    | 'RATE_LIMIT_WINDOW_MS'
+    | 'TYPING_THROTTLE_MS'
   >
   logger: Logger
   pingDatabase: () => Promise<boolean>
+  /** The browser client's files, served at `/`; none when undefined. */
+  publicDir?: string
 }
 
 export const MAX_REQUEST_BYTES = 64 * 1024
@@ -64,9 +73,10 @@ export function createApp(deps: AppDeps) {
       },
     }),
   )
-  const auth = authenticate(deps.auth, { queryTokenPaths: /^\/rooms\/[^/]+\/stream$/ })
+  const auth = authenticate(deps.auth, { queryTokenPaths: /^\/(rooms\/[^/]+\/)?stream$/ })
   app.use('/rooms', auth)
   app.use('/rooms/*', auth)
+  app.use('/stream', auth)
 
   registerHealth(app, deps)
   registerRooms(app, deps)
@@ -75,6 +85,7 @@ export function createApp(deps: AppDeps) {
   registerSocial(app, deps)
   registerStream(app, deps)
   registerMetrics(app, deps)
+  registerDev(app, deps)
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',
@@ -90,6 +101,7 @@ export function createApp(deps: AppDeps) {
     },
   })
 
+  registerBrowserClient(app, deps)
   app.notFound((c) => c.json(errorBody('not_found', `No route for ${c.req.method} ${c.req.path}`), 404))
   app.onError(createErrorHandler(deps.logger))
   return app

@@ -250,8 +250,8 @@ const MATRIX: [EndpointName, Role, string, string][] = [
   ['DELETE another member', 'admin', '204', '204'],
   ['DELETE oneself', 'owner', '204', '204'],
   ['DELETE oneself', 'member', '204', '204'],
-  // Not a member, so there is nothing to leave; the route answers as for removing someone else.
-  ['DELETE oneself', 'non-member', FORBIDDEN, NOT_FOUND],
+  // Not a member, so there is nothing to leave.
+  ['DELETE oneself', 'non-member', '404 member_not_found', NOT_FOUND],
   ['DELETE oneself', 'admin', '404 member_not_found', '404 member_not_found'],
   ['POST /rooms/:id/join', 'owner', '200', '200'],
   ['POST /rooms/:id/join', 'member', '200', '200'],
@@ -273,6 +273,13 @@ describe('the access matrix', () => {
 })
 
 describe('a private room, to a non-member', () => {
+  it('does not betray its name: a public room of the same name can be created', async () => {
+    const hidden = await makeRoom('private')
+    const response = await api(STRANGER, 'POST', '/rooms', { body: { name: hidden.name } })
+    expect(response.status).toBe(201)
+    expect(await roomIdsSeenBy(OWNER)).toContain(hidden.id)
+  })
+
   it('is left out of GET /rooms: neither its id nor its name appears', async () => {
     const hidden = await makeRoom('private')
     const open = await makeRoom('public')

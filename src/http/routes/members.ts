@@ -108,8 +108,8 @@ export function registerMembers(app: OpenAPIHono<AppEnv>, { db }: AppDeps) {
     const { id, user_id } = c.req.valid('param')
     const identity = c.get('identity')
     const access = await requireReadableRoom(db, id, identity)
-    const leaving = user_id === identity.userId && access.role !== null
-    if (!leaving && !access.canManage) {
+    // Anyone may leave; removing someone else takes an owner or an admin.
+    if (user_id !== identity.userId && !access.canManage) {
       throw new ApiError(403, 'forbidden', 'Only the room’s owners and admins may remove other members')
     }
     if (!(await removeMember(db, id, user_id))) {

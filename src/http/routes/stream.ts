@@ -2,7 +2,8 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import type { Refusal } from '../../realtime/admission.js'
-import { openEventStream } from '../../realtime/sse.js'
+import { readableRoom } from '../../chat/access.js'
+import { encodeEventFrame, openEventStream } from '../../realtime/sse.js'
 import { parseCursor, type Stream } from '../../realtime/streams.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
@@ -132,7 +133,11 @@ async function startStream(
   multi: boolean,
 ) {
   const identity = c.get('identity')
-  for (const roomId of roomIds) await requireReadableRoom(db, roomId, identity)
+  const guarded: number[] = []
+  for (const roomId of roomIds) {
+    const access = await requireReadableRoom(db, roomId, identity)
+    if (access.visibility === 'private' && !identity.isAdmin) guarded.push(roomId)
+  }
   const refusal = admission.admit(identity.userId)
   if (refusal) throw refuse(refusal)
 
@@ -166,6 +171,10 @@ async function startStream(
   try {
     for (const roomId of roomIds) {
       await hub.subscribe(stream, roomId, resumeFrom?.get(roomId))
+      // A removal between the check above and joining the room was announced to nobody here.
+      if (guarded.includes(roomId) && !(await readableRoom(db, roomId, identity))) {
+        hub.close(stream, encodeEventFrame('removed', { room_id: roomId }))
+      }
       if (stream.closed) break
       presence.enter(roomId, identity.userId, identity.userName)
       entered.push(roomId)
