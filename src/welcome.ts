@@ -44,7 +44,8 @@ export async function printWelcome({ port, databaseUrl, embedded, auth, db }: We
   }
   lines.push(
     'Or insert a row with psql; it arrives on the stream the same way:',
-    `  psql "${databaseUrl}" -c "insert into messages (room_id, user_id, user_name, body) values (${roomId}, 'ops', 'Ops', 'hello from psql')"`,
+    // The embedded server's credentials are local and fixed; a real DATABASE_URL is not echoed.
+    `  psql "${embedded ? databaseUrl : '$DATABASE_URL'}" -c "insert into messages (room_id, user_id, user_name, body) values (${roomId}, 'ops', 'Ops', 'hello from psql')"`,
     '',
     `API reference: ${base}/openapi.json`,
     '',

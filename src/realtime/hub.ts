@@ -207,6 +207,7 @@ export function createHub(options: HubOptions) {
       // No await between the loop's last check and this line.
       room.joining.delete(stream)
       if (stream.closed) return
+      if (stopped) throw new Error('the hub stopped while the stream was starting')
       room.streams.add(stream)
       stream.cursors?.set(room.id, Math.max(stream.cursors.get(room.id) ?? 0, room.cursor))
     } catch (error) {
