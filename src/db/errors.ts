@@ -12,6 +12,8 @@ const UNAVAILABLE = new Set([
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now
   '53300', // too_many_connections
+  '28000', // invalid_authorization_specification: the role may not log in (right now)
+  '55000', // object_not_in_prerequisite_state: e.g. the database does not accept connections
 ])
 
 /** The postgres.js error under drizzle's wrapper, if any. */
