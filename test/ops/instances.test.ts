@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
@@ -7,7 +6,8 @@ import { EventSource } from 'eventsource'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { MessageView } from '../../src/chat/messages.js'
 import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { signTestToken, TEST_SECRET } from '../support/server.js'
+import { type ParleyProcess, startParleyProcess } from '../support/process.js'
+import { signTestToken } from '../support/server.js'
 import { openStream, type StreamClient } from '../support/sse.js'
 import { until } from '../support/wait.js'
 
@@ -18,18 +18,7 @@ const SHUTDOWN_TIMEOUT_MS = 3_000
 const SSE_RETRY_MS = 2_000
 const SHUTDOWN_FRAME = `retry: ${SSE_RETRY_MS}\nevent: shutdown\ndata: {"reason":"server_shutdown"}`
 
-type LogLine = Record<string, unknown> & { msg?: string }
-
-interface Instance {
-  child: ChildProcess
-  url: string
-  /** Everything the process wrote to stdout, pino lines and plain text alike. */
-  stdout(): string
-  logs(): LogLine[]
-  stderr(): string
-  exit: { code: number | null; signal: NodeJS.Signals | null } | undefined
-  exited: Promise<void>
-}
+type Instance = ParleyProcess
 
 let database: TestDatabase
 const instances: Instance[] = []
@@ -51,70 +40,16 @@ afterAll(async () => {
   await database?.drop()
 })
 
-/** Starts `node src/main.ts` and resolves once it logs `listening` (or fails with its output). */
+/** Starts an instance on this file's database; afterEach kills whatever is left. */
 async function startInstance(env: Record<string, string> = {}, onListening?: (instance: Instance) => void) {
-  // MIGRATE_ON_START keeps its default (true) unless a test sets it.
-  const { MIGRATE_ON_START: _ignored, ...inherited } = process.env
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: {
-      ...inherited,
-      DATABASE_URL: database.url,
-      JWT_SECRET: TEST_SECRET,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'info',
-      HEARTBEAT_MS: '1000',
-      SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
-      ...env,
+  const instance = startParleyProcess(
+    database.url,
+    { SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS), ...env },
+    (started) => {
+      instances.push(started)
+      onListening?.(started)
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stdout = ''
-  let stderr = ''
-  const logs: LogLine[] = []
-  let port: number | undefined
-  const instance: Instance = {
-    child,
-    url: '',
-    stdout: () => stdout,
-    logs: () => logs,
-    stderr: () => stderr,
-    exit: undefined,
-    exited: new Promise((resolve) =>
-      child.once('exit', (code, signal) => {
-        instance.exit = { code, signal }
-        resolve()
-      }),
-    ),
-  }
-  instances.push(instance)
-  let partial = ''
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk
-    const lines = (partial + chunk).split('\n')
-    partial = lines.pop() ?? ''
-    for (const line of lines) {
-      let entry: LogLine
-      try {
-        entry = JSON.parse(line) as LogLine
-      } catch {
-        continue // the welcome text is plain lines
-      }
-      logs.push(entry)
-      if (entry.msg === 'listening' && port === undefined) {
-        port = entry.port as number
-        instance.url = `http://127.0.0.1:${port}`
-        onListening?.(instance)
-      }
-    }
-  })
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-  await until(() => port !== undefined || instance.exit !== undefined, 'the instance to listen', 30_000)
-  if (port === undefined) {
-    throw new Error(`instance exited ${JSON.stringify(instance.exit)} before listening:\n${stderr}${stdout}`)
-  }
+  )
   return instance
 }
 

@@ -1,0 +1,91 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { TEST_SECRET } from './server.js'
+import { until } from './wait.js'
+
+// Real `node src/main.ts` processes: what a deployment runs.
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+
+export type LogLine = Record<string, unknown> & { msg?: string }
+
+export interface ParleyProcess {
+  child: ChildProcess
+  url: string
+  /** Everything the process wrote to stdout, pino lines and plain text alike. */
+  stdout(): string
+  logs(): LogLine[]
+  stderr(): string
+  exit: { code: number | null; signal: NodeJS.Signals | null } | undefined
+  exited: Promise<void>
+}
+
+/** Starts `node src/main.ts` and resolves once it logs `listening` (or fails with its output). */
+export async function startParleyProcess(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+  onListening?: (instance: ParleyProcess) => void,
+): Promise<ParleyProcess> {
+  // MIGRATE_ON_START keeps its default (true) unless a test sets it.
+  const { MIGRATE_ON_START: _ignored, ...inherited } = process.env
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: {
+      ...inherited,
+      DATABASE_URL: databaseUrl,
+      JWT_SECRET: TEST_SECRET,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'info',
+      HEARTBEAT_MS: '1000',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  const logs: LogLine[] = []
+  let port: number | undefined
+  const instance: ParleyProcess = {
+    child,
+    url: '',
+    stdout: () => stdout,
+    logs: () => logs,
+    stderr: () => stderr,
+    exit: undefined,
+    exited: new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        instance.exit = { code, signal }
+        resolve()
+      }),
+    ),
+  }
+  let partial = ''
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk
+    const lines = (partial + chunk).split('\n')
+    partial = lines.pop() ?? ''
+    for (const line of lines) {
+      let entry: LogLine
+      try {
+        entry = JSON.parse(line) as LogLine
+      } catch {
+        continue // the welcome text is plain lines
+      }
+      logs.push(entry)
+      if (entry.msg === 'listening' && port === undefined) {
+        port = entry.port as number
+        instance.url = `http://127.0.0.1:${port}`
+        onListening?.(instance)
+      }
+    }
+  })
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+  await until(() => port !== undefined || instance.exit !== undefined, 'the instance to listen', 30_000)
+  if (port === undefined) {
+    child.kill('SIGKILL')
+    throw new Error(`instance exited ${JSON.stringify(instance.exit)} before listening:\n${stderr}${stdout}`)
+  }
+  return instance
+}
