@@ -154,6 +154,23 @@ describe('?access_token=', () => {
     expect(await expectUnauthorized(response)).toBe('The token signature is invalid')
   })
 
+  it('is accepted on GET /stream?rooms=, which needs a token like every room route', async () => {
+    const roomId = await createRoom(server, 'query-token-multi')
+    const anonymous = await fetch(`${server.url}/stream?rooms=${roomId}`)
+    expect(await expectUnauthorized(anonymous)).toBe('A bearer token is required')
+    const aborter = new AbortController()
+    try {
+      const token = await server.token('bob')
+      const response = await fetch(`${server.url}/stream?rooms=${roomId}&access_token=${token}`, {
+        signal: aborter.signal,
+      })
+      expect(response.status).toBe(200)
+      expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
+    } finally {
+      aborter.abort()
+    }
+  })
+
   it.each(['/rooms', '/rooms/1', '/rooms/1/messages'])('is not accepted on GET %s', async (path) => {
     const token = await server.token('alice')
     const response = await fetch(`${server.url}${path}?access_token=${token}`)

@@ -21,10 +21,29 @@ export function resolvePublicFolder(): string | undefined {
 }
 
 /**
- * Serves the browser client's files, without a token. Registered after every API route:
- * a path no route answers and no file matches falls through to the JSON not-found.
+ * Only the client's own scripts, styles and connections: were a message ever rendered as
+ * HTML by mistake, its inline handlers still would not run.
+ */
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "img-src 'self' data:",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+  "form-action 'self'",
+].join('; ')
+
+/**
+ * Serves the browser client's files, without a token. Registered after every API route,
+ * so only requests no route answered get here; a path that matches no file falls through
+ * to the JSON not-found.
  */
 export function registerBrowserClient(app: OpenAPIHono<AppEnv>, { publicDir }: AppDeps) {
   if (!publicDir) return
+  app.use('/*', async (c, next) => {
+    await next()
+    c.header('Content-Security-Policy', CONTENT_SECURITY_POLICY)
+    c.header('X-Content-Type-Options', 'nosniff')
+  })
   app.use('/*', serveStatic({ root: publicDir }))
 }

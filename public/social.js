@@ -1,0 +1,171 @@
+// Who is here, who is typing, who has read what: the room's ephemeral state, rendered
+// into the room view. Names come from whatever told us about a user last.
+
+import { api } from './api.js'
+import { h, listNames, typingText } from './ui.js'
+
+/** An "on" is repeated this often while typing continues; the server passes one per 2 s. */
+const TYPING_REPEAT_MS = 3_000
+/** Typing stops by itself after this long without a keystroke. */
+const TYPING_IDLE_MS = 4_000
+/** A typist we hear nothing more from is dropped after this: a lost "off" clears itself. */
+const TYPING_WATCHDOG_MS = 6_000
+
+/** Sends typing on/off for the signed-in user, throttled; failures are ignored (it is a hint). */
+export function createTypingSender(roomId) {
+  let on = false
+  let lastOnAt = 0
+  let idleTimer
+
+  const send = (state) => api(`/rooms/${roomId}/typing`, { method: 'POST', body: { state } }).catch(() => {})
+
+  function stop() {
+    clearTimeout(idleTimer)
+    if (!on) return
+    on = false
+    send('off')
+  }
+
+  function input(text) {
+    clearTimeout(idleTimer)
+    if (!text.trim()) return stop()
+    if (!on || Date.now() - lastOnAt >= TYPING_REPEAT_MS) {
+      on = true
+      lastOnAt = Date.now()
+      send('on')
+    }
+    idleTimer = setTimeout(stop, TYPING_IDLE_MS)
+  }
+
+  return { input, stop }
+}
+
+/** The "alice is typing…" line, fed by typing events and cleared by messages and a watchdog. */
+export function createTypingIndicator(element) {
+  const typists = new Map()
+
+  function render() {
+    element.textContent = typingText([...typists.values()].map((typist) => typist.name))
+  }
+
+  function remove(userId) {
+    const typist = typists.get(userId)
+    if (!typist) return
+    clearTimeout(typist.timer)
+    typists.delete(userId)
+    render()
+  }
+
+  function update({ user_id, user_name, state }) {
+    clearTimeout(typists.get(user_id)?.timer)
+    if (state !== 'on') return remove(user_id)
+    typists.set(user_id, { name: user_name, timer: setTimeout(() => remove(user_id), TYPING_WATCHDOG_MS) })
+    render()
+  }
+
+  function clear() {
+    for (const typist of typists.values()) clearTimeout(typist.timer)
+    typists.clear()
+    render()
+  }
+
+  return { update, remove, clear }
+}
+
+/**
+ * The "Here now" list: a snapshot from REST on every (re)connect, then join/leave events.
+ * Events that arrive while a snapshot is on its way are applied again on top of it, since
+ * the snapshot may have been taken before them.
+ */
+export function createPresenceList(element, me, names) {
+  const present = new Map()
+  let sinceRequest
+
+  function render() {
+    const users = [...present].sort((a, b) => a[1].localeCompare(b[1]))
+    element.replaceChildren(
+      ...users.map(([userId, name]) =>
+        h('li', { 'data-user-id': userId }, name, userId === me ? h('span', { text: ' (you)' }) : null),
+      ),
+    )
+  }
+
+  function apply({ type, user_id, user_name }) {
+    if (type === 'join') {
+      present.set(user_id, user_name)
+      names.set(user_id, user_name)
+    } else present.delete(user_id)
+  }
+
+  return {
+    /** Call when requesting a snapshot; `reset` (or `reset()` on failure) ends it. */
+    requested() {
+      sinceRequest = []
+    },
+    reset(users) {
+      if (users) {
+        present.clear()
+        for (const user of users) apply({ type: 'join', ...user })
+        for (const event of sinceRequest ?? []) apply(event)
+      }
+      sinceRequest = undefined
+      render()
+    },
+    update(event) {
+      sinceRequest?.push(event)
+      apply(event)
+      render()
+    },
+  }
+}
+
+/**
+ * "seen by …" under the last shown message each other user has read up to.
+ * `messages.seqs` is the sorted list of shown seqs, `messages.item(seq)` its <li>.
+ */
+export function createReceipts(messages, me, names) {
+  const marks = new Map()
+  let shown = []
+
+  function render() {
+    for (const element of shown) element.remove()
+    shown = []
+    const bySeq = new Map()
+    for (const [userId, seq] of marks) {
+      const target = lastShownAtOrBefore(messages.seqs, seq)
+      if (userId === me || target === undefined) continue
+      bySeq.set(target, [...(bySeq.get(target) ?? []), names.get(userId) ?? userId])
+    }
+    for (const [seq, readers] of bySeq) {
+      const receipt = h('p', { class: 'receipt', text: `seen by ${listNames(readers.sort())}` })
+      messages.item(seq)?.append(receipt)
+      shown.push(receipt)
+    }
+  }
+
+  return {
+    render,
+    /** Marks only move forward, so a snapshot older than some events changes nothing. */
+    reset(reads) {
+      for (const read of reads)
+        if (read.seq > (marks.get(read.user_id) ?? 0)) marks.set(read.user_id, read.seq)
+      render()
+    },
+    update({ user_id, seq }) {
+      if ((marks.get(user_id) ?? 0) >= seq) return
+      marks.set(user_id, seq)
+      render()
+    },
+  }
+}
+
+function lastShownAtOrBefore(seqs, seq) {
+  let low = 0
+  let high = seqs.length
+  while (low < high) {
+    const middle = (low + high) >> 1
+    if (seqs[middle] <= seq) low = middle + 1
+    else high = middle
+  }
+  return low > 0 ? seqs[low - 1] : undefined
+}
