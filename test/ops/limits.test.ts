@@ -151,6 +151,41 @@ describe('stream admission', () => {
     expect(admitted.seqs()).toEqual([1])
   })
 
+  it('keeps no slot, subscriber or presence for stream requests abandoned before they start', async () => {
+    const server = await serverWith({ MAX_STREAMS_PER_USER: '5', DB_POOL_MAX: '30' })
+    const roomId = await createRoom(server, 'abandoned')
+    const waitingOnLock = async () => {
+      const [row] = await database.sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity
+        where datname = current_database() and wait_event_type = 'Lock'`
+      return row!.n
+    }
+    const token = await server.token('quitter')
+    // Hold the access check (it reads room_members) until every client has given up.
+    await database.sql.begin(async (tx) => {
+      await tx`lock table room_members in access exclusive mode`
+      await Promise.all(
+        range(1, 20).map(async () => {
+          const socket = connect(server.port, '127.0.0.1')
+          socket.on('error', () => {})
+          socket.write(
+            `GET /rooms/${roomId}/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n\r\n`,
+          )
+          await until(async () => (await waitingOnLock()) >= 1, 'the request to reach the access check')
+          socket.destroy()
+        }),
+      )
+      await until(async () => (await waitingOnLock()) >= 20, 'every request to wait on the lock')
+    })
+    await until(
+      () => server.admission.open() === 0 && server.hub.stats().streams === 0,
+      'every abandoned request to be forgotten',
+    )
+    await until(async () => (await server.presence.list(roomId)).length === 0, 'no one to be present')
+    const stream = await subscribe(server, roomId, 'quitter')
+    await postMessage(server, roomId, 'still welcome')
+    await stream.waitFor(1)
+  })
+
   it('refuses a user’s stream past MAX_STREAMS_PER_USER with 429 while another user is admitted', async () => {
     const server = await serverWith({ MAX_STREAMS_PER_USER: '2' })
     const roomId = await createRoom(server, 'per-user')

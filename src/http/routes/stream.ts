@@ -138,10 +138,14 @@ async function startStream(
     const access = await requireReadableRoom(db, roomId, identity)
     if (access.visibility === 'private' && !identity.isAdmin) guarded.push(roomId)
   }
+  const { incoming: req, outgoing: res } = c.env
+  // A client that gave up during the checks above has already had its 'close' event,
+  // which would never fire again for the handlers below: admitting it would leak the
+  // stream, its slot and its presence forever.
+  if (res.destroyed || res.closed || !res.socket || res.socket.destroyed) return RESPONSE_ALREADY_SENT as never
   const refusal = admission.admit(identity.userId)
   if (refusal) throw refuse(refusal)
 
-  const { incoming: req, outgoing: res } = c.env
   const stream: Stream = {
     res,
     userId: identity.userId,
