@@ -1,5 +1,6 @@
-import { sql } from 'drizzle-orm'
+import { and, eq, sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
+import { roomMembers, rooms } from '../db/schema.js'
 
 export type RoomRole = 'owner' | 'member'
 
@@ -16,6 +17,22 @@ export interface RoomAccess {
   canManage: boolean
 }
 
+// Prepared: every request to a room runs this, and a named statement saves postgres.js a
+// parse-and-describe round trip each time.
+const accessStatements = new WeakMap<Db, ReturnType<typeof prepareAccess>>()
+
+function prepareAccess(db: Db) {
+  return db
+    .select({ visibility: rooms.visibility, role: roomMembers.role })
+    .from(rooms)
+    .leftJoin(
+      roomMembers,
+      and(eq(roomMembers.roomId, rooms.id), eq(roomMembers.userId, sql.placeholder('userId'))),
+    )
+    .where(eq(rooms.id, sql.placeholder('roomId')))
+    .prepare('parley_room_access')
+}
+
 /**
  * The viewer's access to a room, or undefined when the room does not exist or is private
  * and the viewer is neither a member nor an admin: callers answer both with the same 404,
@@ -23,10 +40,12 @@ export interface RoomAccess {
  */
 export async function readableRoom(db: Db, roomId: number, viewer: Viewer): Promise<RoomAccess | undefined> {
   if (!Number.isSafeInteger(roomId)) return undefined
-  const rows = await db.execute<{ visibility: 'public' | 'private'; role: RoomRole | null }>(sql`
-    select r.visibility, m.role
-    from rooms r left join room_members m on m.room_id = r.id and m.user_id = ${viewer.userId}
-    where r.id = ${roomId}`)
+  let statement = accessStatements.get(db)
+  if (!statement) {
+    statement = prepareAccess(db)
+    accessStatements.set(db, statement)
+  }
+  const rows = await statement.execute({ roomId, userId: viewer.userId })
   const row = rows[0]
   if (!row) return undefined
   if (row.visibility === 'private' && !row.role && !viewer.isAdmin) return undefined

@@ -65,14 +65,16 @@ export function createApp(deps: AppDeps) {
     }
     await next()
   })
-  app.use(
-    bodyLimit({
-      maxSize: MAX_REQUEST_BYTES,
-      onError: () => {
-        throw new ApiError(413, 'payload_too_large', `The request body exceeds ${MAX_REQUEST_BYTES} bytes`)
-      },
-    }),
-  )
+  const limitBody = bodyLimit({
+    maxSize: MAX_REQUEST_BYTES,
+    onError: () => {
+      throw new ApiError(413, 'payload_too_large', `The request body exceeds ${MAX_REQUEST_BYTES} bytes`)
+    },
+  })
+  // Only for requests that may carry a body: the limiter reads `c.req.raw.body`, which makes
+  // @hono/node-server build a full web Request (AbortController, Headers, URL), and for a
+  // stream that Request lives as long as the connection: about 6 KB per open stream.
+  app.use((c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)))
   const auth = authenticate(deps.auth, { queryTokenPaths: /^\/(rooms\/[^/]+\/)?stream$/ })
   app.use('/rooms', auth)
   app.use('/rooms/*', auth)

@@ -142,7 +142,8 @@ async function startStream(
   // A client that gave up during the checks above has already had its 'close' event,
   // which would never fire again for the handlers below: admitting it would leak the
   // stream, its slot and its presence forever.
-  if (res.destroyed || res.closed || !res.socket || res.socket.destroyed) return RESPONSE_ALREADY_SENT as never
+  if (res.destroyed || res.closed || !res.socket || res.socket.destroyed)
+    return RESPONSE_ALREADY_SENT as never
   const refusal = admission.admit(identity.userId)
   if (refusal) throw refuse(refusal)
 

@@ -1,0 +1,182 @@
+import { parseArgs } from 'node:util'
+import { TARGET_NAMES, type TargetName } from './targets.js'
+
+export const SCENARIOS = ['fanout', 'ceiling', 'scaling', 'posting'] as const
+export type Scenario = (typeof SCENARIOS)[number]
+
+export interface BenchOptions {
+  scenarios: Scenario[]
+  targets: TargetName[]
+  subscribers: number
+  rooms: number
+  /** Messages per second over all rooms. */
+  rate: number
+  seconds: number
+  /** Length of each ceiling step and scaling point. */
+  stepSeconds: number
+  ceilingRates: number[]
+  /** The ceiling's pass mark. */
+  maxP99Ms: number
+  scalingSubscribers: number[]
+  scalingRooms: number[]
+  /** Every combination instead of the cross through the fan-out's subscribers and rooms. */
+  scalingGrid: boolean
+  scalingTargets: TargetName[]
+  /** Concurrent posting clients, one measurement each. */
+  posters: number[]
+  bodyBytes: number
+  /** Inserts wait for the WAL flush (synchronous_commit on) instead of leaving disk latency out. */
+  durable: boolean
+  /** Steps and points that would end past this are skipped, so the run stays bounded. */
+  budgetSeconds: number
+  /** Run the servers with --cpu-prof (profiles under bench/results/profiles). */
+  profile: boolean
+  out: string
+}
+
+const USAGE = `Usage: npm run bench -- [options]
+
+  --scenario LIST           ${SCENARIOS.join(',')} (all)
+  --targets LIST            ${TARGET_NAMES.join(',')} (all)
+  --subscribers N           fan-out subscribers (10000; at most 15000)
+  --rooms N                 rooms, subscribers spread evenly (100)
+  --rate N                  messages per second over all rooms, inserted with SQL (200)
+  --seconds N               fan-out duration (10)
+  --step-seconds N          duration of each ceiling step and scaling point (5)
+  --ceiling-rates LIST      message rates tried in turn until one fails (100,200,…,12800)
+  --max-p99-ms N            a ceiling step passes with p99 at most this and nothing missing (100)
+  --scaling-subscribers L   (1000,5000,10000,15000)
+  --scaling-rooms LIST      (10,100,1000); each room gets rate/rooms messages per second
+  --scaling-grid            every subscribers × rooms pair, not only the cross through the defaults
+  --scaling-targets LIST    servers the scaling curve runs on (parley,raw)
+  --posters LIST            concurrent clients for the posting scenario (1,8,32)
+  --body-bytes N            message body length (100)
+  --durable                 inserts wait for the disk (synchronous_commit on); by default they do not,
+                            so the figures are about fan-out, not about this machine's fsync
+  --budget-minutes N        skip ceiling steps and scaling points that would end later (9)
+  --profile                 write V8 CPU profiles of the servers to bench/results/profiles/
+  --quick                   a smoke run of everything in about two minutes
+  --out PATH                JSON results (bench/results/latest.json)
+
+DATABASE_URL set: a fresh database on that server, dropped at the end; unset: an embedded
+PostgreSQL in a temporary directory. On a shared server, mind that listen-per-subscriber takes
+every connection the server has left for as long as its scenarios run.`
+
+const DEFAULTS: Omit<BenchOptions, 'scenarios' | 'targets' | 'profile' | 'durable' | 'out'> = {
+  subscribers: 10_000,
+  rooms: 100,
+  rate: 200,
+  seconds: 10,
+  stepSeconds: 5,
+  ceilingRates: [100, 200, 400, 800, 1600, 3200, 6400, 12800],
+  maxP99Ms: 100,
+  scalingSubscribers: [1000, 5000, 10_000, 15_000],
+  scalingRooms: [10, 100, 1000],
+  scalingGrid: false,
+  scalingTargets: ['parley', 'raw'],
+  posters: [1, 8, 32],
+  bodyBytes: 100,
+  budgetSeconds: 540,
+}
+
+const QUICK: Partial<BenchOptions> = {
+  subscribers: 1000,
+  rooms: 20,
+  rate: 100,
+  seconds: 3,
+  stepSeconds: 2,
+  ceilingRates: [100, 400, 1600],
+  scalingSubscribers: [500],
+  scalingRooms: [10],
+  scalingTargets: ['parley'],
+  posters: [1, 8],
+  budgetSeconds: 240,
+}
+
+/** Parses the command line; prints usage and exits on --help or a bad value. */
+export function parseBenchOptions(argv = process.argv.slice(2)): BenchOptions {
+  const text = { type: 'string' } as const
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      scenario: text,
+      targets: text,
+      subscribers: text,
+      rooms: text,
+      rate: text,
+      seconds: text,
+      'step-seconds': text,
+      'ceiling-rates': text,
+      'max-p99-ms': text,
+      'scaling-subscribers': text,
+      'scaling-rooms': text,
+      'scaling-grid': { type: 'boolean' },
+      'scaling-targets': text,
+      posters: text,
+      'body-bytes': text,
+      durable: { type: 'boolean' },
+      'budget-minutes': text,
+      profile: { type: 'boolean' },
+      quick: { type: 'boolean' },
+      out: text,
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+  if (values.help) {
+    console.log(USAGE)
+    process.exit(0)
+  }
+  const base = { ...DEFAULTS, ...(values.quick ? QUICK : {}) }
+  const fail = (message: string): never => {
+    console.error(`${message}\n\n${USAGE}`)
+    process.exit(2)
+  }
+  const number = (name: keyof typeof values, fallback: number, min: number, max: number): number => {
+    const raw = values[name]
+    if (raw === undefined) return fallback
+    const value = Number(raw)
+    if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(value) || value < min || value > max)
+      fail(`--${name} must be a number from ${min} to ${max}`)
+    return value
+  }
+  const numbers = (name: keyof typeof values, fallback: number[], min: number, max: number): number[] => {
+    const raw = values[name]
+    if (typeof raw !== 'string') return fallback
+    const list = raw.split(',').map(Number)
+    if (list.some((value) => !Number.isInteger(value) || value < min || value > max))
+      fail(`--${name} must be a comma-separated list of integers from ${min} to ${max}`)
+    return list
+  }
+  const names = <T extends string>(name: keyof typeof values, allowed: readonly T[], fallback: T[]): T[] => {
+    const raw = values[name]
+    if (typeof raw !== 'string') return fallback
+    const list = raw.split(',').map((value) => value.trim())
+    const unknown = list.filter((value) => !(allowed as readonly string[]).includes(value))
+    if (unknown.length > 0)
+      fail(`--${name}: unknown ${unknown.join(', ')}; choose from ${allowed.join(', ')}`)
+    return list as T[]
+  }
+  const maxSubscribers = 15_000
+  return {
+    scenarios: names('scenario', SCENARIOS, [...SCENARIOS]),
+    targets: names('targets', TARGET_NAMES, [...TARGET_NAMES]),
+    subscribers: Math.round(number('subscribers', base.subscribers, 1, maxSubscribers)),
+    rooms: Math.round(number('rooms', base.rooms, 1, 10_000)),
+    rate: number('rate', base.rate, 1, 100_000),
+    seconds: number('seconds', base.seconds, 1, 600),
+    stepSeconds: number('step-seconds', base.stepSeconds, 1, 600),
+    ceilingRates: numbers('ceiling-rates', base.ceilingRates, 1, 1_000_000),
+    maxP99Ms: number('max-p99-ms', base.maxP99Ms, 1, 60_000),
+    scalingSubscribers: numbers('scaling-subscribers', base.scalingSubscribers, 1, maxSubscribers),
+    scalingRooms: numbers('scaling-rooms', base.scalingRooms, 1, 10_000),
+    scalingGrid: values['scaling-grid'] ?? false,
+    scalingTargets: names('scaling-targets', TARGET_NAMES, base.scalingTargets),
+    posters: numbers('posters', base.posters, 1, 1000),
+    bodyBytes: Math.round(number('body-bytes', base.bodyBytes, 24, 2000)),
+    durable: values.durable ?? false,
+    budgetSeconds: number('budget-minutes', base.budgetSeconds / 60, 1, 600) * 60,
+    profile: values.profile ?? false,
+    out: values.out ?? 'bench/results/latest.json',
+  }
+}

@@ -1,0 +1,219 @@
+import type { PhaseResult } from './phase.js'
+import type { BenchResults, Comparison } from './report.js'
+
+const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(0)
+const kb = (bytes: number) => (bytes / 1024).toFixed(1)
+const pct = (value: number | undefined) => (value === undefined ? '–' : `${value.toFixed(0)}%`)
+const rate = (value: number) => (value >= 10_000 ? `${(value / 1000).toFixed(0)}k` : value.toFixed(0))
+const delivered = (r: PhaseResult) =>
+  r.expected === 0
+    ? '–'
+    : `${((100 * r.delivered) / r.expected).toFixed(r.delivered === r.expected ? 0 : 2)}%`
+
+/** A column: its header and how a row fills it. Kept together so the two cannot drift apart. */
+type Column<T> = [header: string, cell: (row: T) => string]
+
+/** Right-aligned columns under a header, the first column left-aligned. */
+function table<T>(columns: Column<T>[], rows: T[]): string {
+  const cells = rows.map((row) => columns.map(([, cell]) => cell(row)))
+  const headers = columns.map(([header]) => header)
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i]!.length)))
+  const line = (values: string[]) =>
+    values.map((value, i) => (i === 0 ? value.padEnd(widths[i]!) : value.padStart(widths[i]!))).join('  ')
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n')
+}
+
+/** The columns every fan-out measurement shares. */
+function phaseColumns<T>(result: (row: T) => PhaseResult): Column<T>[] {
+  return [
+    ['delivered', (row) => delivered(result(row))],
+    ['p50', (row) => String(result(row).latencyMs.p50)],
+    ['p99', (row) => String(result(row).latencyMs.p99)],
+    ['max', (row) => String(result(row).latencyMs.max)],
+    ['commit p99', (row) => String(result(row).insert.commitMs.p99)],
+    ['deliv/s', (row) => rate(result(row).deliveryRate)],
+    ['CPU', (row) => pct(result(row).serverCpuPercent)],
+    ['RSS MB', (row) => mb(result(row).serverPeakRssBytes)],
+    ['db xact/s', (row) => rate(result(row).serverTransactionsPerSecond)],
+  ]
+}
+
+function fanoutSection({ options, fanout }: BenchResults): string[] {
+  const rows = Object.entries(fanout).filter(([, r]) => r.fanout)
+  if (rows.length === 0) return []
+  type Row = (typeof rows)[number]
+  const expected = (options.rate * options.subscribers) / options.rooms
+  const stopped = rows.filter(([, r]) => r.session.open.failed > 0)
+  return [
+    `Fan-out: ${options.subscribers} subscribers over ${options.rooms} rooms, ${options.rate} msg/s for ` +
+      `${options.seconds} s (${rate(expected)} deliveries/s expected)`,
+    table<Row>(
+      [
+        ['server', ([name]) => name],
+        [
+          'streams',
+          ([, { session: s }]) => (s.open.failed ? `${s.open.opened}/${s.requested}` : String(s.open.opened)),
+        ],
+        ...phaseColumns<Row>(([, r]) => r.fanout!),
+        ['KB/sub', ([, r]) => kb(r.session.rssPerSubscriberBytes)],
+        ['db conns', ([, r]) => String(r.session.databaseConnections)],
+        ['db CPU', ([, r]) => pct(r.fanout!.databaseCpuPercent)],
+        ['load CPU', ([, r]) => pct(r.fanout!.loadCpuPercent)],
+      ],
+      rows,
+    ),
+    ...stopped.map(
+      ([name, r]) =>
+        `  ${name} stopped at ${r.session.open.opened} streams: ${firstLine(r.session.open.firstFailure)}`,
+    ),
+  ]
+}
+
+function ceilingSection({ options, fanout }: BenchResults): string[] {
+  const rows = Object.entries(fanout)
+    .filter(([, r]) => r.ceiling)
+    .map(([name, r]) => {
+      const { steps, passedRate, failedRate, deliveriesPerSecond } = r.ceiling!
+      return {
+        name,
+        deliveriesPerSecond,
+        best: steps.findLast((step) => step.rate === passedRate),
+        failed: steps.findLast((step) => step.rate === failedRate),
+      }
+    })
+  if (rows.length === 0) return []
+  return [
+    `Ceiling: the message rate raised (${options.stepSeconds} s steps) until a step misses a delivery, ` +
+      `p99 exceeds ${options.maxP99Ms} ms or the inserts fall behind`,
+    table<(typeof rows)[number]>(
+      [
+        ['server', (r) => r.name],
+        ['ceiling deliv/s', (r) => rate(r.deliveriesPerSecond)],
+        ['at msg/s', (r) => (r.best ? String(r.best.rate) : '–')],
+        ['p99 there', (r) => (r.best ? String(r.best.latencyMs.p99) : '–')],
+        ['CPU there', (r) => (r.best ? pct(r.best.serverCpuPercent) : '–')],
+        ['next step', (r) => (r.failed ? String(r.failed.rate) : 'none')],
+        ['why it failed', (r) => (r.failed ? failure(r.failed, options.maxP99Ms) : 'every step passed')],
+      ],
+      rows,
+    ),
+  ]
+}
+
+function scalingSection({ options, scaling }: BenchResults): string[] {
+  if (scaling.length === 0) return []
+  type Row = (typeof scaling)[number]
+  return [
+    `Scaling: ${(options.rate / options.rooms).toFixed(1)} msg/s per room, ${options.stepSeconds} s per point, a fresh server each`,
+    table<Row>(
+      [
+        ['server', (r) => r.target],
+        ['subs', (r) => String(r.subscribers)],
+        ['rooms', (r) => String(r.rooms)],
+        ['msg/s', (r) => r.result.rate.toFixed(0)],
+        ...phaseColumns<Row>((r) => r.result),
+        ['KB/sub', (r) => kb(r.session.rssPerSubscriberBytes)],
+        ['load CPU', (r) => pct(r.result.loadCpuPercent)],
+      ],
+      scaling,
+    ),
+  ]
+}
+
+function postingSection({ options, posting }: BenchResults): string[] {
+  if (posting.length === 0) return []
+  const rows = [...new Set(posting.map((run) => run.clients))].map((clients) => ({
+    clients,
+    http: posting.find((run) => run.clients === clients && run.via === 'http'),
+    sql: posting.find((run) => run.clients === clients && run.via === 'sql'),
+  }))
+  type Row = (typeof rows)[number]
+  const figure = (value: number | undefined) => (value === undefined ? '–' : value.toFixed(0))
+  return [
+    `Posting: k clients, each sending its next message when the last is answered, ${options.stepSeconds} s; ` +
+      'POST /rooms/:id/messages to Parley, then the same INSERT straight into SQL with k connections',
+    table<Row>(
+      [
+        ['clients', (r) => String(r.clients)],
+        ['HTTP req/s', (r) => figure(r.http?.requestsPerSecond)],
+        ['p50', (r) => figure(r.http?.latencyMs.p50)],
+        ['p99', (r) => figure(r.http?.latencyMs.p99)],
+        ['Parley CPU', (r) => pct(r.http?.serverCpuPercent)],
+        ['db CPU', (r) => pct(r.http?.databaseCpuPercent)],
+        ['SQL ins/s', (r) => figure(r.sql?.requestsPerSecond)],
+        ['p50', (r) => figure(r.sql?.latencyMs.p50)],
+        ['p99', (r) => figure(r.sql?.latencyMs.p99)],
+        ['db CPU', (r) => pct(r.sql?.databaseCpuPercent)],
+        [
+          'HTTP/SQL',
+          (r) => (r.http && r.sql ? pct((100 * r.http.requestsPerSecond) / r.sql.requestsPerSecond) : '–'),
+        ],
+      ],
+      rows,
+    ),
+    ...posting
+      .filter((r) => r.failed > 0)
+      .map((r) => `  ${r.via} with ${r.clients} clients: ${r.failed} failed, first: ${r.firstError}`),
+  ]
+}
+
+function ratioSection({ ratios }: BenchResults): string[] {
+  if (ratios.length === 0) return []
+  const cell = ({ parley, baseline, ratio }: Comparison, unit: (value: number) => string) =>
+    parley === undefined || baseline === undefined
+      ? '–'
+      : `${times(ratio)} (${unit(parley)} vs ${unit(baseline)})`
+  return [
+    'Parley ÷ baseline: a higher ceiling is better for Parley, a lower p99 and RSS per subscriber too',
+    table<(typeof ratios)[number]>(
+      [
+        ['baseline', (r) => r.baseline],
+        ['ceiling deliveries/s', (r) => cell(r.ceiling, rate)],
+        ['fan-out p99 ms', (r) => cell(r.p99, String)],
+        ['RSS per subscriber KB', (r) => cell(r.rssPerSubscriber, kb)],
+      ],
+      ratios,
+    ),
+  ]
+}
+
+export function formatReport(results: BenchResults): string {
+  const { machine, options } = results
+  const sections = [fanoutSection, ceilingSection, scalingSection, postingSection, ratioSection]
+    .map((section) => section(results))
+    .filter((lines) => lines.length > 0)
+  const notes = [
+    'Latency in ms from the insert to a subscriber receiving it' +
+      (options.durable ? '' : ' (inserts with synchronous_commit=off: no disk flush)') +
+      '; "commit p99": the insert alone. CPU in percent of one core; RSS of the server process;' +
+      " KB/sub: idle RSS growth per open stream; db xact/s: transactions of the server's connections" +
+      ' (its queries, and LISTEN backends reading notifications);' +
+      ' load: this process.',
+    'Servers:',
+    ...Object.entries(results.targets).map(([name, text]) => `  ${name}: ${text}`),
+    ...(results.skipped.length > 0 ? [`Skipped (time budget): ${results.skipped.join('; ')}`] : []),
+    ...results.errors.map((e) => `ERROR in ${e.scenario}${e.target ? ` (${e.target})` : ''}: ${e.message}`),
+  ]
+  const title =
+    `Parley fan-out benchmark — ${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}, ` +
+    `${machine.postgres} (${machine.database}), ${results.durationSeconds.toFixed(0)} s`
+  return `${[[title], ...sections, notes].map((lines) => lines.join('\n')).join('\n\n')}\n`
+}
+
+function failure(step: PhaseResult, maxP99Ms: number): string {
+  const reasons: string[] = []
+  if (step.missing > 0) reasons.push(`${step.missing} missing`)
+  if (step.duplicates > 0) reasons.push(`${step.duplicates} duplicates`)
+  if (step.disconnects > 0) reasons.push(`${step.disconnects} streams dropped`)
+  if (step.latencyMs.p99 > maxP99Ms) reasons.push(`p99 ${step.latencyMs.p99} ms`)
+  if (step.insert.failed > 0) reasons.push(`${step.insert.failed} inserts failed`)
+  if (step.insert.achievedRate < 0.95 * step.rate)
+    reasons.push(`inserts ${step.insert.achievedRate.toFixed(0)}/s`)
+  return reasons.join(', ')
+}
+
+/** Two decimals, or two significant digits below 0.1 so that 1/400 does not read as 0. */
+const times = (ratio: number | undefined) =>
+  ratio === undefined ? '–' : `${ratio < 0.1 ? ratio.toPrecision(2) : ratio.toFixed(2)}×`
+
+const firstLine = (text: string | undefined) => text?.split('\n')[0] ?? ''

@@ -1,0 +1,112 @@
+/**
+ * The fan-out benchmark: Parley and four baseline servers, each its own process on the same
+ * database and triggers, under the same load from this process (SSE subscribers and SQL
+ * inserts). Prints a table and writes the figures to bench/results/latest.json.
+ * `npm run bench -- --help` lists the scenarios and options.
+ */
+import { resolve } from 'node:path'
+import { type BenchOptions, parseBenchOptions } from './fanout/options.js'
+import { runInOwnProcessGroup } from './fanout/own-process-group.js'
+import { runPosting } from './fanout/posting.js'
+import { type BenchResults, computeRatios, writeResults } from './fanout/report.js'
+import { formatReport } from './fanout/report-tables.js'
+import { runFanoutAndCeiling, runScaling } from './fanout/scenarios.js'
+import { sessionSeconds } from './fanout/session.js'
+import { setUp } from './fanout/setup.js'
+import { TARGET_DESCRIPTIONS } from './fanout/targets.js'
+import { REPO_ROOT } from './lib/server-process.js'
+import { createTeardown, type Teardown } from './lib/teardown.js'
+
+const log = (line: string) => console.error(line)
+
+/** Runs the chosen scenarios in order; returns the exit code. */
+async function bench(options: BenchOptions, teardown: Teardown, stop: { requested: boolean }) {
+  const started = performance.now()
+  const startedAt = new Date().toISOString()
+  const { context, roomIds, machine, skipped, errors } = await setUp(options, teardown, stop, log)
+  const results: BenchResults = {
+    startedAt,
+    finishedAt: '',
+    durationSeconds: 0,
+    machine,
+    options,
+    targets: Object.fromEntries(options.targets.map((name) => [name, TARGET_DESCRIPTIONS[name]])),
+    fanout: {},
+    scaling: [],
+    posting: [],
+    ratios: [],
+    skipped,
+    errors,
+  }
+  const attempt = async (scenario: string, target: string | undefined, step: () => Promise<void>) => {
+    if (!stop.requested) await step().catch((error: unknown) => context.fail(scenario, target, error))
+  }
+  const has = (scenario: BenchOptions['scenarios'][number]) => options.scenarios.includes(scenario)
+
+  if (has('fanout') || has('ceiling')) {
+    for (const name of options.targets) {
+      if (!context.hasTime(sessionSeconds(options.subscribers) + options.seconds + 10, `${name} fan-out`))
+        continue
+      log(`bench: fan-out and ceiling on ${name}`)
+      await attempt('fanout', name, async () => {
+        results.fanout[name] = await runFanoutAndCeiling(
+          context,
+          options,
+          name,
+          roomIds.slice(0, options.rooms),
+        )
+      })
+    }
+  }
+  if (has('posting')) {
+    log('bench: posting over HTTP and straight into SQL')
+    await attempt('posting', 'parley', async () => {
+      results.posting = await runPosting(context, options, roomIds.slice(0, options.rooms))
+    })
+  }
+  if (has('scaling')) {
+    log(`bench: scaling curve on ${options.scalingTargets.join(', ')}`)
+    await attempt('scaling', undefined, async () => {
+      results.scaling = await runScaling(context, options, roomIds)
+    })
+  }
+
+  results.ratios = computeRatios(results.fanout)
+  results.finishedAt = new Date().toISOString()
+  results.durationSeconds = (performance.now() - started) / 1000
+  process.stdout.write(`\n${formatReport(results)}`)
+  const out = resolve(REPO_ROOT, options.out)
+  await writeResults(out, results)
+  log(`bench: results written to ${out}`)
+  const parley = results.fanout.parley?.fanout
+  if (parley && parley.missing > 0)
+    log(`bench: Parley missed ${parley.missing} of ${parley.expected} deliveries`)
+  return errors.length > 0 || (parley?.missing ?? 0) > 0 ? 1 : 0
+}
+
+async function main(): Promise<void> {
+  const options = parseBenchOptions()
+  const teardown = createTeardown()
+  const stop = { requested: false }
+  const onSignal = (signal: string) => {
+    if (stop.requested) return
+    stop.requested = true
+    log(`\nbench: ${signal}, cleaning up`)
+    void teardown.run().finally(() => process.exit(130))
+  }
+  if (!runInOwnProcessGroup(() => onSignal('parent process gone'))) return
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  let exitCode = 2
+  try {
+    exitCode = await bench(options, teardown, stop)
+  } catch (error) {
+    if (!stop.requested)
+      log(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
+  } finally {
+    await teardown.run()
+  }
+  process.exit(stop.requested ? 130 : exitCode)
+}
+
+await main()
