@@ -1,7 +1,7 @@
+import { randomUUID } from 'node:crypto'
 import { OpenAPIHono } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
-import { requestId } from 'hono/request-id'
 import type { Logger } from 'pino'
 import type { ZodError } from 'zod'
 import type { Auth } from '../auth/jwt.js'
@@ -57,7 +57,7 @@ export function createApp(deps: AppDeps) {
     },
   })
 
-  app.use(requestId())
+  app.use(assignRequestId)
   app.use(logRequests(deps.logger, deps.metrics))
   app.use(async (c, next) => {
     if (c.req.url.length > MAX_URL_LENGTH) {
@@ -119,6 +119,19 @@ function toValidationError(error: ZodError, target: string): ApiError {
   if (target === 'param')
     return new ApiError(400, 'invalid_id', `The room id ${first?.message ?? 'is invalid'}`)
   return new ApiError(400, 'validation_failed', message)
+}
+
+/**
+ * The caller's X-Request-Id when it is sane, else a new one. Read from Node's request, not
+ * c.req.header(): that builds a web Headers copy which @hono/node-server keeps alive for a
+ * stream's whole life.
+ */
+async function assignRequestId(c: Context<AppEnv>, next: () => Promise<void>) {
+  const given = c.env.incoming.headers['x-request-id']
+  const id = typeof given === 'string' && /^[\w.:-]{1,200}$/.test(given) ? given : randomUUID()
+  c.set('requestId', id)
+  c.header('X-Request-Id', id)
+  await next()
 }
 
 /**

@@ -13,7 +13,9 @@ const unauthorized = (message: string) =>
 export function authenticate(auth: Auth, { queryTokenPaths }: { queryTokenPaths?: RegExp } = {}) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const allowQueryToken = queryTokenPaths?.test(c.req.path) ?? false
-    const header = c.req.header('authorization')
+    // From Node's request, not c.req.header(): that builds a web Headers copy which, for a
+    // stream, @hono/node-server keeps alive as long as the connection.
+    const header = c.env.incoming.headers.authorization
     let token: string | undefined
     if (header !== undefined) {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(header)

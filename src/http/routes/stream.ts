@@ -32,9 +32,10 @@ const roomStream = createRoute({
     params: RoomIdParams,
     query: z.object({
       access_token: accessToken,
-      last_event_id: z.string().optional().openapi({ description: 'Replay messages after this seq first' }),
+      last_event_id: z.string().optional().openapi({
+        description: 'Replay messages after this seq first; a Last-Event-ID header takes precedence',
+      }),
     }),
-    headers: z.object({ 'last-event-id': z.string().optional() }),
   },
   responses: {
     200: eventStream(
@@ -54,12 +55,11 @@ const multiStream = createRoute({
     query: z.object({
       rooms: z.string().openapi({ description: 'Room ids, comma-separated', example: '1,2,3' }),
       access_token: accessToken,
-      last_event_id: z
-        .string()
-        .optional()
-        .openapi({ description: 'A cursor `room:seq,room:seq` from an earlier `id:`' }),
+      last_event_id: z.string().optional().openapi({
+        description:
+          'A cursor `room:seq,room:seq` from an earlier `id:`; a Last-Event-ID header takes precedence',
+      }),
     }),
-    headers: z.object({ 'last-event-id': z.string().optional() }),
   },
   responses: {
     200: eventStream('As the room stream, but each `id:` is a cursor `room:seq,…` covering every room'),
@@ -73,7 +73,9 @@ const badCursor = () =>
 
 /** The Last-Event-ID header (what EventSource sends on reconnect) wins over the query parameter. */
 function lastEventId(c: Context<AppEnv>): string | undefined {
-  return c.req.header('last-event-id')?.trim() || c.req.query('last_event_id')?.trim() || undefined
+  const header = c.env.incoming.headers['last-event-id']
+  const fromHeader = typeof header === 'string' ? header.trim() : undefined
+  return fromHeader || c.req.query('last_event_id')?.trim() || undefined
 }
 
 function parseSeq(value: string | undefined): number | undefined {
