@@ -99,25 +99,38 @@ export function createStreamWriter({ maxBufferBytes, onDrop }: StreamWriterOptio
 
 export type StreamWriter = ReturnType<typeof createStreamWriter>
 
-/** One timer each for all streams: heartbeats, and closing streams whose token expired. */
+/**
+ * One timer for all streams: heartbeats, and closing streams whose token expired.
+ * Heartbeats are spread over the interval, a slice of the streams per tick, because
+ * pinging 10,000 sockets at once is a burst of 10,000 writes that stalls delivery.
+ */
 export function startStreamTimers(
   streams: Set<Stream>,
   writer: StreamWriter,
   heartbeatMs: number,
   close: (stream: Stream, lastFrame?: Buffer) => void,
 ): () => void {
-  const heartbeat = setInterval(() => {
-    for (const stream of streams) writer.send(stream, PING_FRAME)
-  }, heartbeatMs)
+  const tickMs = Math.min(1_000, heartbeatMs)
   const expiredFrame = encodeEventFrame('expired', { reason: 'token_expired' })
-  const expiry = setInterval(() => {
+  // A live iterator: streams added or removed meanwhile are visited or skipped correctly.
+  let due = streams.values()
+  let untilExpiryCheck = 0
+  const timer = setInterval(() => {
+    for (let quota = Math.ceil((streams.size * tickMs) / heartbeatMs); quota > 0; quota--) {
+      let next = due.next()
+      if (next.done) {
+        due = streams.values()
+        next = due.next()
+        if (next.done) break
+      }
+      writer.send(next.value, PING_FRAME)
+    }
+    untilExpiryCheck -= tickMs
+    if (untilExpiryCheck > 0) return
+    untilExpiryCheck = 1_000
     const now = Date.now()
     for (const stream of [...streams]) if (stream.expiresAt <= now) close(stream, expiredFrame)
-  }, 1_000)
-  heartbeat.unref()
-  expiry.unref()
-  return () => {
-    clearInterval(heartbeat)
-    clearInterval(expiry)
-  }
+  }, tickMs)
+  timer.unref()
+  return () => clearInterval(timer)
 }
