@@ -1,6 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { roomMembers, rooms } from '../db/schema.js'
+import { preparedPerDb } from '../db/sql.js'
 
 export type RoomRole = 'owner' | 'member'
 
@@ -17,12 +18,9 @@ export interface RoomAccess {
   canManage: boolean
 }
 
-// Prepared: every request to a room runs this, and a named statement saves postgres.js a
-// parse-and-describe round trip each time.
-const accessStatements = new WeakMap<Db, ReturnType<typeof prepareAccess>>()
-
-function prepareAccess(db: Db) {
-  return db
+// Prepared: every request to a room runs this.
+const accessStatement = preparedPerDb((db: Db) =>
+  db
     .select({ visibility: rooms.visibility, role: roomMembers.role })
     .from(rooms)
     .leftJoin(
@@ -30,8 +28,8 @@ function prepareAccess(db: Db) {
       and(eq(roomMembers.roomId, rooms.id), eq(roomMembers.userId, sql.placeholder('userId'))),
     )
     .where(eq(rooms.id, sql.placeholder('roomId')))
-    .prepare('parley_room_access')
-}
+    .prepare('parley_room_access'),
+)
 
 /**
  * The viewer's access to a room, or undefined when the room does not exist or is private
@@ -40,12 +38,7 @@ function prepareAccess(db: Db) {
  */
 export async function readableRoom(db: Db, roomId: number, viewer: Viewer): Promise<RoomAccess | undefined> {
   if (!Number.isSafeInteger(roomId)) return undefined
-  let statement = accessStatements.get(db)
-  if (!statement) {
-    statement = prepareAccess(db)
-    accessStatements.set(db, statement)
-  }
-  const rows = await statement.execute({ roomId, userId: viewer.userId })
+  const rows = await accessStatement(db).execute({ roomId, userId: viewer.userId })
   const row = rows[0]
   if (!row) return undefined
   if (row.visibility === 'private' && !row.role && !viewer.isAdmin) return undefined

@@ -2,6 +2,7 @@ import { and, asc, desc, eq, gt, lt, lte, sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { databaseErrorCode } from '../db/errors.js'
 import { type MessageRow, messages } from '../db/schema.js'
+import { preparedPerDb } from '../db/sql.js'
 
 export interface MessageView {
   id: number
@@ -109,13 +110,9 @@ export async function listMessages(db: Db, roomId: number, page: Page) {
   return { rows: rows.slice(0, page.limit).reverse(), hasMore }
 }
 
-// Prepared (named) so postgres.js keeps the statement per connection: unnamed drizzle
-// queries are parsed and described in an extra round trip every time, which halved the
-// hub's fetch rate under load.
-const fetchStatements = new WeakMap<Db, ReturnType<typeof prepareFetch>>()
-
-function prepareFetch(db: Db) {
-  return db
+// Prepared: the hub runs this for every batch of every room.
+const fetchStatement = preparedPerDb((db: Db) =>
+  db
     .select()
     .from(messages)
     .where(
@@ -127,8 +124,8 @@ function prepareFetch(db: Db) {
     )
     .orderBy(asc(messages.seq))
     .limit(sql.placeholder('limit'))
-    .prepare('parley_fetch_messages_after')
-}
+    .prepare('parley_fetch_messages_after'),
+)
 
 /** Messages of a room with `afterSeq < seq <= uptoSeq`, in order: what the stream delivers and replays. */
 export function fetchMessagesAfter(
@@ -138,10 +135,5 @@ export function fetchMessagesAfter(
   limit: number,
   uptoSeq = Number.MAX_SAFE_INTEGER,
 ): Promise<MessageRow[]> {
-  let statement = fetchStatements.get(db)
-  if (!statement) {
-    statement = prepareFetch(db)
-    fetchStatements.set(db, statement)
-  }
-  return statement.execute({ roomId, after: afterSeq, upto: uptoSeq, limit })
+  return fetchStatement(db).execute({ roomId, after: afterSeq, upto: uptoSeq, limit })
 }

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
+import { isoTimestamp } from '../db/sql.js'
 import { publishRoomEvent } from '../realtime/events.js'
 
 export interface ReadView {
@@ -38,7 +39,7 @@ export async function markRead(db: Db, roomId: number, userId: string, seq: numb
 export async function listReads(db: Db, roomId: number): Promise<ReadView[]> {
   const rows = await db.execute<{ user_id: string; seq: string; updated_at: string | null }>(sql`
     select coalesce(m.user_id, r.user_id) as user_id, coalesce(r.last_read_seq, 0) as seq,
-      to_char(r.updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as updated_at
+      ${isoTimestamp('r.updated_at')} as updated_at
     from (select user_id from room_members where room_id = ${roomId}) m
     full join (select * from room_reads where room_id = ${roomId}) r on r.user_id = m.user_id
     order by 1`)

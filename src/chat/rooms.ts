@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { databaseErrorCode } from '../db/errors.js'
+import { isoTimestamp } from '../db/sql.js'
 import { roomMembers, rooms } from '../db/schema.js'
 import { type Viewer, visibleTo } from './access.js'
 
@@ -19,12 +20,10 @@ export class RoomNameTakenError extends Error {}
 
 // message_count counts rows (a hand-deleted message leaves a hole in seq); both
 // subqueries are index scans on (room_id, seq).
-const iso = (column: string) =>
-  sql.raw(`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`)
 const roomColumns = sql`
-  r.id, r.name, r.visibility, r.created_by, ${iso('r.created_at')} as created_at, r.last_seq,
+  r.id, r.name, r.visibility, r.created_by, ${isoTimestamp('r.created_at')} as created_at, r.last_seq,
   (select count(*) from messages m where m.room_id = r.id)::int as message_count,
-  (select ${iso('m.created_at')} from messages m where m.room_id = r.id order by m.seq desc limit 1) as last_message_at`
+  (select ${isoTimestamp('m.created_at')} from messages m where m.room_id = r.id order by m.seq desc limit 1) as last_message_at`
 
 interface RoomRecord extends Record<string, unknown> {
   id: string | number

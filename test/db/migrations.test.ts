@@ -49,6 +49,15 @@ async function messageTriggers(database: TestDatabase): Promise<string[]> {
   return rows.map((row) => row.tgname)
 }
 
+const SCHEMA_TABLES = [
+  'messages',
+  'parley_instances',
+  'room_members',
+  'room_reads',
+  'rooms',
+  'stream_presence',
+]
+
 describe('migrations', () => {
   it('builds the schema and triggers from an empty database with drizzle-kit migrate', async () => {
     const database = await emptyDatabase()
@@ -57,14 +66,7 @@ describe('migrations', () => {
       env: { ...process.env, DATABASE_URL: database.url },
       timeout: 60_000,
     })
-    expect(await publicTables(database)).toEqual([
-      'messages',
-      'parley_instances',
-      'room_members',
-      'room_reads',
-      'rooms',
-      'stream_presence',
-    ])
+    expect(await publicTables(database)).toEqual(SCHEMA_TABLES)
     expect(await messageTriggers(database)).toEqual(['messages_assign_seq', 'messages_notify'])
     expect(await appliedMigrations(database)).toEqual(await journalTimestamps())
 
@@ -91,14 +93,7 @@ describe('migrations', () => {
     const outcomes = results.map((result) => (result.status === 'fulfilled' ? 'ok' : String(result.reason)))
     expect(outcomes).toEqual(['ok', 'ok', 'ok', 'ok'])
     expect(await appliedMigrations(database)).toEqual(await journalTimestamps())
-    expect(await publicTables(database)).toEqual([
-      'messages',
-      'parley_instances',
-      'room_members',
-      'room_reads',
-      'rooms',
-      'stream_presence',
-    ])
+    expect(await publicTables(database)).toEqual(SCHEMA_TABLES)
     expect(await messageTriggers(database)).toEqual(['messages_assign_seq', 'messages_notify'])
   })
 })
