@@ -203,4 +203,41 @@ describe('GET /stream?rooms=', () => {
     const badCursor = await serverA.request(`/stream?rooms=${open}`, { headers: { 'last-event-id': 'x:1' } })
     expect([badCursor.status, await errorCode(badCursor)]).toEqual([400, 'validation_failed'])
   })
+
+  it('refuses more than 50 rooms on one stream with 400', async () => {
+    const ids = Array.from({ length: 51 }, (_, i) => i + 1).join(',')
+    const response = await serverA.request(`/stream?rooms=${ids}`)
+    expect([response.status, await errorCode(response)]).toEqual([400, 'validation_failed'])
+  })
+})
+
+describe('presence, typing and receipts of a private room', () => {
+  it('answer 404 room_not_found to a non-member, like a room that does not exist', async () => {
+    const created = await serverA.request('/rooms', {
+      as: 'keeper',
+      method: 'POST',
+      body: JSON.stringify({ name: 'social-hidden', visibility: 'private' }),
+    })
+    const roomId = ((await created.json()) as { id: number }).id
+    const calls: [string, string, string?][] = [
+      ['GET', `/rooms/${roomId}/presence`],
+      ['POST', `/rooms/${roomId}/typing`, '{"state":"on"}'],
+      ['POST', `/rooms/${roomId}/read`, '{"seq":1}'],
+      ['GET', `/rooms/${roomId}/reads`],
+    ]
+    for (const [method, path, body] of calls) {
+      const response = await serverA.request(path, { as: 'stranger', method, body })
+      expect([path, response.status, await errorCode(response)]).toEqual([path, 404, 'room_not_found'])
+      const member = await serverA.request(path, { as: 'keeper', method, body })
+      expect([path, member.status]).toEqual([path, method === 'GET' || path.endsWith('/read') ? 200 : 204])
+    }
+  })
+
+  it('answers 400 to a read mark that is not a non-negative integer', async () => {
+    const roomId = await createRoom(serverA, 'read-bad')
+    for (const body of ['{"seq":-1}', '{"seq":"x"}', '{"seq":1.5}', '{}']) {
+      const response = await serverA.request(`/rooms/${roomId}/read`, { method: 'POST', body })
+      expect([body, response.status, await errorCode(response)]).toEqual([body, 400, 'validation_failed'])
+    }
+  })
 })
