@@ -1,9 +1,6 @@
 import { z } from '@hono/zod-openapi'
 import { errorCodes } from './errors.js'
 
-/** A custom issue that the validation hook renders with its own status and code. */
-export const issue = (status: 400 | 422, code: (typeof errorCodes)[number]) => ({ status, code })
-
 export const ErrorSchema = z
   .object({ error: z.object({ code: z.enum(errorCodes), message: z.string() }) })
   .openapi('Error')
