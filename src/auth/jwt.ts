@@ -4,6 +4,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createRemoteJWKSet, errors, type JWTVerifyGetKey, jwtVerify, SignJWT } from 'jose'
 import type { Config } from '../config.js'
+import { createTokenCache } from './token-cache.js'
 
 export interface Identity {
   userId: string
@@ -38,6 +39,9 @@ export interface AuthOptions {
   /** Claim holding the roles (a dot path such as `realm_access.roles` works); default `roles`. */
   rolesClaim?: string
   adminRole?: string
+  /** Verified tokens remembered (see token-cache.ts); 0 verifies every time. */
+  cacheEntries?: number
+  cacheMaxAgeMs?: number
 }
 
 const ASYMMETRIC = {
@@ -55,7 +59,20 @@ export function createAuth(options: AuthOptions): Auth {
     requiredClaims: ['exp', 'sub'],
   }
 
+  const verified = createTokenCache({
+    maxEntries: options.cacheEntries ?? 10_000,
+    maxAgeMs: options.cacheMaxAgeMs ?? 60_000,
+  })
+
   async function verifyToken(token: string): Promise<Identity> {
+    const known = verified.get(token)
+    if (known) return known
+    const identity = await verifyWithKey(token)
+    verified.set(token, identity)
+    return identity
+  }
+
+  async function verifyWithKey(token: string): Promise<Identity> {
     try {
       const { payload } = await (typeof key === 'function'
         ? jwtVerify(token, key, verifyOptions)
@@ -94,10 +111,19 @@ export function createAuth(options: AuthOptions): Auth {
   }
 }
 
-function resolveKey(key: AuthKey): { key: Uint8Array | KeyObject | JWTVerifyGetKey; algorithms: string[] } {
+function resolveKey(key: AuthKey): { key: KeyObject | JWTVerifyGetKey; algorithms: string[] } {
   switch (key.kind) {
-    case 'secret':
-      return { key: new TextEncoder().encode(key.secret), algorithms: ['HS256'] }
+    case 'secret': {
+      // Imported once: given raw bytes, jose imports a new CryptoKey on every verification.
+      const hmac = crypto.subtle.importKey(
+        'raw',
+        new TextEncoder().encode(key.secret),
+        { name: 'HMAC', hash: 'SHA-256' },
+        false,
+        ['verify'],
+      )
+      return { key: () => hmac, algorithms: ['HS256'] }
+    }
     case 'public-key': {
       const publicKey = createPublicKey(key.pem)
       const type = publicKey.asymmetricKeyType
