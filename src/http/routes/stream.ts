@@ -161,20 +161,35 @@ async function startStream(
     cursors: multi ? new Map(roomIds.map((roomId) => [roomId, resumeFrom?.get(roomId) ?? 0])) : undefined,
   }
   const opened = Date.now()
-  const log = { requestId: c.get('requestId'), rooms: roomIds, userId: identity.userId }
-  logger.info({ ...log, resume: resumeFrom && Object.fromEntries(resumeFrom) }, 'stream opened')
+  const requestId = c.get('requestId')
+  logger.info(
+    {
+      requestId,
+      rooms: roomIds,
+      userId: identity.userId,
+      resume: resumeFrom && Object.fromEntries(resumeFrom),
+    },
+    'stream opened',
+  )
   openEventStream(res, config.SSE_RETRY_MS)
 
-  const entered: number[] = []
+  // What an open stream keeps alive is kept small: these two closures and `stream`, times
+  // every connection. The rooms entered so far are roomIds' first `entered`.
+  let entered = 0
   res.on('close', () => {
     hub.unsubscribe(stream)
-    admission.release(identity.userId)
-    for (const roomId of entered) presence.leave(roomId, identity.userId)
-    logger.info({ ...log, ms: Date.now() - opened, bytes: stream.bytes }, 'stream closed')
+    admission.release(stream.userId)
+    for (let i = 0; i < entered; i++) presence.leave(roomIds[i]!, stream.userId)
+    const ms = Date.now() - opened
+    logger.info(
+      { requestId, rooms: roomIds, userId: stream.userId, ms, bytes: stream.bytes },
+      'stream closed',
+    )
   })
   // A client resetting its socket mid-write surfaces here; 'close' follows and cleans up.
-  res.on('error', () => hub.unsubscribe(stream))
-  req.on('error', () => hub.unsubscribe(stream))
+  const forget = () => hub.unsubscribe(stream)
+  res.on('error', forget)
+  req.on('error', forget)
   try {
     for (const roomId of roomIds) {
       await hub.subscribe(stream, roomId, resumeFrom?.get(roomId))
@@ -184,7 +199,7 @@ async function startStream(
       }
       if (stream.closed) break
       presence.enter(roomId, identity.userId, identity.userName)
-      entered.push(roomId)
+      entered++
     }
   } catch (error) {
     // Headers are sent: the client sees the stream end and reconnects with its Last-Event-ID.
