@@ -59,11 +59,13 @@ export function createApp(deps: AppDeps) {
 
   app.use(assignRequestId)
   app.use(logRequests(deps.logger, deps.metrics))
-  app.use(async (c, next) => {
-    if (c.req.url.length > MAX_URL_LENGTH) {
+  // Middleware that only checks returns next()'s promise instead of awaiting it: one async
+  // frame less on every request, and an open stream's setup is all such requests at once.
+  app.use((c, next) => {
+    if ((c.env.incoming.url ?? '').length > MAX_URL_LENGTH) {
       throw new ApiError(414, 'uri_too_long', `The URL exceeds ${MAX_URL_LENGTH} characters`)
     }
-    await next()
+    return next()
   })
   const limitBody = bodyLimit({
     maxSize: MAX_REQUEST_BYTES,
@@ -126,12 +128,12 @@ function toValidationError(error: ZodError, target: string): ApiError {
  * c.req.header(): that builds a web Headers copy which @hono/node-server keeps alive for a
  * stream's whole life.
  */
-async function assignRequestId(c: Context<AppEnv>, next: () => Promise<void>) {
+function assignRequestId(c: Context<AppEnv>, next: () => Promise<void>) {
   const given = c.env.incoming.headers['x-request-id']
   const id = typeof given === 'string' && /^[\w.:-]{1,200}$/.test(given) ? given : randomUUID()
   c.set('requestId', id)
   c.header('X-Request-Id', id)
-  await next()
+  return next()
 }
 
 /**
