@@ -8,6 +8,7 @@ import { resolve } from 'node:path'
 import { type BenchOptions, parseBenchOptions } from './fanout/options.js'
 import { runInOwnProcessGroup } from './fanout/own-process-group.js'
 import { runPosting } from './fanout/posting.js'
+import { checkGoals } from './fanout/goals.js'
 import { type BenchResults, computeRatios, writeResults } from './fanout/report.js'
 import { formatReport } from './fanout/report-tables.js'
 import { runFanoutAndCeiling, runScaling } from './fanout/scenarios.js'
@@ -35,6 +36,7 @@ async function bench(options: BenchOptions, teardown: Teardown, stop: { requeste
     scaling: [],
     posting: [],
     ratios: [],
+    goals: [],
     skipped,
     errors,
   }
@@ -72,6 +74,7 @@ async function bench(options: BenchOptions, teardown: Teardown, stop: { requeste
   }
 
   results.ratios = computeRatios(results.fanout)
+  results.goals = checkGoals(results)
   results.finishedAt = new Date().toISOString()
   results.durationSeconds = (performance.now() - started) / 1000
   process.stdout.write(`\n${formatReport(results)}`)

@@ -177,9 +177,25 @@ function ratioSection({ ratios }: BenchResults): string[] {
   ]
 }
 
+function goalSection({ goals }: BenchResults): string[] {
+  if (goals.length === 0) return []
+  const verdict = (met: boolean | undefined) => (met === undefined ? 'not measured' : met ? 'met' : 'NOT MET')
+  return [
+    'Targets',
+    table<(typeof goals)[number]>(
+      [
+        ['target', (g) => g.goal],
+        ['measured', (g) => g.measured],
+        ['', (g) => verdict(g.met)],
+      ],
+      goals,
+    ),
+  ]
+}
+
 export function formatReport(results: BenchResults): string {
   const { machine, options } = results
-  const sections = [fanoutSection, ceilingSection, scalingSection, postingSection, ratioSection]
+  const sections = [fanoutSection, ceilingSection, scalingSection, postingSection, ratioSection, goalSection]
     .map((section) => section(results))
     .filter((lines) => lines.length > 0)
   const notes = [

@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import type { Goal } from './goals.js'
 import type { BenchOptions } from './options.js'
 import type { PhaseResult } from './phase.js'
 import type { PostingRun } from './posting.js'
@@ -27,6 +28,8 @@ export interface BenchResults {
   scaling: ScalingPoint[]
   posting: PostingRun[]
   ratios: Ratio[]
+  /** Parley's targets, each judged on this run. */
+  goals: Goal[]
   /** Steps and points left out to stay within the time budget. */
   skipped: string[]
   errors: { scenario: string; target?: string; message: string }[]

@@ -67,7 +67,10 @@ export async function runFanoutAndCeiling(
 /**
  * Raises the rate step by step on an open session until a step fails. A step that fails
  * narrowly (nothing missing, p99 under three times the mark) is run once more before it
- * counts: on a shared machine one scheduling stall can decide a p99.
+ * counts: on a shared machine one scheduling stall can decide a p99. A server that fails
+ * the first rate is tried at half the rate, and half again, while that still shortens its
+ * p99, so that a slow server gets a ceiling to compare with rather than none. Last, one step
+ * halfway between the rate that passed and the one that failed halves the uncertainty.
  */
 async function runCeiling(
   context: BenchContext,
@@ -78,11 +81,13 @@ async function runCeiling(
   const name = session.facts.target
   const ceiling: Ceiling = { deliveriesPerSecond: 0, steps: [] }
   const seconds = options.stepSeconds + drainSeconds(options.stepSeconds)
-  for (const rate of options.ceilingRates) {
-    let passed = false
-    for (let attempt = 1; attempt <= 2 && !passed; attempt++) {
+  const deliveries = (rate: number) => (rate * session.phase.fleet.size()) / roomIds.length
+
+  /** Whether `rate` passed; undefined when the run is out of time or the server is gone. */
+  async function passes(rate: number): Promise<boolean | undefined> {
+    for (let attempt = 1; attempt <= 2; attempt++) {
       if (session.server.exited() || !context.hasTime(seconds, `${name} ceiling from ${rate} msg/s`))
-        return ceiling
+        return undefined
       const step = await runPhase(session.phase, {
         roomIds,
         rate,
@@ -90,19 +95,60 @@ async function runCeiling(
         drainSeconds: drainSeconds(options.stepSeconds),
       })
       ceiling.steps.push(step)
-      passed = phasePassed(step, options.maxP99Ms)
+      const passed = phasePassed(step, options.maxP99Ms)
       context.log(`  ${name}: ceiling step ${rate} msg/s ${passed ? 'passed' : 'failed'}: ${describe(step)}`)
       const narrow = step.missing === 0 && step.latencyMs.p99 <= 3 * options.maxP99Ms
-      if (!passed && !narrow) break
+      if (passed || !narrow) return passed
     }
+    return false
+  }
+
+  for (const rate of options.ceilingRates) {
+    const passed = await passes(rate)
+    if (passed === undefined) return ceiling
     if (!passed) {
       ceiling.failedRate = rate
+      if (ceiling.passedRate === undefined) await searchBelow(rate)
+      await splitGap()
       return ceiling
     }
     ceiling.passedRate = rate
-    ceiling.deliveriesPerSecond = (rate * session.phase.fleet.size()) / roomIds.length
+    ceiling.deliveriesPerSecond = deliveries(rate)
   }
   return ceiling
+
+  /** One more step halfway between the rate that passed and the one that failed. */
+  async function splitGap(): Promise<void> {
+    const { passedRate, failedRate } = ceiling
+    if (passedRate === undefined || failedRate === undefined || failedRate < passedRate * 1.3) return
+    const rate = (passedRate + failedRate) / 2
+    const passed = await passes(rate)
+    if (passed === undefined) return
+    if (!passed) {
+      ceiling.failedRate = rate
+      return
+    }
+    ceiling.passedRate = rate
+    ceiling.deliveriesPerSecond = deliveries(rate)
+  }
+
+  async function searchBelow(failedRate: number): Promise<void> {
+    let previousP99 = ceiling.steps.at(-1)?.latencyMs.p99 ?? 0
+    for (let rate = failedRate / 2; rate >= failedRate / 16; rate /= 2) {
+      const passed = await passes(rate)
+      if (passed === undefined) return
+      if (passed) {
+        ceiling.passedRate = rate
+        ceiling.deliveriesPerSecond = deliveries(rate)
+        return
+      }
+      ceiling.failedRate = rate
+      const p99 = ceiling.steps.at(-1)?.latencyMs.p99 ?? 0
+      // Latency that does not fall with the load (polling's interval) will not meet the mark.
+      if (p99 * 1.5 > previousP99) return
+      previousP99 = p99
+    }
+  }
 }
 
 /**
