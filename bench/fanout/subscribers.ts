@@ -1,4 +1,5 @@
-import { Agent, type ClientRequest, request } from 'node:http'
+import type { Socket } from 'node:net'
+import { openHttpStream } from '../lib/http-stream.js'
 import { LatencyHistogram } from '../lib/latency-histogram.js'
 
 /** What the subscribers received since a phase started. */
@@ -29,7 +30,7 @@ class Subscription {
   lastSeq = -1
   closing = false
   private rest = ''
-  req: ClientRequest | undefined
+  socket: Socket | undefined
 
   constructor(private readonly fleet: { phase: PhaseCounters }) {}
 
@@ -70,7 +71,6 @@ export type Fleet = ReturnType<typeof createFleet>
 /** S subscribers of one server, with the counts the phases read. */
 export function createFleet(baseUrl: string, token: string) {
   const url = new URL(baseUrl)
-  const agent = new Agent({ keepAlive: true, maxSockets: Infinity })
   const subscriptions: Subscription[] = []
   const perRoom = new Map<number, number>()
   const state = { phase: newPhase(), disconnects: 0 }
@@ -86,50 +86,24 @@ export function createFleet(baseUrl: string, token: string) {
   }
 
   /** Opens one stream; resolves with undefined once it answers 200, or with why not. */
-  function open(roomId: number, timeoutMs = 60_000): Promise<string | undefined> {
+  async function open(roomId: number, timeoutMs = 60_000): Promise<string | undefined> {
     const subscription = new Subscription(state)
-    return new Promise((resolve) => {
-      let settled = false
-      const settle = (failure?: string) => {
-        if (settled) return
-        settled = true
-        clearTimeout(timer)
-        resolve(failure)
-      }
-      const timer = setTimeout(() => {
-        settle(`no answer within ${timeoutMs} ms`)
-        req.destroy()
-      }, timeoutMs)
-      const req = request({
-        host: url.hostname,
-        port: url.port,
-        path: `/rooms/${roomId}/stream`,
-        agent,
-        headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' },
-      })
-      subscription.req = req
-      req.on('error', (error) => settle(error.message))
-      req.on('response', (res) => {
-        if (res.statusCode !== 200) {
-          let body = ''
-          res.setEncoding('utf8')
-          res.on('data', (chunk: string) => (body += chunk.slice(0, 300)))
-          res.on('end', () => settle(`${res.statusCode} ${body.slice(0, 300)}`))
-          res.on('error', () => settle(`${res.statusCode}`))
-          return
-        }
-        res.setEncoding('latin1')
-        res.on('data', (chunk: string) => subscription.receive(chunk))
-        res.on('error', () => {})
-        res.on('close', () => {
-          if (!subscription.closing) state.disconnects++
-        })
-        subscriptions.push(subscription)
-        perRoom.set(roomId, (perRoom.get(roomId) ?? 0) + 1)
-        settle()
-      })
-      req.end()
+    const opened = await openHttpStream({
+      host: url.hostname,
+      port: Number(url.port),
+      path: `/rooms/${roomId}/stream`,
+      headers: { Authorization: `Bearer ${token}`, Accept: 'text/event-stream' },
+      timeoutMs,
+      onBody: (text) => subscription.receive(text),
+      onClose: () => {
+        if (!subscription.closing) state.disconnects++
+      },
     })
+    if (opened.failure !== undefined) return opened.failure
+    subscription.socket = opened.socket
+    subscriptions.push(subscription)
+    perRoom.set(roomId, (perRoom.get(roomId) ?? 0) + 1)
+    return undefined
   }
 
   /** Opens one stream per entry of `roomIds`, `batch` at a time. */
@@ -162,11 +136,10 @@ export function createFleet(baseUrl: string, token: string) {
     closeAll(): void {
       for (const subscription of subscriptions) {
         subscription.closing = true
-        subscription.req?.destroy()
+        subscription.socket?.destroy()
       }
       subscriptions.length = 0
       perRoom.clear()
-      agent.destroy()
     },
   }
 }
