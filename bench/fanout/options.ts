@@ -45,7 +45,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --step-seconds N          duration of each ceiling step and scaling point (5)
   --ceiling-rates LIST      message rates tried in turn until one fails (100,200,…,12800); a server
                             that fails the first is tried at half of it, a quarter…, down to 1/16;
-                            then once halfway between the last rate passed and the first failed
+                            then halfway between the last rate passed and the first failed, until
+                            they are within 15%
   --max-p99-ms N            a ceiling step passes with p99 at most this and nothing missing (100)
   --scaling-subscribers L   (1000,5000,10000,15000)
   --scaling-rooms LIST      (10,100,1000); each room gets rate/rooms messages per second

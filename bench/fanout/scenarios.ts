@@ -69,8 +69,8 @@ export async function runFanoutAndCeiling(
  * narrowly (nothing missing, p99 under three times the mark) is run once more before it
  * counts: on a shared machine one scheduling stall can decide a p99. A server that fails
  * the first rate is tried at half the rate, and half again, while that still shortens its
- * p99, so that a slow server gets a ceiling to compare with rather than none. Last, one step
- * halfway between the rate that passed and the one that failed halves the uncertainty.
+ * p99, so that a slow server gets a ceiling to compare with rather than none. Last, steps
+ * halfway between the rate that passed and the one that failed narrow the gap to 15%.
  */
 async function runCeiling(
   context: BenchContext,
@@ -117,19 +117,21 @@ async function runCeiling(
   }
   return ceiling
 
-  /** One more step halfway between the rate that passed and the one that failed. */
+  /** Bisects between the rate that passed and the one that failed until they are within 15%. */
   async function splitGap(): Promise<void> {
-    const { passedRate, failedRate } = ceiling
-    if (passedRate === undefined || failedRate === undefined || failedRate < passedRate * 1.3) return
-    const rate = (passedRate + failedRate) / 2
-    const passed = await passes(rate)
-    if (passed === undefined) return
-    if (!passed) {
-      ceiling.failedRate = rate
-      return
+    for (;;) {
+      const { passedRate, failedRate } = ceiling
+      if (passedRate === undefined || failedRate === undefined || failedRate <= passedRate * 1.15) return
+      const rate = Math.round((passedRate + failedRate) / 2)
+      const passed = await passes(rate)
+      if (passed === undefined) return
+      if (!passed) {
+        ceiling.failedRate = rate
+        continue
+      }
+      ceiling.passedRate = rate
+      ceiling.deliveriesPerSecond = deliveries(rate)
     }
-    ceiling.passedRate = rate
-    ceiling.deliveriesPerSecond = deliveries(rate)
   }
 
   async function searchBelow(failedRate: number): Promise<void> {
