@@ -210,10 +210,19 @@ export function formatReport(results: BenchResults): string {
     ...(results.skipped.length > 0 ? [`Skipped (time budget): ${results.skipped.join('; ')}`] : []),
     ...results.errors.map((e) => `ERROR in ${e.scenario}${e.target ? ` (${e.target})` : ''}: ${e.message}`),
   ]
-  const title =
+  const title = [
     `Parley fan-out benchmark — ${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}, ` +
-    `${machine.postgres} (${machine.database}), ${results.durationSeconds.toFixed(0)} s`
-  return `${[[title], ...sections, notes].map((lines) => lines.join('\n')).join('\n\n')}\n`
+      `${machine.postgres} (${machine.database}), ${results.durationSeconds.toFixed(0)} s`,
+    `Parley ${revision(machine)}; ${Object.entries(machine.packages)
+      .map(([name, version]) => `${name} ${version}`)
+      .join(', ')}`,
+  ]
+  return `${[title, ...sections, notes].map((lines) => lines.join('\n')).join('\n\n')}\n`
+}
+
+function revision({ revision }: BenchResults['machine']): string {
+  if (!revision) return '(not a git checkout)'
+  return revision.dirty ? `${revision.commit} with uncommitted changes` : revision.commit
 }
 
 function failure(step: PhaseResult, maxP99Ms: number): string {

@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import type { Revision } from '../lib/git-revision.js'
 import type { Goal } from './goals.js'
 import type { BenchOptions } from './options.js'
 import type { PhaseResult } from './phase.js'
@@ -15,6 +16,10 @@ export interface Machine {
   postgres: string
   database: 'embedded' | 'DATABASE_URL'
   openFileLimit: number | undefined
+  /** The commit measured; absent outside a git checkout. */
+  revision?: Revision
+  /** Installed versions of the libraries on the delivery path. */
+  packages: Record<string, string>
 }
 
 export interface BenchResults {

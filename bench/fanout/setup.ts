@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
 import { signTestToken } from '../../test/support/server.js'
 import { createBenchDatabase } from '../lib/bench-database.js'
+import { describeRevision } from '../lib/git-revision.js'
 import { openFileLimit } from '../lib/process-memory.js'
 import { REPO_ROOT } from '../lib/server-process.js'
 import type { Teardown } from '../lib/teardown.js'
@@ -147,5 +149,19 @@ async function describeMachine(
     postgres: `PostgreSQL ${row?.server_version ?? 'unknown'}`,
     database,
     openFileLimit: openFiles,
+    revision: describeRevision(REPO_ROOT),
+    packages: Object.fromEntries(MEASURED_PACKAGES.map((name) => [name, installedVersion(name)])),
+  }
+}
+
+/** The libraries on Parley's delivery path, whose versions a figure depends on. */
+const MEASURED_PACKAGES = ['hono', '@hono/node-server', 'postgres', 'drizzle-orm', 'jose']
+
+function installedVersion(name: string): string {
+  try {
+    const manifest = readFileSync(join(REPO_ROOT, 'node_modules', name, 'package.json'), 'utf8')
+    return String((JSON.parse(manifest) as { version?: unknown }).version ?? 'unknown')
+  } catch {
+    return 'not installed'
   }
 }
