@@ -65,10 +65,13 @@ export function streamRoomId(req: IncomingMessage): number | undefined {
 
 export function openStream(res: ServerResponse): void {
   res.socket?.setNoDelay(true)
+  // Delimited by the connection's end, not chunked, as Parley's streams: one plain write per frame.
+  res.removeHeader('Transfer-Encoding')
+  res.removeHeader('Content-Length')
   res.writeHead(200, {
     'Content-Type': 'text/event-stream; charset=utf-8',
     'Cache-Control': 'no-cache',
-    Connection: 'keep-alive',
+    Connection: 'close',
   })
   res.write('retry: 2000\n\n')
 }

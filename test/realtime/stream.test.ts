@@ -80,6 +80,9 @@ describe('GET /rooms/:id/stream', () => {
     expect(response.headers.get('cache-control')).toContain('no-cache')
     expect(response.headers.get('x-accel-buffering')).toBe('no')
     expect(response.headers.get('content-encoding')).toBeNull()
+    // Not chunked: the body runs until the connection closes, each frame one plain write.
+    expect(response.headers.get('transfer-encoding')).toBeNull()
+    expect(response.headers.get('connection')).toBe('close')
     expect(text.startsWith('retry: 1500\n\n')).toBe(true)
     expect(text).toContain(`id: 1\nevent: message\ndata: ${JSON.stringify(message)}\n\n`)
     expect(text).toContain(': ping\n\n')
