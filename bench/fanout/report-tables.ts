@@ -1,3 +1,4 @@
+import { formatRevision } from '../lib/git-revision.js'
 import type { PhaseResult } from './phase.js'
 import type { BenchResults, Comparison } from './report.js'
 
@@ -213,16 +214,11 @@ export function formatReport(results: BenchResults): string {
   const title = [
     `Parley fan-out benchmark — ${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}, ` +
       `${machine.postgres} (${machine.database}), ${results.durationSeconds.toFixed(0)} s`,
-    `Parley ${revision(machine)}; ${Object.entries(machine.packages)
+    `Parley ${formatRevision(machine.revision)}; ${Object.entries(machine.packages)
       .map(([name, version]) => `${name} ${version}`)
       .join(', ')}`,
   ]
   return `${[title, ...sections, notes].map((lines) => lines.join('\n')).join('\n\n')}\n`
-}
-
-function revision({ revision }: BenchResults['machine']): string {
-  if (!revision) return '(not a git checkout)'
-  return revision.dirty ? `${revision.commit} with uncommitted changes` : revision.commit
 }
 
 function failure(step: PhaseResult, maxP99Ms: number): string {

@@ -19,3 +19,9 @@ export function describeRevision(root: string): Revision | undefined {
     return undefined
   }
 }
+
+/** `abc1234`, `abc1234 + uncommitted changes`, or `unknown` outside a git checkout. */
+export function formatRevision(revision: Revision | undefined): string {
+  if (!revision) return 'unknown'
+  return revision.dirty ? `${revision.commit} + uncommitted changes` : revision.commit
+}

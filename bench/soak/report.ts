@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import type { Revision } from '../lib/git-revision.js'
+import { formatRevision, type Revision } from '../lib/git-revision.js'
 import type { ServerProcess } from '../lib/server-process.js'
 import type { Fleet, ReconnectCause } from './clients.js'
 import type { SoakOptions } from './options.js'
@@ -156,10 +156,7 @@ function summaryRows(r: SoakResult): [string, string][] {
   return [
     ['duration', `${r.producedForSeconds.toFixed(1)} s producing + ${r.drain.seconds.toFixed(1)} s drain`],
     ['clients / rooms', `${o.clients} / ${o.rooms} (${r.database} PostgreSQL)`],
-    [
-      'code',
-      r.revision ? `${r.revision.commit}${r.revision.dirty ? ' + uncommitted changes' : ''}` : 'unknown',
-    ],
+    ['code', formatRevision(r.revision)],
     [
       'messages produced',
       `${r.produced.http + r.produced.sql} (HTTP ${r.produced.http}, SQL ${r.produced.sql}; ` +
