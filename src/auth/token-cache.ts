@@ -11,8 +11,9 @@ export interface TokenCacheOptions {
  * Tokens that passed verification, keyed by their exact text, so that the same token is not
  * verified again on every request: a client sends one token with each REST call and each
  * EventSource reconnect, and after a restart thousands of streams reconnect at once.
- * An entry never outlives the token's `exp`, and lasts at most `maxAgeMs`, so a key removed
- * from a JWKS stops being honoured within that time. Failures are never remembered.
+ * An entry never outlives the token's `exp`, and lasts at most `maxAgeMs`, so a token signed
+ * by a key withdrawn from a JWKS is honoured at most that much longer than the key itself
+ * (which jose keeps until it fetches the JWKS again). Failures are never remembered.
  */
 export function createTokenCache({ maxEntries, maxAgeMs }: TokenCacheOptions) {
   const entries = new Map<string, { identity: Identity; until: number }>()
@@ -37,5 +38,3 @@ export function createTokenCache({ maxEntries, maxAgeMs }: TokenCacheOptions) {
     size: () => entries.size,
   }
 }
-
-export type TokenCache = ReturnType<typeof createTokenCache>
