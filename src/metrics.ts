@@ -1,20 +1,14 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { Hub } from './realtime/hub.js'
 
-export interface HubStats {
-  subscribers: number
-  notifications: number
-  delivered: number
-  dropped: number
-  reconnects: number
-  listening: boolean
-  topRooms: { roomId: number; subscribers: number }[]
-}
+type HubStats = ReturnType<Hub['stats']>
 
 /**
  * The Prometheus registry of one Parley instance. Hub figures are read when scraped,
  * so the delivery path only pays for the lag histogram, once per message.
  */
-export function createMetrics(readHub: () => HubStats) {
+export function createMetrics(getHub: () => Pick<Hub, 'stats' | 'topRooms'>) {
+  const readHub = () => getHub().stats()
   const registry = new Registry()
   const counterFromHub = (name: string, help: string, read: (stats: HubStats) => number) =>
     new Counter({
@@ -42,7 +36,7 @@ export function createMetrics(readHub: () => HubStats) {
     registers: [registry],
     collect() {
       this.reset()
-      for (const { roomId, subscribers } of readHub().topRooms)
+      for (const { roomId, subscribers } of getHub().topRooms(10))
         this.set({ room_id: String(roomId) }, subscribers)
     },
   })

@@ -13,6 +13,7 @@ import { createMetrics } from './metrics.js'
 import { createAdmission } from './realtime/admission.js'
 import { createHub } from './realtime/hub.js'
 import { createPresence } from './realtime/presence.js'
+import { createStreamSessions } from './realtime/session.js'
 
 export interface ServerOptions {
   config: Config
@@ -29,7 +30,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
   const { db, sql } = createDb(databaseUrl, { max: config.DB_POOL_MAX })
   const auth = givenAuth ?? createAuth(await resolveAuthOptions(config))
   // Read at scrape time, after the hub below exists.
-  const metrics = createMetrics(() => ({ ...hub.stats(), topRooms: hub.topRooms(10) }))
+  const metrics = createMetrics(() => hub)
   const hub = createHub({
     db,
     databaseUrl,
@@ -38,6 +39,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     probeMs: config.LISTENER_PROBE_MS,
     maxBufferBytes: config.STREAM_BUFFER_BYTES,
     observeLag: metrics.observeDeliveryLag,
+    // The one access rule of chat/access.ts, asked again by the hub for streams already open.
     mayRead: async (roomId, subscriber) => (await readableRoom(db, roomId, subscriber)) !== undefined,
   })
   const admission = createAdmission({
@@ -45,6 +47,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     maxStreamsPerUser: config.MAX_STREAMS_PER_USER,
   })
   const presence = createPresence({ db, logger, ttlMs: config.PRESENCE_TTL_MS })
+  const sessions = createStreamSessions({ hub, admission, presence, logger, retryMs: config.SSE_RETRY_MS })
   await hub.start()
   await presence.start()
 
@@ -54,6 +57,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     hub,
     admission,
     presence,
+    sessions,
     metrics,
     config,
     logger,

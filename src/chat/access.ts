@@ -2,8 +2,7 @@ import { and, eq, sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { roomMembers, rooms } from '../db/schema.js'
 import { preparedPerDb } from '../db/sql.js'
-
-export type RoomRole = 'owner' | 'member'
+import type { RoomRole } from '../wire.js'
 
 /** Who is asking: the token's user and whether it is an admin. */
 export interface Viewer {

@@ -1,15 +1,9 @@
 import { and, asc, eq, sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { type MemberRow, roomMembers } from '../db/schema.js'
-import type { RoomRole } from './access.js'
+import type { Member, RoomRole } from '../wire.js'
 
-export interface MemberView {
-  user_id: string
-  role: RoomRole
-  added_at: string
-}
-
-export const toMemberView = (row: MemberRow): MemberView => ({
+export const toMember = (row: MemberRow): Member => ({
   user_id: row.userId,
   role: row.role,
   added_at: row.addedAt.toISOString(),

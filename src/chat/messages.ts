@@ -1,21 +1,13 @@
 import { and, asc, desc, eq, gt, lt, lte, sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
-import { databaseErrorCode } from '../db/errors.js'
+import { isForeignKeyViolation, isUniqueViolation } from '../db/errors.js'
 import { type MessageRow, messages } from '../db/schema.js'
 import { preparedPerDb } from '../db/sql.js'
-
-export interface MessageView {
-  id: number
-  room_id: number
-  seq: number
-  user_id: string
-  user_name: string
-  body: string
-  created_at: string
-}
+import type { Message } from '../wire.js'
+import { ChatError, roomNotFound } from './errors.js'
 
 /** The one JSON shape of a message, shared by the REST API and the stream. */
-export function toMessageView(row: MessageRow): MessageView {
+export function toMessage(row: MessageRow): Message {
   return {
     id: row.id,
     room_id: row.roomId,
@@ -35,12 +27,10 @@ export interface NewMessage {
   clientId?: string
 }
 
-export class ClientIdReusedError extends Error {}
-
 /**
  * Inserts a message; seq comes from the database trigger. A retried `clientId` from the
  * same user returns the stored message instead (`created: false`); the same `clientId`
- * in another room is a client bug and raises ClientIdReusedError.
+ * in another room is a client bug and raises `client_id_reused`.
  */
 export async function postMessage(
   db: Db,
@@ -61,7 +51,9 @@ export async function postMessage(
     if (!message) throw new Error('insert returned no row')
     return { message, created: true }
   } catch (error) {
-    if (input.clientId === undefined || databaseErrorCode(error) !== '23505') throw error
+    // The seq trigger raises foreign_key_violation for a room that does not exist (any more).
+    if (isForeignKeyViolation(error)) throw roomNotFound(input.roomId)
+    if (input.clientId === undefined || !isUniqueViolation(error)) throw error
     const original = await findByClientId(db, input.userId, input.clientId)
     if (!original) throw error
     return retried(original, input)
@@ -77,7 +69,9 @@ async function findByClientId(db: Db, userId: string, clientId: string): Promise
 }
 
 function retried(original: MessageRow, input: NewMessage) {
-  if (original.roomId !== input.roomId) throw new ClientIdReusedError(input.clientId)
+  if (original.roomId !== input.roomId) {
+    throw new ChatError('client_id_reused', 'This client_id was already used for a message in another room')
+  }
   return { message: original, created: false }
 }
 

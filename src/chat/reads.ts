@@ -1,13 +1,8 @@
 import { sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
-import { isoTimestamp } from '../db/sql.js'
-import { publishRoomEvent } from '../realtime/events.js'
-
-export interface ReadView {
-  user_id: string
-  seq: number
-  updated_at: string | null
-}
+import { publishRoomEvent } from '../db/notify.js'
+import { isoTimestamp, type RowOf } from '../db/sql.js'
+import type { ReadMark } from '../wire.js'
 
 /**
  * Records that `userId` has read room `roomId` up to `seq` (capped at the room's last seq).
@@ -26,7 +21,11 @@ export async function markRead(db: Db, roomId: number, userId: string, seq: numb
     const row = moved[0]
     if (row) {
       const mark = Number(row.last_read_seq)
-      await publishRoomEvent(tx, roomId, 'read', { room_id: roomId, user_id: userId, seq: mark })
+      await publishRoomEvent(tx, {
+        roomId,
+        event: 'read',
+        data: { room_id: roomId, user_id: userId, seq: mark },
+      })
       return mark
     }
     const current = await tx.execute<{ last_read_seq: string }>(sql`
@@ -36,12 +35,12 @@ export async function markRead(db: Db, roomId: number, userId: string, seq: numb
 }
 
 /** Every member's read mark (0 if none yet), plus anyone else who has read the room. */
-export async function listReads(db: Db, roomId: number): Promise<ReadView[]> {
-  const rows = await db.execute<{ user_id: string; seq: string; updated_at: string | null }>(sql`
+export async function listReads(db: Db, roomId: number): Promise<ReadMark[]> {
+  const rows = await db.execute<RowOf<ReadMark>>(sql`
     select coalesce(m.user_id, r.user_id) as user_id, coalesce(r.last_read_seq, 0) as seq,
       ${isoTimestamp('r.updated_at')} as updated_at
     from (select user_id from room_members where room_id = ${roomId}) m
     full join (select * from room_reads where room_id = ${roomId}) r on r.user_id = m.user_id
     order by 1`)
-  return rows.map((row) => ({ user_id: row.user_id, seq: Number(row.seq), updated_at: row.updated_at }))
+  return rows.map((row) => ({ ...row, seq: Number(row.seq) }))
 }

@@ -31,3 +31,9 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   const code = databaseErrorCode(error)
   return code !== undefined && (UNAVAILABLE.has(code) || code.startsWith('08'))
 }
+
+/** A unique constraint refused the row (23505). */
+export const isUniqueViolation = (error: unknown) => databaseErrorCode(error) === '23505'
+
+/** A referenced row does not exist (23503); the seq trigger raises it for a missing room too. */
+export const isForeignKeyViolation = (error: unknown) => databaseErrorCode(error) === '23503'

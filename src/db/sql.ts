@@ -8,6 +8,9 @@ import type { Db } from './client.js'
 export const isoTimestamp = (column: string) =>
   sql.raw(`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`)
 
+/** A raw SQL row shaped like the JSON `T`: int8 columns arrive as strings until mapped. */
+export type RowOf<T> = { [K in keyof T]: T[K] extends number ? number | string : T[K] }
+
 /**
  * One prepared statement per pool, built on first use. Named drizzle statements let
  * postgres.js keep them per connection; unnamed ones cost a parse-and-describe round trip

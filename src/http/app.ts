@@ -11,6 +11,7 @@ import type { Metrics } from '../metrics.js'
 import type { Admission } from '../realtime/admission.js'
 import type { Hub } from '../realtime/hub.js'
 import type { Presence } from '../realtime/presence.js'
+import type { StreamSessions } from '../realtime/session.js'
 import { authenticate } from './authenticate.js'
 import type { AppEnv } from './env.js'
 import { ApiError, createErrorHandler, type ErrorCode, errorBody } from './errors.js'
@@ -30,16 +31,9 @@ export interface AppDeps {
   hub: Hub
   admission: Admission
   presence: Presence
+  sessions: StreamSessions
   metrics: Metrics
-  config: Pick<
-    Config,
-    | 'NODE_ENV'
-    | 'HEARTBEAT_MS'
-    | 'SSE_RETRY_MS'
-    | 'RATE_LIMIT_MESSAGES'
-    | 'RATE_LIMIT_WINDOW_MS'
-    | 'TYPING_THROTTLE_MS'
-  >
+  config: Pick<Config, 'NODE_ENV' | 'RATE_LIMIT_MESSAGES' | 'RATE_LIMIT_WINDOW_MS' | 'TYPING_THROTTLE_MS'>
   logger: Logger
   pingDatabase: () => Promise<boolean>
   /** The browser client's files, served at `/`; none when undefined. */
@@ -118,8 +112,11 @@ function toValidationError(error: ZodError, target: string): ApiError {
   const where = first?.path.length ? `${first.path.join('.')}: ` : ''
   const message = `${where}${first?.message ?? 'invalid request'}`
   if (params.code) return new ApiError(params.status ?? 400, params.code, message)
-  if (target === 'param')
-    return new ApiError(400, 'invalid_id', `The room id ${first?.message ?? 'is invalid'}`)
+  if (target === 'param') {
+    // Each path parameter is named in its error: `id` is always a room's.
+    const name = first?.path[0] === 'id' ? 'room id' : String(first?.path[0] ?? 'path parameter')
+    return new ApiError(400, 'invalid_id', `The ${name} ${first?.message ?? 'is invalid'}`)
+  }
   return new ApiError(400, 'validation_failed', message)
 }
 

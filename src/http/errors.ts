@@ -2,6 +2,7 @@ import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Logger } from 'pino'
+import { ChatError, type ChatErrorCode } from '../chat/errors.js'
 import { isDatabaseUnavailable } from '../db/errors.js'
 
 export const errorCodes = [
@@ -42,8 +43,12 @@ export class ApiError extends Error {
   }
 }
 
-export const roomNotFound = (id: number | string) =>
-  new ApiError(404, 'room_not_found', `Room ${id} does not exist`)
+/** The status of each refusal of the chat domain. */
+const chatStatus: Record<ChatErrorCode, ContentfulStatusCode> = {
+  room_not_found: 404,
+  name_taken: 409,
+  client_id_reused: 409,
+}
 
 export function errorBody(code: ErrorCode, message: string) {
   return { error: { code, message } }
@@ -55,6 +60,8 @@ export function createErrorHandler(logger: Logger) {
       for (const [name, value] of Object.entries(error.headers)) c.header(name, value)
       return c.json(errorBody(error.code, error.message), error.status)
     }
+    if (error instanceof ChatError)
+      return c.json(errorBody(error.code, error.message), chatStatus[error.code])
     if (error instanceof HTTPException) return renderHttpException(error, c)
     if (isDatabaseUnavailable(error)) {
       logger.warn({ requestId: c.get('requestId'), err: error }, 'database unavailable')

@@ -1,6 +1,7 @@
 import { type RoomAccess, readableRoom, type Viewer } from '../chat/access.js'
+import { roomNotFound } from '../chat/errors.js'
 import type { Db } from '../db/client.js'
-import { ApiError, roomNotFound } from './errors.js'
+import { ApiError } from './errors.js'
 
 /** The caller's access to room `id`; 404 room_not_found when it is missing or hidden from them. */
 export async function requireReadableRoom(db: Db, id: number, viewer: Viewer): Promise<RoomAccess> {

@@ -14,35 +14,6 @@ export const RoomIdParams = z.object({
     .openapi({ param: { name: 'id', in: 'path' }, type: 'integer', example: 1 }),
 })
 
-export const RoomSchema = z
-  .object({
-    id: z.number().int(),
-    name: z.string(),
-    visibility: z.enum(['public', 'private']),
-    created_by: z.string(),
-    created_at: z.string().datetime(),
-    last_seq: z.number().int(),
-    message_count: z.number().int(),
-    last_message_at: z.string().datetime().nullable(),
-  })
-  .openapi('Room')
-
-export const LobbyRoomSchema = RoomSchema.extend({
-  unread_count: z.number().int().openapi({ description: "Others' messages after the caller's read mark" }),
-}).openapi('LobbyRoom')
-
-export const MessageSchema = z
-  .object({
-    id: z.number().int(),
-    room_id: z.number().int(),
-    seq: z.number().int(),
-    user_id: z.string(),
-    user_name: z.string(),
-    body: z.string(),
-    created_at: z.string().datetime(),
-  })
-  .openapi('Message')
-
 export const errorResponses = {
   400: { description: 'Invalid request', content: { 'application/json': { schema: ErrorSchema } } },
   401: { description: 'Missing or invalid token', content: { 'application/json': { schema: ErrorSchema } } },

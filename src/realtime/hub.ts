@@ -2,14 +2,11 @@ import { eq } from 'drizzle-orm'
 import type { Logger } from 'pino'
 import { fetchMessagesAfter } from '../chat/messages.js'
 import type { Db } from '../db/client.js'
+import { channels, parseMemberNotice, parseMessageNotice, parseRoomEvent } from '../db/notify.js'
 import { rooms as roomsTable } from '../db/schema.js'
 import { createListener } from './listener.js'
 import { encodeEventFrame } from './sse.js'
 import { createStreamWriter, type Stream, startStreamTimers } from './streams.js'
-
-export const MESSAGES_CHANNEL = 'parley_messages'
-export const MEMBERS_CHANNEL = 'parley_members'
-export const EVENTS_CHANNEL = 'parley_events'
 
 interface Room {
   id: number
@@ -24,14 +21,6 @@ interface Room {
   fetching: boolean
 }
 
-/** An ephemeral event as announced on EVENTS_CHANNEL (see publishRoomEvent). */
-interface RoomEvent {
-  room_id: number
-  event: string
-  data: unknown
-  except_user_id?: string
-}
-
 export interface HubOptions {
   db: Db
   databaseUrl: string
@@ -39,11 +28,14 @@ export interface HubOptions {
   heartbeatMs: number
   probeMs: number
   /** A stream whose unsent bytes exceed this is disconnected; it resumes by Last-Event-ID. */
-  maxBufferBytes?: number
+  maxBufferBytes: number
   batchSize?: number
   /** Called once per delivered message with seconds since its created_at. */
   observeLag?: (seconds: number) => void
-  /** Whether the stream's user may still read the room; asked when a member is removed. */
+  /**
+   * Whether the stream's user may still read the room: asked when a member is removed, and
+   * before a private room's first frame is written to a stream joining it.
+   */
   mayRead: (roomId: number, stream: Stream) => Promise<boolean>
 }
 
@@ -62,7 +54,7 @@ export function createHub(options: HubOptions) {
   const streams = new Set<Stream>()
   const counters = { notifications: 0, delivered: 0, dropped: 0, reconnects: 0 }
   const writer = createStreamWriter({
-    maxBufferBytes: options.maxBufferBytes ?? 4 * 1024 * 1024,
+    maxBufferBytes: options.maxBufferBytes,
     onDrop: (stream) => {
       counters.dropped++
       unsubscribe(stream)
@@ -74,9 +66,9 @@ export function createHub(options: HubOptions) {
   const listener = createListener({
     url: options.databaseUrl,
     channels: {
-      [MESSAGES_CHANNEL]: onMessage,
-      [MEMBERS_CHANNEL]: (payload) => void onMemberRemoved(payload),
-      [EVENTS_CHANNEL]: onRoomEvent,
+      [channels.messages]: onMessage,
+      [channels.members]: (payload) => void onMemberRemoved(payload),
+      [channels.events]: onRoomEvent,
     },
     probeMs: options.probeMs,
     onListen: () => {
@@ -91,28 +83,23 @@ export function createHub(options: HubOptions) {
 
   function onMessage(payload: string): void {
     counters.notifications++
-    const colon = payload.indexOf(':')
-    const room = rooms.get(Number(payload.slice(0, colon)))
-    if (room && Number(payload.slice(colon + 1)) > room.cursor) markDirty(room)
+    const notice = parseMessageNotice(payload)
+    const room = notice && rooms.get(notice.roomId)
+    if (room && notice.seq > room.cursor) markDirty(room)
   }
 
   function onRoomEvent(payload: string): void {
-    let event: RoomEvent
-    try {
-      event = JSON.parse(payload) as RoomEvent
-    } catch {
-      return
-    }
-    const room = rooms.get(event.room_id)
-    if (room) writer.broadcast(room.streams, encodeEventFrame(event.event, event.data), event.except_user_id)
+    const event = parseRoomEvent(payload)
+    const room = event && rooms.get(event.roomId)
+    if (room) writer.broadcast(room.streams, encodeEventFrame(event.event, event.data), event.exceptUserId)
   }
 
   /** Closes the removed user's streams of the room, on this instance, unless they may still read it. */
   async function onMemberRemoved(payload: string): Promise<void> {
-    const colon = payload.indexOf(':')
-    const room = rooms.get(Number(payload.slice(0, colon)))
-    const userId = payload.slice(colon + 1)
+    const notice = parseMemberNotice(payload)
+    const room = notice && rooms.get(notice.roomId)
     if (!room) return
+    const { userId } = notice
     const affected = [...room.streams, ...room.joining].filter((stream) => stream.userId === userId)
     const frame = encodeEventFrame('removed', { room_id: room.id })
     for (const stream of affected) {
@@ -189,14 +176,28 @@ export function createHub(options: HubOptions) {
    * messages after it from the database, then joins live delivery at exactly the room's
    * cursor: the check and the join happen in one tick, and the cursor only moves together
    * with a write to every joined stream, so nothing is skipped or sent twice.
+   *
+   * With `recheck` (a private room), access is asked again once the stream is among the
+   * room's joining streams and before anything of the room is written: a removal that
+   * commits after that check is announced to this instance and closes the stream; one
+   * that committed before it is seen by it.
    */
-  async function subscribe(stream: Stream, roomId: number, afterSeq?: number): Promise<void> {
+  async function subscribe(
+    stream: Stream,
+    roomId: number,
+    afterSeq?: number,
+    recheck = false,
+  ): Promise<void> {
     if (stopped) throw new Error('the hub is stopped')
     streams.add(stream)
     const room = rooms.get(roomId) ?? openRoom(roomId)
     room.joining.add(stream)
     try {
       await room.ready
+      if (recheck && !(await options.mayRead(room.id, stream))) {
+        close(stream, encodeEventFrame('removed', { room_id: room.id }))
+        return
+      }
       let cursor = afterSeq ?? room.cursor
       while (!stream.closed && cursor < room.cursor) {
         const target = room.cursor
@@ -244,8 +245,8 @@ export function createHub(options: HubOptions) {
       stopTimers = startStreamTimers(streams, writer, options.heartbeatMs, close)
       await listener.start()
     },
-    /** Tells every stream to reconnect elsewhere, closes them and releases the listener. */
-    async stop(retryMs = 1_000): Promise<void> {
+    /** Tells every stream to reconnect elsewhere (after `retryMs`), closes them and releases the listener. */
+    async stop(retryMs: number): Promise<void> {
       stopped = true
       stopTimers()
       const frame = encodeEventFrame('shutdown', { reason: 'server_shutdown' }, retryMs)

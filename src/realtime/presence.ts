@@ -2,18 +2,14 @@ import { randomUUID } from 'node:crypto'
 import { sql } from 'drizzle-orm'
 import type { Logger } from 'pino'
 import type { Db } from '../db/client.js'
-import { publishRoomEvent } from './events.js'
+import { publishRoomEvent } from '../db/notify.js'
+import type { PresentUser } from '../wire.js'
 
 export interface PresenceOptions {
   db: Db
   logger: Logger
   /** A process that has not heartbeaten for this long is gone, with all its presence. */
   ttlMs: number
-}
-
-export interface PresentUser {
-  user_id: string
-  user_name: string
 }
 
 interface Entry {
@@ -67,10 +63,10 @@ export function createPresence({ db, logger, ttlMs }: PresenceOptions) {
           and p.instance_id <> ${instanceId} and i.heartbeat_at > now() - ${ttl}
         limit 1`)
       if (elsewhere.length > 0) return
-      await publishRoomEvent(tx, entry.roomId, 'presence', {
-        type,
-        user_id: entry.userId,
-        user_name: entry.userName,
+      await publishRoomEvent(tx, {
+        roomId: entry.roomId,
+        event: 'presence',
+        data: { type, user_id: entry.userId, user_name: entry.userName },
       })
     })
   }
@@ -101,10 +97,10 @@ export function createPresence({ db, logger, ttlMs }: PresenceOptions) {
         where q.room_id = v.room_id and q.user_id = v.user_id
           and i.heartbeat_at >= now() - ${ttl} and q.instance_id not in (select id from dead))`)
     for (const row of gone) {
-      await publishRoomEvent(db, Number(row.room_id), 'presence', {
-        type: 'leave',
-        user_id: row.user_id,
-        user_name: row.user_name,
+      await publishRoomEvent(db, {
+        roomId: Number(row.room_id),
+        event: 'presence',
+        data: { type: 'leave', user_id: row.user_id, user_name: row.user_name },
       })
     }
   }
@@ -153,7 +149,7 @@ export function createPresence({ db, logger, ttlMs }: PresenceOptions) {
     },
     /** The users connected to the room on any live instance, each once. */
     async list(roomId: number): Promise<PresentUser[]> {
-      const rows = await db.execute<{ user_id: string; user_name: string }>(sql`
+      const rows = await db.execute<PresentUser>(sql`
         select distinct on (p.user_id) p.user_id, p.user_name
         from stream_presence p join parley_instances i on i.id = p.instance_id
         where p.room_id = ${roomId} and i.heartbeat_at > now() - ${ttl}

@@ -1,18 +1,38 @@
 import type { ServerResponse } from 'node:http'
-import { toMessageView } from '../chat/messages.js'
-import type { MessageRow } from '../db/schema.js'
+import type { StreamEventData, StreamEventName } from '../wire.js'
 
 export const PING_FRAME = Buffer.from(': ping\n\n')
 
-/** A message's JSON, as the REST API returns it. JSON.stringify escapes newlines, so `data:` stays one line. */
-export function messageJson(row: MessageRow): string {
-  return JSON.stringify(toMessageView(row))
+const LINE_BREAK = /[\r\n]/
+
+/**
+ * Every frame of every stream is built here. `id` and `event` are one line each and
+ * refused if they hold a line break; `data` is split on line breaks into `data:` lines, as
+ * the SSE parser joins them back. So no content, however crafted, can end a frame early or
+ * add a field to it. (JSON.stringify escapes line breaks, so JSON data stays one line.)
+ */
+export function encodeFrame(event: string, data: string, id?: string | number): string {
+  if (LINE_BREAK.test(event) || (typeof id === 'string' && LINE_BREAK.test(id))) {
+    throw new Error('an SSE event name or id must not contain a line break')
+  }
+  const idLine = id === undefined ? '' : `id: ${id}\n`
+  const dataLines = LINE_BREAK.test(data) ? data.split(/\r\n|\r|\n/).join('\ndata: ') : data
+  return `${idLine}event: ${event}\ndata: ${dataLines}\n\n`
 }
 
-/** A frame without `id:`, so it never moves the client's Last-Event-ID. */
-export function encodeEventFrame(event: string, data: unknown, retryMs?: number): Buffer {
+/** A message's frame: its `id:` is the seq (or a multi-room cursor) that resumes after it. */
+export function encodeMessageFrame(messageJson: string, id: string | number): string {
+  return encodeFrame('message', messageJson, id)
+}
+
+/** An event frame without `id:`, so it never moves the client's Last-Event-ID. */
+export function encodeEventFrame<Name extends StreamEventName>(
+  event: Name,
+  data: StreamEventData<Name>,
+  retryMs?: number,
+): Buffer {
   const retry = retryMs === undefined ? '' : `retry: ${retryMs}\n`
-  return Buffer.from(`${retry}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+  return Buffer.from(`${retry}${encodeFrame(event, JSON.stringify(data))}`)
 }
 
 /**

@@ -1,12 +1,12 @@
 import type { ServerResponse } from 'node:http'
+import { toMessage } from '../chat/messages.js'
 import type { MessageRow } from '../db/schema.js'
-import { encodeEventFrame, messageJson, PING_FRAME } from './sse.js'
+import { encodeEventFrame, encodeMessageFrame, PING_FRAME } from './sse.js'
 
-/** One open SSE connection. Created by the stream route, owned by the hub until it closes. */
+/** One open SSE connection. Opened by a stream session, owned by the hub until it closes. */
 export interface Stream {
   res: ServerResponse
   userId: string
-  userName: string
   isAdmin: boolean
   /** Token expiry in epoch ms: the stream is told `expired` and closed then. */
   expiresAt: number
@@ -71,17 +71,16 @@ export function createStreamWriter({ maxBufferBytes, onDrop }: StreamWriterOptio
     let frames = ''
     for (let i = 0; i < rows.length; i++) {
       cursors.set(roomId, rows[i]!.seq)
-      frames += `id: ${encodeCursor(cursors)}\nevent: message\ndata: ${jsons[i]}\n\n`
+      frames += encodeMessageFrame(jsons[i]!, encodeCursor(cursors))
     }
     send(stream, frames)
   }
 
   /** A batch of one room's messages: built once, the same bytes to every single-room stream. */
   function deliver(streams: Iterable<Stream>, roomId: number, rows: MessageRow[]): void {
-    const jsons = rows.map(messageJson)
+    const jsons = rows.map((row) => JSON.stringify(toMessage(row)))
     let frames = ''
-    for (let i = 0; i < rows.length; i++)
-      frames += `id: ${rows[i]!.seq}\nevent: message\ndata: ${jsons[i]}\n\n`
+    for (let i = 0; i < rows.length; i++) frames += encodeMessageFrame(jsons[i]!, rows[i]!.seq)
     const bytes = Buffer.from(frames)
     for (const stream of streams) {
       if (stream.cursors) sendToMulti(stream, roomId, rows, jsons)

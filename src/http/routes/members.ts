@@ -1,8 +1,9 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
-import { joinRoom, listMembers, putMember, removeMember, toMemberView } from '../../chat/members.js'
+import { joinRoom, listMembers, putMember, removeMember, toMember } from '../../chat/members.js'
+import { MemberSchema, RoomRoleSchema } from '../../wire.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
-import { ApiError, roomNotFound } from '../errors.js'
+import { ApiError } from '../errors.js'
 import { requireManagedRoom, requireReadableRoom } from '../guards.js'
 import {
   bearerSecurity,
@@ -14,22 +15,18 @@ import {
 } from '../schemas.js'
 import { trimmedText } from '../text.js'
 
-const MemberSchema = z
-  .object({ user_id: z.string(), role: z.enum(['owner', 'member']), added_at: z.string().datetime() })
-  .openapi('Member')
-
 const AddMemberBody = z
   .object({
     user_id: trimmedText({ field: 'user_id', max: 200 }),
-    role: z.enum(['owner', 'member']).default('member'),
+    role: RoomRoleSchema.default('member'),
   })
   .openapi('AddMember')
 
 const MemberParams = RoomIdParams.extend({
   user_id: z
     .string()
-    .min(1)
-    .max(200)
+    .min(1, 'must not be empty')
+    .max(200, 'must be at most 200 characters')
     .openapi({ param: { name: 'user_id', in: 'path' } }),
 })
 
@@ -93,7 +90,7 @@ export function registerMembers(app: OpenAPIHono<AppEnv>, { db }: AppDeps) {
   app.openapi(list, async (c) => {
     const { id } = c.req.valid('param')
     await requireReadableRoom(db, id, c.get('identity'))
-    return c.json({ members: (await listMembers(db, id)).map(toMemberView) }, 200)
+    return c.json({ members: (await listMembers(db, id)).map(toMember) }, 200)
   })
 
   app.openapi(add, async (c) => {
@@ -101,7 +98,7 @@ export function registerMembers(app: OpenAPIHono<AppEnv>, { db }: AppDeps) {
     const { user_id, role } = c.req.valid('json')
     await requireManagedRoom(db, id, c.get('identity'))
     const { member, created } = await putMember(db, id, user_id, role)
-    return c.json(toMemberView(member), created ? 201 : 200)
+    return c.json(toMember(member), created ? 201 : 200)
   })
 
   app.openapi(remove, async (c) => {
@@ -121,10 +118,9 @@ export function registerMembers(app: OpenAPIHono<AppEnv>, { db }: AppDeps) {
   app.openapi(join, async (c) => {
     const { id } = c.req.valid('param')
     const identity = c.get('identity')
-    const access = await requireReadableRoom(db, id, identity)
-    // A private room is joined only by being added; to anyone not in it, it does not exist.
-    if (access.visibility === 'private' && access.role === null && !identity.isAdmin) throw roomNotFound(id)
+    // A private room is joined only by being added: to anyone not in it, it does not exist.
+    await requireReadableRoom(db, id, identity)
     const { member, created } = await joinRoom(db, id, identity.userId)
-    return c.json(toMemberView(member), created ? 201 : 200)
+    return c.json(toMember(member), created ? 201 : 200)
   })
 }

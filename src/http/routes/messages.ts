@@ -1,17 +1,16 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
-import { ClientIdReusedError, listMessages, postMessage, toMessageView } from '../../chat/messages.js'
+import { listMessages, postMessage, toMessage } from '../../chat/messages.js'
 import { secondsUntilAllowed } from '../../chat/rate-limit.js'
-import { databaseErrorCode } from '../../db/errors.js'
+import { MessageSchema } from '../../wire.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
-import { ApiError, roomNotFound } from '../errors.js'
+import { ApiError } from '../errors.js'
 import { requireReadableRoom } from '../guards.js'
 import {
   bearerSecurity,
   ErrorSchema,
   errorResponses,
   jsonContent,
-  MessageSchema,
   notFoundResponse,
   RoomIdParams,
 } from '../schemas.js'
@@ -79,7 +78,7 @@ export function registerMessages(app: OpenAPIHono<AppEnv>, { db, config }: AppDe
     const { id } = c.req.valid('param')
     await requireReadableRoom(db, id, c.get('identity'))
     const page = await listMessages(db, id, c.req.valid('query'))
-    return c.json({ messages: page.rows.map(toMessageView), has_more: page.hasMore }, 200)
+    return c.json({ messages: page.rows.map(toMessage), has_more: page.hasMore }, 200)
   })
 
   app.openapi(post, async (c) => {
@@ -93,26 +92,8 @@ export function registerMessages(app: OpenAPIHono<AppEnv>, { db, config }: AppDe
         'Retry-After': String(wait),
       })
     }
-    try {
-      const { message, created } = await postMessage(db, {
-        roomId: id,
-        userId,
-        userName,
-        body,
-        clientId: client_id,
-      })
-      return c.json(toMessageView(message), created ? 201 : 200)
-    } catch (error) {
-      // The seq trigger raises foreign_key_violation for a room that does not exist.
-      if (databaseErrorCode(error) === '23503') throw roomNotFound(id)
-      if (error instanceof ClientIdReusedError) {
-        throw new ApiError(
-          409,
-          'client_id_reused',
-          'This client_id was already used for a message in another room',
-        )
-      }
-      throw error
-    }
+    const input = { roomId: id, userId, userName, body, clientId: client_id }
+    const { message, created } = await postMessage(db, input)
+    return c.json(toMessage(message), created ? 201 : 200)
   })
 }

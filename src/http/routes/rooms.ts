@@ -1,18 +1,17 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
-import { createRoom, getRoom, listRooms, RoomNameTakenError } from '../../chat/rooms.js'
+import { roomNotFound } from '../../chat/errors.js'
+import { createRoom, getRoom, listRooms } from '../../chat/rooms.js'
+import { LobbyRoomSchema, RoomSchema } from '../../wire.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
-import { ApiError, roomNotFound } from '../errors.js'
 import { requireReadableRoom } from '../guards.js'
 import {
   bearerSecurity,
   ErrorSchema,
   errorResponses,
   jsonContent,
-  LobbyRoomSchema,
   notFoundResponse,
   RoomIdParams,
-  RoomSchema,
 } from '../schemas.js'
 import { trimmedText } from '../text.js'
 
@@ -64,13 +63,7 @@ export function registerRooms(app: OpenAPIHono<AppEnv>, { db }: AppDeps) {
 
   app.openapi(create, async (c) => {
     const { name, visibility } = c.req.valid('json')
-    try {
-      return c.json(await createRoom(db, { name, visibility, createdBy: c.get('identity').userId }), 201)
-    } catch (error) {
-      if (error instanceof RoomNameTakenError)
-        throw new ApiError(409, 'name_taken', `A room named "${name}" exists`)
-      throw error
-    }
+    return c.json(await createRoom(db, { name, visibility, createdBy: c.get('identity').userId }), 201)
   })
 
   app.openapi(get, async (c) => {

@@ -1,19 +1,14 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import { listReads, markRead } from '../../chat/reads.js'
-import { publishRoomEvent } from '../../realtime/events.js'
+import { publishRoomEvent } from '../../db/notify.js'
+import { PresenceSchema, ReadMarkSchema } from '../../wire.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
 import { requireReadableRoom } from '../guards.js'
 import { bearerSecurity, errorResponses, jsonContent, notFoundResponse, RoomIdParams } from '../schemas.js'
 
-const PresenceSchema = z
-  .object({ users: z.array(z.object({ user_id: z.string(), user_name: z.string() })) })
-  .openapi('Presence')
 const TypingBody = z.object({ state: z.enum(['on', 'off']) }).openapi('Typing')
 const ReadBody = z.object({ seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }).openapi('Read')
-const ReadSchema = z
-  .object({ user_id: z.string(), seq: z.number().int(), updated_at: z.string().datetime().nullable() })
-  .openapi('ReadMark')
 
 const presence = createRoute({
   method: 'get',
@@ -59,7 +54,7 @@ const reads = createRoute({
   security: bearerSecurity,
   request: { params: RoomIdParams },
   responses: {
-    200: jsonContent(z.object({ reads: z.array(ReadSchema) }), 'Read marks'),
+    200: jsonContent(z.object({ reads: z.array(ReadMarkSchema) }), 'Read marks'),
     ...errorResponses,
     ...notFoundResponse,
   },
@@ -100,7 +95,7 @@ export function registerSocial(app: OpenAPIHono<AppEnv>, { db, presence: roster,
     await requireReadableRoom(db, id, c.get('identity'))
     if (shouldForward(id, userId, state)) {
       const data = { room_id: id, user_id: userId, user_name: userName, state }
-      await publishRoomEvent(db, id, 'typing', data, userId)
+      await publishRoomEvent(db, { roomId: id, event: 'typing', data, exceptUserId: userId })
     }
     return c.body(null, 204)
   })

@@ -2,9 +2,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import type { Refusal } from '../../realtime/admission.js'
-import { readableRoom } from '../../chat/access.js'
-import { encodeEventFrame, openEventStream } from '../../realtime/sse.js'
-import { parseCursor, type Stream } from '../../realtime/streams.js'
+import { parseCursor } from '../../realtime/streams.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
 import { ApiError } from '../errors.js'
@@ -123,88 +121,25 @@ export function registerStream(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
 }
 
 /**
- * Checks access to every room (404 before any byte of stream), takes an admission slot,
- * then hands the Node response to the hub: Hono keeps routing, auth and errors, the hub
- * writes frames straight to the socket.
+ * Parses and checks, then hands over: every room must be readable (404 before any byte of
+ * stream), and the stream's life from admission on belongs to the stream session.
  */
 async function startStream(
   c: Context<AppEnv>,
-  { db, hub, admission, presence, config, logger }: AppDeps,
+  { db, sessions }: AppDeps,
   roomIds: number[],
   resumeFrom: Map<number, number> | undefined,
   multi: boolean,
 ) {
   const identity = c.get('identity')
-  const guarded: number[] = []
+  const recheck = new Set<number>()
   for (const roomId of roomIds) {
     const access = await requireReadableRoom(db, roomId, identity)
-    if (access.visibility === 'private' && !identity.isAdmin) guarded.push(roomId)
+    if (access.visibility === 'private' && !identity.isAdmin) recheck.add(roomId)
   }
   const { incoming: req, outgoing: res } = c.env
-  // A client that gave up during the checks above has already had its 'close' event,
-  // which would never fire again for the handlers below: admitting it would leak the
-  // stream, its slot and its presence forever.
-  if (res.destroyed || res.closed || !res.socket || res.socket.destroyed)
-    return RESPONSE_ALREADY_SENT as never
-  const refusal = admission.admit(identity.userId)
-  if (refusal) throw refuse(refusal)
-
-  const stream: Stream = {
-    res,
-    userId: identity.userId,
-    userName: identity.userName,
-    isAdmin: identity.isAdmin,
-    expiresAt: identity.expiresAt,
-    bytes: 0,
-    closed: false,
-    roomIds,
-    cursors: multi ? new Map(roomIds.map((roomId) => [roomId, resumeFrom?.get(roomId) ?? 0])) : undefined,
-  }
-  const opened = Date.now()
   const requestId = c.get('requestId')
-  logger.info(
-    {
-      requestId,
-      rooms: roomIds,
-      userId: identity.userId,
-      resume: resumeFrom && Object.fromEntries(resumeFrom),
-    },
-    'stream opened',
-  )
-  openEventStream(res, config.SSE_RETRY_MS)
-
-  // What an open stream keeps alive is kept small: these two closures and `stream`, times
-  // every connection. The rooms entered so far are roomIds' first `entered`.
-  let entered = 0
-  res.on('close', () => {
-    hub.unsubscribe(stream)
-    admission.release(stream.userId)
-    for (let i = 0; i < entered; i++) presence.leave(roomIds[i]!, stream.userId)
-    const ms = Date.now() - opened
-    logger.info(
-      { requestId, rooms: roomIds, userId: stream.userId, ms, bytes: stream.bytes },
-      'stream closed',
-    )
-  })
-  // A client resetting its socket mid-write surfaces here; 'close' follows and cleans up.
-  const forget = () => hub.unsubscribe(stream)
-  res.on('error', forget)
-  req.on('error', forget)
-  try {
-    for (const roomId of roomIds) {
-      await hub.subscribe(stream, roomId, resumeFrom?.get(roomId))
-      // A removal between the check above and joining the room was announced to nobody here.
-      if (guarded.includes(roomId) && !(await readableRoom(db, roomId, identity))) {
-        hub.close(stream, encodeEventFrame('removed', { room_id: roomId }))
-      }
-      if (stream.closed) break
-      presence.enter(roomId, identity.userId, identity.userName)
-      entered++
-    }
-  } catch (error) {
-    // Headers are sent: the client sees the stream end and reconnects with its Last-Event-ID.
-    logger.warn({ err: error, rooms: roomIds }, 'stream could not start')
-    res.end()
-  }
+  const refusal = await sessions.open({ req, res, identity, requestId, roomIds, resumeFrom, multi, recheck })
+  if (refusal) throw refuse(refusal)
   return RESPONSE_ALREADY_SENT as never
 }

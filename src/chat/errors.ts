@@ -1,0 +1,14 @@
+/** What the chat domain refuses, in its own words; the HTTP layer maps each code to a status. */
+export type ChatErrorCode = 'room_not_found' | 'name_taken' | 'client_id_reused'
+
+export class ChatError extends Error {
+  constructor(
+    readonly code: ChatErrorCode,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+export const roomNotFound = (id: number | string) =>
+  new ChatError('room_not_found', `Room ${id} does not exist`)

@@ -1,0 +1,101 @@
+import { sql } from 'drizzle-orm'
+import { type RoomEventName, roomEvents, type StreamEventData } from '../wire.js'
+import type { Db } from './client.js'
+
+// The NOTIFY channels between the database and every Parley instance, and the one place
+// their payloads are written and read. The triggers in sql/ send on the first two; a test
+// checks that they name the same channels. Any role that can connect may NOTIFY on any
+// channel, so every payload is parsed as hostile input: what does not parse is dropped.
+
+export const channels = {
+  /** A message was inserted: `<room_id>:<seq>` (sql/messages.sql). */
+  messages: 'parley_messages',
+  /** A membership row was deleted: `<room_id>:<user_id>` (sql/members.sql). */
+  members: 'parley_members',
+  /** An ephemeral room event, JSON (publishRoomEvent). */
+  events: 'parley_events',
+} as const
+
+export type Channel = (typeof channels)[keyof typeof channels]
+
+const ID = /^[1-9][0-9]{0,15}$/
+
+function parseId(text: string): number | undefined {
+  if (!ID.test(text)) return undefined
+  const id = Number(text)
+  return Number.isSafeInteger(id) ? id : undefined
+}
+
+export interface MessageNotice {
+  roomId: number
+  seq: number
+}
+
+export function parseMessageNotice(payload: string): MessageNotice | undefined {
+  const colon = payload.indexOf(':')
+  const roomId = parseId(payload.slice(0, colon))
+  const seq = parseId(payload.slice(colon + 1))
+  return colon > 0 && roomId !== undefined && seq !== undefined ? { roomId, seq } : undefined
+}
+
+export interface MemberNotice {
+  roomId: number
+  userId: string
+}
+
+export function parseMemberNotice(payload: string): MemberNotice | undefined {
+  const colon = payload.indexOf(':')
+  const roomId = parseId(payload.slice(0, colon))
+  const userId = payload.slice(colon + 1)
+  return colon > 0 && roomId !== undefined && userId !== '' ? { roomId, userId } : undefined
+}
+
+export type RoomEvent = {
+  [Name in RoomEventName]: {
+    roomId: number
+    event: Name
+    data: StreamEventData<Name>
+    /** This user's own streams are skipped (a typist does not hear their own typing). */
+    exceptUserId?: string
+  }
+}[RoomEventName]
+
+export function encodeRoomEvent({ roomId, event, data, exceptUserId }: RoomEvent): string {
+  return JSON.stringify({ room_id: roomId, event, data, except_user_id: exceptUserId })
+}
+
+/**
+ * A room event as Parley publishes it, or undefined: unknown event names, data of another
+ * shape and extra fields are all refused, so nothing a notification carries reaches a
+ * frame unvalidated.
+ */
+export function parseRoomEvent(payload: string): RoomEvent | undefined {
+  let value: unknown
+  try {
+    value = JSON.parse(payload)
+  } catch {
+    return undefined
+  }
+  if (typeof value !== 'object' || value === null) return undefined
+  const { room_id, event, data, except_user_id, ...rest } = value as Record<string, unknown>
+  if (Object.keys(rest).length > 0 || typeof room_id !== 'number' || !Number.isSafeInteger(room_id)) {
+    return undefined
+  }
+  if (except_user_id !== undefined && typeof except_user_id !== 'string') return undefined
+  if (typeof event !== 'string' || !Object.hasOwn(roomEvents, event)) return undefined
+  const name = event as RoomEventName
+  const parsed = roomEvents[name].safeParse(data)
+  if (!parsed.success) return undefined
+  return { roomId: room_id, event: name, data: parsed.data, exceptUserId: except_user_id } as RoomEvent
+}
+
+/** Anything that can run a statement: the pool or a transaction. */
+type Executor = Pick<Db, 'execute'>
+
+/**
+ * Announces an ephemeral event to the room's streams on every instance. It is a NOTIFY,
+ * not a row: nothing is stored. Inside a transaction it is sent only if that commits.
+ */
+export async function publishRoomEvent(db: Executor, event: RoomEvent): Promise<void> {
+  await db.execute(sql`select pg_notify(${channels.events}, ${encodeRoomEvent(event)})`)
+}

@@ -1,0 +1,43 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { createRoom, startTestServer, type TestServer } from '../support/server.js'
+
+let database: TestDatabase
+let server: TestServer
+
+beforeAll(async () => {
+  database = await createTestDatabase()
+  server = await startTestServer(database)
+})
+
+afterAll(async () => {
+  await server?.close()
+  await database?.drop()
+})
+
+async function error(response: Response) {
+  return {
+    status: response.status,
+    ...((await response.json()) as { error: { code: string; message: string } }).error,
+  }
+}
+
+describe('a bad path parameter', () => {
+  it('is named in its error: the room id', async () => {
+    expect(await error(await server.request('/rooms/abc/members'))).toEqual({
+      status: 400,
+      code: 'invalid_id',
+      message: 'The room id must be a positive integer',
+    })
+  })
+
+  it('is named in its error: a user_id, not "the room id"', async () => {
+    const roomId = await createRoom(server, 'params-user')
+    const response = await server.request(`/rooms/${roomId}/members/${'u'.repeat(201)}`, { method: 'DELETE' })
+    expect(await error(response)).toEqual({
+      status: 400,
+      code: 'invalid_id',
+      message: 'The user_id must be at most 200 characters',
+    })
+  })
+})
