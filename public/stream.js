@@ -1,9 +1,11 @@
-// One EventSource per open room. EventSource reconnects by itself after a dropped
-// connection (sending Last-Event-ID); it gives up (readyState CLOSED) on any answer other
-// than a stream, such as a 401 once the token in its URL has expired. Then we get a fresh
-// token and open a new one that resumes after the last seq received, so nothing is missed.
+// One EventSource per open room, opened with a single-use ticket from POST /stream-tickets,
+// so that the token never appears in a URL (proxies, access logs and browser history keep
+// those). A spent ticket opens nothing, so EventSource is never left to reconnect by itself:
+// on any error, and when the server says the token expired, we close it, buy a new ticket
+// (with a fresh token if need be) and open a new one that resumes after the last seq
+// received, so nothing is missed or repeated.
 
-import { api, ApiError, currentSession, refreshToken } from './api.js'
+import { api, ApiError, refreshToken } from './api.js'
 
 const MAX_BACKOFF_MS = 15_000
 
@@ -19,12 +21,21 @@ export function connectRoomStream(roomId, afterSeq, handlers) {
   let failures = 0
   let retryTimer
 
-  function open() {
+  async function open() {
+    handlers.status(failures > 0 ? 'reconnecting' : 'connecting')
+    let ticket
+    try {
+      // api() sends the token in the Authorization header, and renews it after a 401.
+      ticket = (await api('/stream-tickets', { method: 'POST' })).ticket
+    } catch {
+      if (!stopped) replace({ freshToken: false })
+      return
+    }
+    if (stopped) return
     const url = new URL(`/rooms/${roomId}/stream`, window.location.origin)
-    url.searchParams.set('access_token', currentSession()?.token ?? '')
+    url.searchParams.set('ticket', ticket)
     url.searchParams.set('last_event_id', String(lastSeq))
     source = new EventSource(url)
-    handlers.status(failures > 0 ? 'reconnecting' : 'connecting')
 
     source.addEventListener('open', () => {
       failures = 0
@@ -43,16 +54,15 @@ export function connectRoomStream(roomId, afterSeq, handlers) {
     source.addEventListener('expired', () => replace({ freshToken: true }))
     source.addEventListener('removed', () => finish('removed'))
     source.addEventListener('shutdown', () => handlers.status('reconnecting'))
+    // Left alone, EventSource would reconnect presenting the spent ticket.
     source.addEventListener('error', () => {
-      if (stopped) return
-      handlers.status('reconnecting')
-      if (source.readyState === EventSource.CLOSED) replace({ freshToken: false })
+      if (!stopped) replace({ freshToken: false })
     })
   }
 
   /** Closes the current EventSource and opens another once we know why it failed. */
   async function replace({ freshToken }) {
-    source.close()
+    source?.close()
     handlers.status('reconnecting')
     failures++
     try {

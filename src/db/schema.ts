@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm'
 import {
   bigint,
+  boolean,
   check,
   index,
   pgTable,
@@ -32,6 +33,8 @@ export const rooms = pgTable(
       .on(table.name)
       .where(sql`visibility = 'public'`),
     check('rooms_visibility', sql`${table.visibility} in ('public', 'private')`),
+    // Serves the per-user room creation quota: the rooms a user created lately.
+    index('rooms_created_by_idx').on(table.createdBy, table.createdAt),
   ],
 )
 
@@ -122,4 +125,27 @@ export const roomReads = pgTable(
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [primaryKey({ columns: [table.roomId, table.userId] })],
+)
+
+/**
+ * Single-use stream tickets (POST /stream-tickets), shared by every instance. Only the
+ * SHA-256 of a ticket is kept, so reading this table opens no stream; the identity is the
+ * one of the token that bought the ticket, and its stream ends when that token expires.
+ */
+export const streamTickets = pgTable(
+  'stream_tickets',
+  {
+    hash: text('hash').primaryKey(),
+    userId: text('user_id').notNull(),
+    userName: text('user_name').notNull(),
+    isAdmin: boolean('is_admin').notNull(),
+    tokenExpiresAt: timestamp('token_expires_at', { withTimezone: true }).notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (table) => [
+    // A hex digest: a ticket itself (43 base64url characters) cannot be stored here.
+    check('stream_tickets_hash_hex', sql`${table.hash} ~ '^[0-9a-f]{64}$'`),
+    // Serves the bounded sweep of expired tickets.
+    index('stream_tickets_expires_idx').on(table.expiresAt),
+  ],
 )

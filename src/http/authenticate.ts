@@ -6,11 +6,20 @@ import { ApiError } from './errors.js'
 const unauthorized = (message: string) =>
   new ApiError(401, 'unauthorized', message, { 'WWW-Authenticate': 'Bearer' })
 
+export interface AuthenticateOptions {
+  /** The stream paths, which also accept `?ticket=` and `?access_token=`. */
+  queryTokenPaths?: RegExp
+  /** The identity a stream ticket was bought with, spending it; undefined if unknown, used or expired. */
+  redeemTicket?: (ticket: string) => Promise<Identity | undefined>
+}
+
 /**
  * Resolves the caller from `Authorization: Bearer`. On paths matching `queryTokenPaths`
- * also from `?access_token=`, for EventSource, which cannot send headers.
+ * also, for EventSource, which cannot send headers, from `?ticket=` (a single-use stream
+ * ticket, so that what URLs leak into logs opens nothing) or else `?access_token=`. The
+ * header wins over both, and then a ticket in the URL is left unspent.
  */
-export function authenticate(auth: Auth, { queryTokenPaths }: { queryTokenPaths?: RegExp } = {}) {
+export function authenticate(auth: Auth, { queryTokenPaths, redeemTicket }: AuthenticateOptions = {}) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const allowQueryToken = queryTokenPaths?.test(c.req.path) ?? false
     // From Node's request, not c.req.header(): that builds a web Headers copy which, for a
@@ -22,6 +31,13 @@ export function authenticate(auth: Auth, { queryTokenPaths }: { queryTokenPaths?
       if (!match?.[1]) throw unauthorized('The Authorization header must be "Bearer <token>"')
       token = match[1]
     } else if (allowQueryToken) {
+      const ticket = c.req.query('ticket')
+      if (ticket !== undefined && redeemTicket) {
+        const identity = await redeemTicket(ticket)
+        if (!identity) throw unauthorized('The stream ticket is unknown, already used or expired')
+        c.set('identity', identity)
+        return next()
+      }
       token = c.req.query('access_token') || undefined
     }
     if (!token) throw unauthorized('A bearer token is required')

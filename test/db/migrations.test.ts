@@ -56,6 +56,7 @@ const SCHEMA_TABLES = [
   'room_reads',
   'rooms',
   'stream_presence',
+  'stream_tickets',
 ]
 
 describe('migrations', () => {

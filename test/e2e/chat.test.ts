@@ -213,8 +213,11 @@ describe.skipIf(!hasChromium)(title, { timeout: 60_000 }, () => {
     bodies.push('after the renewal')
     await waitForBodies(alice.page, bodies)
     const [first, second] = streams
-    expect(first!.searchParams.get('access_token')).toBe(shortToken)
-    expect(second!.searchParams.get('access_token')).not.toBe(shortToken)
+    // Each stream opened with a ticket of its own, never with the token in its URL.
+    expect(first!.searchParams.get('ticket')).toMatch(/^[\w-]{43}$/)
+    expect(second!.searchParams.get('ticket')).toMatch(/^[\w-]{43}$/)
+    expect(second!.searchParams.get('ticket')).not.toBe(first!.searchParams.get('ticket'))
+    expect(streams.some((url) => url.searchParams.has('access_token'))).toBe(false)
     expect(Number(second!.searchParams.get('last_event_id'))).toBeGreaterThan(0)
     expect(await shownBodies(alice.page)).toEqual(bodies)
   })

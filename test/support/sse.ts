@@ -16,7 +16,10 @@ export interface StreamClient {
 }
 
 export interface StreamOptions {
-  token: string
+  /** The bearer token; leave it out to authenticate with `ticket` alone. */
+  token?: string
+  /** A stream ticket (POST /stream-tickets), sent as ?ticket=. */
+  ticket?: string
   lastEventId?: number
   /** Pass the token as ?access_token= instead of the Authorization header. */
   tokenInQuery?: boolean
@@ -43,12 +46,15 @@ function openEventSource(
   options: Omit<StreamOptions, 'lastEventId'> & { lastEventId?: number | string },
 ): StreamClient {
   const url = new URL(address)
-  if (options.tokenInQuery) url.searchParams.set('access_token', options.token)
+  if (options.ticket !== undefined) url.searchParams.set('ticket', options.ticket)
+  if (options.tokenInQuery) url.searchParams.set('access_token', options.token ?? '')
   let initialLastEventId = options.lastEventId
   const source = new EventSource(url, {
     fetch: (input, init) => {
       const headers = new Headers(init?.headers)
-      if (!options.tokenInQuery) headers.set('authorization', `Bearer ${options.token}`)
+      if (options.token !== undefined && !options.tokenInQuery) {
+        headers.set('authorization', `Bearer ${options.token}`)
+      }
       if (initialLastEventId !== undefined && !headers.has('last-event-id')) {
         headers.set('last-event-id', String(initialLastEventId))
       }
