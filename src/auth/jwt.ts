@@ -4,6 +4,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createRemoteJWKSet, errors, type JWTVerifyGetKey, jwtVerify, SignJWT } from 'jose'
 import type { Config } from '../config.js'
+import { displayName } from '../text.js'
 import { createTokenCache } from './token-cache.js'
 
 export interface Identity {
@@ -17,6 +18,8 @@ export interface Identity {
 
 export interface Auth {
   verifyToken(token: string): Promise<Identity>
+  /** How many verified tokens are remembered now. */
+  cachedTokens(): number
   /** Present only when the key is a shared secret (HS256), which can sign as well as verify. */
   signToken?: (claims: { sub: string; name?: string }, ttl?: string) => Promise<string>
 }
@@ -44,6 +47,29 @@ export interface AuthOptions {
   cacheMaxAgeMs?: number
 }
 
+/** Far above any real token, even one carrying many groups; Node lets a header reach 16 KB. */
+const MAX_TOKEN_LENGTH = 8192
+const BASE64URL_SEGMENT = /^[A-Za-z0-9_-]+$/
+
+/**
+ * The one spelling of a compact JWS an encoder produces. jose's decoder also reads
+ * whitespace, `=` padding and a last character with other unused low bits as the same
+ * bytes, so without this check one token could be sent in endless spellings, each a new
+ * cache entry that evicts a real user's.
+ */
+function isCanonicalToken(token: string): boolean {
+  if (token.length > MAX_TOKEN_LENGTH) return false
+  const segments = token.split('.')
+  return (
+    segments.length === 3 &&
+    segments.every(
+      (segment) =>
+        BASE64URL_SEGMENT.test(segment) &&
+        Buffer.from(segment, 'base64url').toString('base64url') === segment,
+    )
+  )
+}
+
 const ASYMMETRIC = {
   rsa: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'],
   ec: ['ES256', 'ES384', 'ES512'],
@@ -65,6 +91,7 @@ export function createAuth(options: AuthOptions): Auth {
   })
 
   async function verifyToken(token: string): Promise<Identity> {
+    if (!isCanonicalToken(token)) throw new InvalidTokenError('The token is malformed')
     const known = verified.get(token)
     if (known) return known
     const identity = await verifyWithKey(token)
@@ -81,7 +108,9 @@ export function createAuth(options: AuthOptions): Auth {
       if (!userId) throw new InvalidTokenError('The token has an empty subject')
       // Bounded: names travel in notifications, whose payload PostgreSQL caps at 8000 bytes.
       const name =
-        typeof payload.name === 'string' && payload.name.trim() ? payload.name.trim().slice(0, 100) : userId
+        (typeof payload.name === 'string' && displayName(payload.name, 100)) ||
+        displayName(userId, 100) ||
+        userId
       const roles = readRoles(payload, options.rolesClaim ?? 'roles')
       return {
         userId,
@@ -94,10 +123,12 @@ export function createAuth(options: AuthOptions): Auth {
     }
   }
 
-  if (options.key.kind !== 'secret') return { verifyToken }
+  const cachedTokens = () => verified.size()
+  if (options.key.kind !== 'secret') return { verifyToken, cachedTokens }
   const secret = new TextEncoder().encode(options.key.secret)
   return {
     verifyToken,
+    cachedTokens,
     signToken: async (claims, ttl = '12h') => {
       const jwt = new SignJWT({ name: claims.name ?? claims.sub })
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })

@@ -8,7 +8,8 @@ export interface TokenCacheOptions {
 }
 
 /**
- * Tokens that passed verification, keyed by their exact text, so that the same token is not
+ * Tokens that passed verification, keyed by their exact text (createAuth lets only a token's
+ * one canonical spelling get this far, so a token is one entry), so that the same token is not
  * verified again on every request: a client sends one token with each REST call and each
  * EventSource reconnect, and after a restart thousands of streams reconnect at once.
  * An entry never outlives the token's `exp`, and lasts at most `maxAgeMs`, so a token signed

@@ -1,8 +1,9 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
+import { devSignInEnabled } from '../../config.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
 import { errorResponses, jsonContent } from '../schemas.js'
-import { trimmedText } from '../text.js'
+import { nameText } from '../text.js'
 
 export const DEV_TOKEN_TTL = '1h'
 
@@ -23,7 +24,7 @@ export function userIdFromName(name: string): string {
 
 const DevTokenBody = z
   .object({
-    name: trimmedText({ field: 'name', max: 50 }).refine(
+    name: nameText({ field: 'name', max: 50 }).refine(
       (name) => userIdFromName(name) !== '',
       'name must contain a letter or a digit',
     ),
@@ -49,12 +50,12 @@ const issue = createRoute({
 
 /**
  * Lets the browser client sign in by picking a name. Anyone who can reach it can act as
- * anyone, so it exists only outside production, and only with a shared secret (HS256)
- * that this server can sign with.
+ * anyone, so it exists only where devSignInEnabled says, and only with a shared secret
+ * (HS256) that this server can sign with.
  */
 export function registerDev(app: OpenAPIHono<AppEnv>, { auth, config }: AppDeps) {
   const { signToken } = auth
-  if (config.NODE_ENV === 'production' || !signToken) return
+  if (!devSignInEnabled(config) || !signToken) return
 
   app.openapi(issue, async (c) => {
     const { name } = c.req.valid('json')

@@ -4,7 +4,7 @@ import { secondsUntilAllowed } from '../../chat/rate-limit.js'
 import { MessageSchema } from '../../wire.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
-import { ApiError } from '../errors.js'
+import { rateLimited } from '../errors.js'
 import { requireReadableRoom } from '../guards.js'
 import {
   bearerSecurity,
@@ -14,13 +14,13 @@ import {
   notFoundResponse,
   RoomIdParams,
 } from '../schemas.js'
-import { trimmedText } from '../text.js'
+import { bodyText, trimmedText } from '../text.js'
 
 export const MAX_BODY_CODE_POINTS = 2000
 
 export const PostMessageBody = z
   .object({
-    body: trimmedText({
+    body: bodyText({
       field: 'body',
       max: MAX_BODY_CODE_POINTS,
       emptyCode: 'body_required',
@@ -72,7 +72,7 @@ const post = createRoute({
 })
 
 export function registerMessages(app: OpenAPIHono<AppEnv>, { db, config }: AppDeps) {
-  const rateLimit = { messages: config.RATE_LIMIT_MESSAGES, windowMs: config.RATE_LIMIT_WINDOW_MS }
+  const rateLimit = { count: config.RATE_LIMIT_MESSAGES, windowMs: config.RATE_LIMIT_WINDOW_MS }
 
   app.openapi(list, async (c) => {
     const { id } = c.req.valid('param')
@@ -87,11 +87,7 @@ export function registerMessages(app: OpenAPIHono<AppEnv>, { db, config }: AppDe
     const { userId, userName } = c.get('identity')
     await requireReadableRoom(db, id, c.get('identity'))
     const wait = await secondsUntilAllowed(db, userId, rateLimit)
-    if (wait > 0) {
-      throw new ApiError(429, 'rate_limited', `Too many messages; try again in ${wait} s`, {
-        'Retry-After': String(wait),
-      })
-    }
+    if (wait > 0) throw rateLimited(`Too many messages; try again in ${wait} s`, wait)
     const input = { roomId: id, userId, userName, body, clientId: client_id }
     const { message, created } = await postMessage(db, input)
     return c.json(toMessage(message), created ? 201 : 200)

@@ -1,9 +1,11 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import { roomNotFound } from '../../chat/errors.js'
+import { secondsUntilRoomAllowed } from '../../chat/rate-limit.js'
 import { createRoom, getRoom, listRooms } from '../../chat/rooms.js'
 import { LobbyRoomSchema, RoomSchema } from '../../wire.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
+import { rateLimited } from '../errors.js'
 import { requireReadableRoom } from '../guards.js'
 import {
   bearerSecurity,
@@ -13,11 +15,11 @@ import {
   notFoundResponse,
   RoomIdParams,
 } from '../schemas.js'
-import { trimmedText } from '../text.js'
+import { nameText } from '../text.js'
 
 export const CreateRoomBody = z
   .object({
-    name: trimmedText({ field: 'name', max: 100 }),
+    name: nameText({ field: 'name', max: 100 }),
     visibility: z
       .enum(['public', 'private'])
       .default('public')
@@ -45,6 +47,7 @@ const create = createRoute({
   responses: {
     201: jsonContent(RoomSchema, 'The new room'),
     409: jsonContent(ErrorSchema, 'A room with this name exists'),
+    429: jsonContent(ErrorSchema, 'Too many rooms created in the last hour; see Retry-After'),
     ...errorResponses,
   },
 })
@@ -58,12 +61,17 @@ const get = createRoute({
   responses: { 200: jsonContent(RoomSchema, 'The room'), ...errorResponses, ...notFoundResponse },
 })
 
-export function registerRooms(app: OpenAPIHono<AppEnv>, { db }: AppDeps) {
+export function registerRooms(app: OpenAPIHono<AppEnv>, { db, config }: AppDeps) {
+  const roomLimit = { count: config.ROOMS_PER_HOUR, windowMs: 3_600_000 }
+
   app.openapi(list, async (c) => c.json({ rooms: await listRooms(db, c.get('identity')) }, 200))
 
   app.openapi(create, async (c) => {
     const { name, visibility } = c.req.valid('json')
-    return c.json(await createRoom(db, { name, visibility, createdBy: c.get('identity').userId }), 201)
+    const { userId } = c.get('identity')
+    const wait = await secondsUntilRoomAllowed(db, userId, roomLimit)
+    if (wait > 0) throw rateLimited(`Too many new rooms; try again in ${wait} s`, wait)
+    return c.json(await createRoom(db, { name, visibility, createdBy: userId }), 201)
   })
 
   app.openapi(get, async (c) => {
