@@ -25,7 +25,8 @@ const optionalText = z
 export const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: int(0, 65535).default(3000),
-  HOST: z.string().min(1).default('0.0.0.0'),
+  // Resolved by resolveConfig: 127.0.0.1 outside production, 0.0.0.0 in production.
+  HOST: z.string().min(1).optional(),
   DATABASE_URL: optionalText.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
   DATA_DIR: z.string().min(1).default('.data'),
   MIGRATE_ON_START: bool.default(true),
@@ -38,6 +39,7 @@ export const configSchema = z.object({
   JWT_ROLES_CLAIM: z.string().min(1).default('roles'),
   JWT_ADMIN_ROLE: z.string().min(1).default('admin'),
   JWT_CLOCK_TOLERANCE_S: int(0, 300).default(5),
+  DEV_SIGNIN: bool.default(false),
   HEARTBEAT_MS: int(100, 3_600_000).default(15_000),
   SSE_RETRY_MS: int(0, 3_600_000).default(2_000),
   LISTENER_PROBE_MS: int(100, 600_000).default(5_000),
@@ -46,29 +48,60 @@ export const configSchema = z.object({
   STREAM_BUFFER_BYTES: int(1024, 1024 * 1024 * 1024).default(1024 * 1024),
   RATE_LIMIT_MESSAGES: int(0, 1_000_000).default(20),
   RATE_LIMIT_WINDOW_MS: int(100, 86_400_000).default(10_000),
+  ROOMS_PER_HOUR: int(0, 1_000_000).default(50),
   PRESENCE_TTL_MS: int(1_000, 600_000).default(20_000),
   TYPING_THROTTLE_MS: int(0, 60_000).default(2_000),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+  METRICS_TOKEN: optionalText.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 })
 
-export type Config = z.infer<typeof configSchema>
+export type Config = z.infer<typeof configSchema> & { HOST: string }
 
 export class ConfigError extends Error {}
 
+type Env = Record<string, string | undefined>
+
+/** The schema's values plus the defaults that depend on other settings; throws zod's error. */
+export function resolveConfig(env: Env): Config {
+  const parsed = configSchema.parse(env)
+  return { ...parsed, HOST: parsed.HOST ?? (parsed.NODE_ENV === 'production' ? '0.0.0.0' : '127.0.0.1') }
+}
+
+/** Whether no JWT key was given, so Parley signs with a secret it generated itself. */
+type KeySettings = Pick<Config, 'JWT_SECRET' | 'JWT_PUBLIC_KEY' | 'JWT_JWKS_URL'>
+export type DevSignInSettings = KeySettings & Pick<Config, 'NODE_ENV' | 'DEV_SIGNIN'>
+
+export const usesOwnSecret = (config: KeySettings) =>
+  !config.JWT_SECRET && !config.JWT_PUBLIC_KEY && !config.JWT_JWKS_URL
+
+/**
+ * POST /dev/token lets anyone who reaches it act as anyone. It exists only outside
+ * production, and only with Parley's own generated secret or when DEV_SIGNIN asks for it:
+ * never just because a real JWT_SECRET happens to be set in development.
+ */
+export const devSignInEnabled = (config: DevSignInSettings) =>
+  config.NODE_ENV !== 'production' && (config.DEV_SIGNIN || usesOwnSecret(config))
+
+const LOOPBACK_HOSTS = /^(localhost|127(\.[0-9]{1,3}){3}|\[::1\])$/
+
 /** Parses the environment once; the message names every bad variable. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(env: Env = process.env): Config {
   const result = configSchema.safeParse(env)
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`)
   }
-  const config = result.data
+  const config = resolveConfig(env)
   const keys = [config.JWT_SECRET, config.JWT_PUBLIC_KEY, config.JWT_JWKS_URL].filter(Boolean)
   if (keys.length > 1) {
     throw new ConfigError('Invalid configuration: set only one of JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL')
   }
+  checkTokenScope(config)
   if (config.NODE_ENV === 'production') {
+    if (config.DEV_SIGNIN) {
+      throw new ConfigError('Refusing to start in production with DEV_SIGNIN: it lets anyone act as anyone')
+    }
     if (keys.length === 0) {
       throw new ConfigError(
         'Refusing to start in production without JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL',
@@ -79,4 +112,30 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
   }
   return config
+}
+
+/**
+ * An identity provider signs tokens for many applications with the keys of one JWKS, and a
+ * public key is often shared the same way: without an audience (and, for a JWKS, an
+ * issuer) Parley would accept a token issued for another application, roles included.
+ */
+function checkTokenScope(config: Config): void {
+  if (config.JWT_JWKS_URL) {
+    if (!config.JWT_ISSUER || !config.JWT_AUDIENCE) {
+      throw new ConfigError(
+        'Refusing to start: JWT_JWKS_URL needs JWT_ISSUER and JWT_AUDIENCE, or tokens issued for other applications by the same identity provider would be accepted',
+      )
+    }
+    const url = new URL(config.JWT_JWKS_URL)
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.test(url.hostname))) {
+      throw new ConfigError(
+        'Refusing to start: JWT_JWKS_URL must be https: (plain http: only on loopback), or anyone on the path could swap the keys',
+      )
+    }
+  }
+  if (config.JWT_PUBLIC_KEY && !config.JWT_AUDIENCE) {
+    throw new ConfigError(
+      'Refusing to start: JWT_PUBLIC_KEY needs JWT_AUDIENCE, or tokens the same key signed for other applications would be accepted',
+    )
+  }
 }

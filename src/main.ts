@@ -1,14 +1,14 @@
-import pino from 'pino'
 import { ensureDefaultRoom } from './chat/rooms.js'
-import { ConfigError, loadConfig } from './config.js'
+import { ConfigError, loadConfig, usesOwnSecret } from './config.js'
 import type { EmbeddedDatabase } from './db/embedded.js'
 import { runMigrations } from './db/migrate.js'
+import { createLogger } from './logger.js'
 import { startServer } from './server.js'
 import { printWelcome } from './welcome.js'
 
 async function main(): Promise<void> {
   const config = loadConfig()
-  const logger = pino({ level: config.LOG_LEVEL, base: undefined })
+  const logger = createLogger(config.LOG_LEVEL)
 
   let embedded: EmbeddedDatabase | undefined
   let databaseUrl = config.DATABASE_URL
@@ -46,9 +46,11 @@ async function main(): Promise<void> {
   if (config.NODE_ENV !== 'production') {
     await printWelcome({
       port: server.port,
+      host: config.HOST,
       databaseUrl,
       embedded: Boolean(embedded),
       auth: server.auth,
+      ownSecret: usesOwnSecret(config),
       db: server.db,
     })
   }

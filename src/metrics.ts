@@ -31,7 +31,7 @@ export function createMetrics(getHub: () => Pick<Hub, 'stats' | 'topRooms'>) {
   })
   new Gauge({
     name: 'parley_room_streams',
-    help: 'Open streams of the busiest rooms (top 10 only, to bound cardinality)',
+    help: 'Open streams of the busiest public rooms (top 10 only, to bound cardinality)',
     labelNames: ['room_id'],
     registers: [registry],
     collect() {
@@ -62,6 +62,11 @@ export function createMetrics(getHub: () => Pick<Hub, 'stats' | 'topRooms'>) {
     'parley_listener_reconnects_total',
     'Times the LISTEN connection was lost',
     (s) => s.reconnects,
+  )
+  counterFromHub(
+    'parley_notifications_refused_total',
+    'Room event notifications dropped because they were not in a shape Parley publishes',
+    (s) => s.refused,
   )
   counterFromHub(
     'parley_slow_subscribers_dropped_total',

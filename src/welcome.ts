@@ -5,14 +5,20 @@ import { rooms } from './db/schema.js'
 
 interface Welcome {
   port: number
+  host: string
   databaseUrl: string
   embedded: boolean
   auth: Auth
+  /** The JWT secret is the one Parley generated: only then is a demo token printed. */
+  ownSecret: boolean
   db: Db
 }
 
+const LOOPBACK = /^(127\.|localhost$|::1$|\[::1\]$)/
+
 /** What a newcomer needs after `npm start`: where it runs, a token, and commands that work as pasted. */
-export async function printWelcome({ port, databaseUrl, embedded, auth, db }: Welcome): Promise<void> {
+export async function printWelcome(welcome: Welcome): Promise<void> {
+  const { port, host, databaseUrl, embedded, auth, ownSecret, db } = welcome
   const base = `http://localhost:${port}`
   const [room] = await db
     .select({ id: rooms.id, name: rooms.name })
@@ -20,11 +26,15 @@ export async function printWelcome({ port, databaseUrl, embedded, auth, db }: We
     .orderBy(asc(rooms.id))
     .limit(1)
   const roomId = room?.id ?? 1
-  const token = auth.signToken ? await auth.signToken({ sub: 'demo', name: 'Demo User' }, '12h') : undefined
+  const token =
+    ownSecret && auth.signToken ? await auth.signToken({ sub: 'demo', name: 'Demo User' }, '12h') : undefined
   const lines = [
     '',
     `Parley is running at ${base}`,
     `Open ${base}/ in two tabs to chat`,
+    LOOPBACK.test(host)
+      ? `Listening on ${host} only: set HOST=0.0.0.0 to accept connections from other machines`
+      : `Listening on ${host}: every machine that can reach port ${port} can connect`,
     embedded ? `Embedded PostgreSQL: ${databaseUrl}` : `Database: ${redact(databaseUrl)}`,
     '',
   ]

@@ -51,6 +51,13 @@ export const PresentUserSchema = z.object({ user_id: z.string(), user_name: z.st
 
 export const PresenceSchema = z.object({ users: z.array(PresentUserSchema) }).meta({ id: 'Presence' })
 
+export const StreamTicketSchema = z
+  .object({
+    ticket: z.string().meta({ description: 'Opens one stream as `?ticket=`, once, before `expires_at`' }),
+    expires_at: timestamp,
+  })
+  .meta({ id: 'StreamTicket' })
+
 export type Message = z.infer<typeof MessageSchema>
 export type Room = z.infer<typeof RoomSchema>
 export type LobbyRoom = z.infer<typeof LobbyRoomSchema>
@@ -58,6 +65,7 @@ export type RoomRole = z.infer<typeof RoomRoleSchema>
 export type Member = z.infer<typeof MemberSchema>
 export type ReadMark = z.infer<typeof ReadMarkSchema>
 export type PresentUser = z.infer<typeof PresentUserSchema>
+export type StreamTicket = z.infer<typeof StreamTicketSchema>
 
 /**
  * The events a room's streams carry besides messages, announced by any instance through

@@ -1,8 +1,9 @@
-import { sql } from 'drizzle-orm'
+import { type SQL, sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 
 export interface RateLimit {
-  messages: number
+  /** How many in the window; 0 turns the limit off. */
+  count: number
   windowMs: number
 }
 
@@ -11,17 +12,27 @@ export interface RateLimit {
  * The user's own recent messages are the record, so every instance sees the same count
  * without any extra state; concurrent posts of one user may overshoot by their number.
  */
-export async function secondsUntilAllowed(db: Db, userId: string, limit: RateLimit): Promise<number> {
-  if (limit.messages === 0) return 0
+export function secondsUntilAllowed(db: Db, userId: string, limit: RateLimit): Promise<number> {
+  return secondsUntilBelow(db, sql`messages where user_id = ${userId}`, limit)
+}
+
+/** The same for creating rooms: the rooms the user created recently are the record. */
+export function secondsUntilRoomAllowed(db: Db, userId: string, limit: RateLimit): Promise<number> {
+  return secondsUntilBelow(db, sql`rooms where created_by = ${userId}`, limit)
+}
+
+/** `recent` is `<table> where <the user's rows>`; its rows' created_at are counted in the window. */
+async function secondsUntilBelow(db: Db, recent: SQL, limit: RateLimit): Promise<number> {
+  if (limit.count === 0) return 0
+  const window = sql`${limit.windowMs} * interval '1 millisecond'`
   const rows = await db.execute<{ wait_ms: number | null }>(sql`
-    select extract(epoch from (min(created_at) + ${limit.windowMs} * interval '1 millisecond' - now())) * 1000 as wait_ms
+    select extract(epoch from (min(created_at) + ${window} - now())) * 1000 as wait_ms
     from (
-      select created_at from messages
-      where user_id = ${userId} and created_at > now() - ${limit.windowMs} * interval '1 millisecond'
+      select created_at from ${recent} and created_at > now() - ${window}
       order by created_at desc
-      limit ${limit.messages}
+      limit ${limit.count}
     ) recent
-    having count(*) >= ${limit.messages}`)
+    having count(*) >= ${limit.count}`)
   const waitMs = Number(rows[0]?.wait_ms ?? 0)
   return waitMs > 0 ? Math.ceil(waitMs / 1000) : 0
 }

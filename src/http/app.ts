@@ -5,7 +5,8 @@ import { bodyLimit } from 'hono/body-limit'
 import type { Logger } from 'pino'
 import type { ZodError } from 'zod'
 import type { Auth } from '../auth/jwt.js'
-import type { Config } from '../config.js'
+import { redeemStreamTicket } from '../auth/tickets.js'
+import type { Config, DevSignInSettings } from '../config.js'
 import type { Db } from '../db/client.js'
 import type { Metrics } from '../metrics.js'
 import type { Admission } from '../realtime/admission.js'
@@ -24,6 +25,7 @@ import { registerMetrics } from './routes/metrics.js'
 import { registerRooms } from './routes/rooms.js'
 import { registerSocial } from './routes/social.js'
 import { registerStream } from './routes/stream.js'
+import { registerStreamTickets } from './routes/stream-tickets.js'
 
 export interface AppDeps {
   db: Db
@@ -33,7 +35,15 @@ export interface AppDeps {
   presence: Presence
   sessions: StreamSessions
   metrics: Metrics
-  config: Pick<Config, 'NODE_ENV' | 'RATE_LIMIT_MESSAGES' | 'RATE_LIMIT_WINDOW_MS' | 'TYPING_THROTTLE_MS'>
+  config: DevSignInSettings &
+    Pick<
+      Config,
+      | 'RATE_LIMIT_MESSAGES'
+      | 'RATE_LIMIT_WINDOW_MS'
+      | 'ROOMS_PER_HOUR'
+      | 'TYPING_THROTTLE_MS'
+      | 'METRICS_TOKEN'
+    >
   logger: Logger
   pingDatabase: () => Promise<boolean>
   /** The browser client's files, served at `/`; none when undefined. */
@@ -53,6 +63,7 @@ export function createApp(deps: AppDeps) {
 
   app.use(assignRequestId)
   app.use(logRequests(deps.logger, deps.metrics))
+  app.use(protectJson)
   // Middleware that only checks returns next()'s promise instead of awaiting it: one async
   // frame less on every request, and an open stream's setup is all such requests at once.
   app.use((c, next) => {
@@ -71,10 +82,15 @@ export function createApp(deps: AppDeps) {
   // @hono/node-server build a full web Request (AbortController, Headers, URL), and for a
   // stream that Request lives as long as the connection: about 6 KB per open stream.
   app.use((c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)))
-  const auth = authenticate(deps.auth, { queryTokenPaths: /^\/(rooms\/[^/]+\/)?stream$/ })
+  const auth = authenticate(deps.auth, {
+    queryTokenPaths: /^\/(rooms\/[^/]+\/)?stream$/,
+    redeemTicket: (ticket) => redeemStreamTicket(deps.db, ticket),
+  })
   app.use('/rooms', auth)
   app.use('/rooms/*', auth)
   app.use('/stream', auth)
+  // A ticket is bought with the header only: a ticket or a URL token cannot buy another.
+  app.use('/stream-tickets', auth)
 
   registerHealth(app, deps)
   registerRooms(app, deps)
@@ -82,6 +98,7 @@ export function createApp(deps: AppDeps) {
   registerMembers(app, deps)
   registerSocial(app, deps)
   registerStream(app, deps)
+  registerStreamTickets(app, deps)
   registerMetrics(app, deps)
   registerDev(app, deps)
 
@@ -131,6 +148,18 @@ function assignRequestId(c: Context<AppEnv>, next: () => Promise<void>) {
   c.set('requestId', id)
   c.header('X-Request-Id', id)
   return next()
+}
+
+/**
+ * Every JSON answer, errors included, is private to its caller and is JSON only: no cache
+ * on the way keeps it, and no browser sniffs it into something it would render.
+ */
+async function protectJson(c: Context<AppEnv>, next: () => Promise<void>) {
+  await next()
+  if (c.res.headers.get('content-type')?.startsWith('application/json')) {
+    c.res.headers.set('X-Content-Type-Options', 'nosniff')
+    c.res.headers.set('Cache-Control', 'no-store')
+  }
 }
 
 /**

@@ -43,6 +43,10 @@ export class ApiError extends Error {
   }
 }
 
+/** 429 with the seconds to wait in Retry-After. */
+export const rateLimited = (message: string, waitSeconds: number) =>
+  new ApiError(429, 'rate_limited', message, { 'Retry-After': String(waitSeconds) })
+
 /** The status of each refusal of the chat domain. */
 const chatStatus: Record<ChatErrorCode, ContentfulStatusCode> = {
   room_not_found: 404,

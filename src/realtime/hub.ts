@@ -19,6 +19,8 @@ interface Room {
   /** A notification arrived that the running or next fetch must cover. */
   dirty: boolean
   fetching: boolean
+  /** Known once the cursor is read; only public rooms are named in metrics. */
+  public: boolean
 }
 
 export interface HubOptions {
@@ -52,7 +54,7 @@ export function createHub(options: HubOptions) {
   const batchSize = options.batchSize ?? 500
   const rooms = new Map<number, Room>()
   const streams = new Set<Stream>()
-  const counters = { notifications: 0, delivered: 0, dropped: 0, reconnects: 0 }
+  const counters = { notifications: 0, delivered: 0, dropped: 0, reconnects: 0, refused: 0 }
   const writer = createStreamWriter({
     maxBufferBytes: options.maxBufferBytes,
     onDrop: (stream) => {
@@ -62,6 +64,9 @@ export function createHub(options: HubOptions) {
   })
   let stopTimers = () => {}
   let stopped = false
+  /** Set from a (re-)LISTEN until every private room's streams have been checked again. */
+  let recheckingAccess = false
+  let recheckRound = 0
 
   const listener = createListener({
     url: options.databaseUrl,
@@ -71,15 +76,48 @@ export function createHub(options: HubOptions) {
       [channels.events]: onRoomEvent,
     },
     probeMs: options.probeMs,
-    onListen: () => {
-      // Whatever was committed while nobody listened is read from each room's cursor on.
-      for (const room of rooms.values()) markDirty(room)
-    },
+    onListen: () => void catchUp(),
     onDown: (error) => {
       counters.reconnects++
       logger.warn({ err: error.message }, 'listener connection lost; reconnecting')
     },
   })
+
+  /**
+   * Whatever was committed while nobody listened is read from each room's cursor on. So
+   * were removals, whose notifications were lost: before the catch-up delivers anything,
+   * every stream of a private room is checked again, and closed if it may no longer read.
+   */
+  async function catchUp(): Promise<void> {
+    const round = ++recheckRound
+    recheckingAccess = true
+    try {
+      await recheckPrivateStreams()
+    } finally {
+      if (round === recheckRound) {
+        recheckingAccess = false
+        for (const room of rooms.values()) markDirty(room)
+      }
+    }
+  }
+
+  async function recheckPrivateStreams(): Promise<void> {
+    // One question per (room, user) however many tabs; an admin may read every room.
+    const answers = new Map<string, Promise<boolean>>()
+    const checks = [...streams].flatMap((stream) =>
+      (stream.guarded ?? []).map(async (roomId) => {
+        const key = `${roomId}:${stream.isAdmin ? '' : stream.userId}`
+        let answer = answers.get(key)
+        if (!answer) {
+          // A check that fails closes the stream: it reconnects and is checked on the way in.
+          answer = options.mayRead(roomId, stream).catch(() => false)
+          answers.set(key, answer)
+        }
+        if (!(await answer)) close(stream, encodeEventFrame('removed', { room_id: roomId }))
+      }),
+    )
+    await Promise.all(checks)
+  }
 
   function onMessage(payload: string): void {
     counters.notifications++
@@ -90,8 +128,17 @@ export function createHub(options: HubOptions) {
 
   function onRoomEvent(payload: string): void {
     const event = parseRoomEvent(payload)
-    const room = event && rooms.get(event.roomId)
-    if (room) writer.broadcast(room.streams, encodeEventFrame(event.event, event.data), event.exceptUserId)
+    if (!event) {
+      counters.refused++
+      return
+    }
+    const room = rooms.get(event.roomId)
+    if (!room) return
+    // While access is being checked again, a private room's events wait for nobody.
+    const audience = recheckingAccess
+      ? [...room.streams].filter((stream) => !stream.guarded?.includes(room.id))
+      : room.streams
+    writer.broadcast(audience, encodeEventFrame(event.event, event.data), event.exceptUserId)
   }
 
   /** Closes the removed user's streams of the room, on this instance, unless they may still read it. */
@@ -110,7 +157,7 @@ export function createHub(options: HubOptions) {
 
   function markDirty(room: Room): void {
     room.dirty = true
-    if (!room.fetching && room.cursor >= 0) void flush(room)
+    if (!room.fetching && room.cursor >= 0 && !recheckingAccess) void flush(room)
   }
 
   /** Fetches and delivers until the room has no news; notifications during a fetch coalesce. */
@@ -151,16 +198,18 @@ export function createHub(options: HubOptions) {
       joining: new Set(),
       dirty: false,
       fetching: false,
+      public: false,
     }
     // The room is registered before its cursor is read, so a notification racing the read
     // marks it dirty instead of being dropped.
     room.ready = db
-      .select({ lastSeq: roomsTable.lastSeq })
+      .select({ lastSeq: roomsTable.lastSeq, visibility: roomsTable.visibility })
       .from(roomsTable)
       .where(eq(roomsTable.id, id))
       .then(([row]) => {
         room.cursor = row?.lastSeq ?? 0
-        if (room.dirty) void flush(room)
+        room.public = row?.visibility === 'public'
+        if (room.dirty) markDirty(room)
       })
     rooms.set(id, room)
     return room
@@ -177,24 +226,19 @@ export function createHub(options: HubOptions) {
    * cursor: the check and the join happen in one tick, and the cursor only moves together
    * with a write to every joined stream, so nothing is skipped or sent twice.
    *
-   * With `recheck` (a private room), access is asked again once the stream is among the
-   * room's joining streams and before anything of the room is written: a removal that
-   * commits after that check is announced to this instance and closes the stream; one
+   * For a private room (one of `stream.guarded`), access is asked again once the stream is
+   * among the room's joining streams and before anything of the room is written: a removal
+   * that commits after that check is announced to this instance and closes the stream; one
    * that committed before it is seen by it.
    */
-  async function subscribe(
-    stream: Stream,
-    roomId: number,
-    afterSeq?: number,
-    recheck = false,
-  ): Promise<void> {
+  async function subscribe(stream: Stream, roomId: number, afterSeq?: number): Promise<void> {
     if (stopped) throw new Error('the hub is stopped')
     streams.add(stream)
     const room = rooms.get(roomId) ?? openRoom(roomId)
     room.joining.add(stream)
     try {
       await room.ready
-      if (recheck && !(await options.mayRead(room.id, stream))) {
+      if (stream.guarded?.includes(room.id) && !(await options.mayRead(room.id, stream))) {
         close(stream, encodeEventFrame('removed', { room_id: room.id }))
         return
       }
@@ -202,7 +246,7 @@ export function createHub(options: HubOptions) {
       while (!stream.closed && cursor < room.cursor) {
         const target = room.cursor
         const rows = await fetchMessagesAfter(db, room.id, cursor, batchSize, target)
-        if (rows.length > 0) writer.deliver([stream], room.id, rows)
+        if (rows.length > 0) await writer.replay(stream, room.id, rows)
         cursor = rows.length === batchSize ? (rows.at(-1)?.seq ?? target) : target
       }
       // No await between the loop's last check and this line.
@@ -269,9 +313,10 @@ export function createHub(options: HubOptions) {
         ...counters,
       }
     },
-    /** The `limit` rooms with the most streams. */
+    /** The `limit` public rooms with the most streams: a private room's audience is nobody's business. */
     topRooms(limit = 10) {
       return [...rooms.values()]
+        .filter((room) => room.public)
         .map((room) => ({ roomId: room.id, subscribers: room.streams.size }))
         .sort((a, b) => b.subscribers - a.subscribers)
         .slice(0, limit)

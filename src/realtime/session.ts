@@ -16,7 +16,7 @@ export interface StreamSessionOptions {
   retryMs: number
 }
 
-/** A stream the HTTP layer has parsed and whose rooms the caller may read. */
+/** A stream the HTTP layer has parsed. */
 export interface StreamRequest {
   req: IncomingMessage
   res: ServerResponse
@@ -27,8 +27,11 @@ export interface StreamRequest {
   resumeFrom?: Map<number, number>
   /** A multi-room stream: every `id:` is a cursor of all its rooms. */
   multi: boolean
-  /** Rooms whose access is asked again once the stream joins them (private rooms). */
-  recheck: ReadonlySet<number>
+  /**
+   * Decides access to every room, throwing to refuse the stream; resolves with the rooms
+   * whose access is asked again once the stream joins them (private rooms).
+   */
+  authorize: () => Promise<ReadonlySet<number>>
 }
 
 export type StreamSessions = ReturnType<typeof createStreamSessions>
@@ -40,17 +43,29 @@ export type StreamSessions = ReturnType<typeof createStreamSessions>
  */
 export function createStreamSessions({ hub, admission, presence, logger, retryMs }: StreamSessionOptions) {
   /**
-   * Opens the stream, or says why it was refused (before any byte is written). Resolves
-   * once every room has been joined or the stream has ended.
+   * Opens the stream, or says why it was refused (before any byte is written). The slot is
+   * taken before access is decided, so a user's stream setups in flight count against the
+   * per-user cap as much as open streams do. Resolves once every room has been joined or
+   * the stream has ended.
    */
   async function open(request: StreamRequest): Promise<Refusal | undefined> {
     const { req, res, identity, requestId, roomIds, resumeFrom } = request
+    const refusal = admission.admit(identity.userId)
+    if (refusal) return refusal
+    let recheck: ReadonlySet<number>
+    try {
+      recheck = await request.authorize()
+    } catch (error) {
+      admission.release(identity.userId)
+      throw error
+    }
     // A client that gave up during the access checks has already had its 'close' event,
     // which would never fire again for the handlers below: admitting it would leak the
     // stream, its slot and its presence forever.
-    if (res.destroyed || res.closed || !res.socket || res.socket.destroyed) return undefined
-    const refusal = admission.admit(identity.userId)
-    if (refusal) return refusal
+    if (res.destroyed || res.closed || !res.socket || res.socket.destroyed) {
+      admission.release(identity.userId)
+      return undefined
+    }
 
     const stream: Stream = {
       res,
@@ -60,6 +75,7 @@ export function createStreamSessions({ hub, admission, presence, logger, retryMs
       bytes: 0,
       closed: false,
       roomIds,
+      guarded: recheck.size > 0 ? [...recheck] : undefined,
       cursors: request.multi
         ? new Map(roomIds.map((roomId) => [roomId, resumeFrom?.get(roomId) ?? 0]))
         : undefined,
@@ -88,7 +104,7 @@ export function createStreamSessions({ hub, admission, presence, logger, retryMs
     req.on('error', forget)
     try {
       for (const roomId of roomIds) {
-        await hub.subscribe(stream, roomId, resumeFrom?.get(roomId), request.recheck.has(roomId))
+        await hub.subscribe(stream, roomId, resumeFrom?.get(roomId))
         if (stream.closed) break
         presence.enter(roomId, identity.userId, identity.userName)
         entered++

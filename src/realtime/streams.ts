@@ -14,6 +14,8 @@ export interface Stream {
   closed: boolean
   /** The rooms it receives. */
   roomIds: number[]
+  /** Its private rooms, for a user who is not an admin: access is checked again on the way in and after a listener outage. */
+  guarded?: number[]
   /**
    * Only for a stream of several rooms: the last seq sent per room. Its `id:` is the whole
    * map, so one Last-Event-ID resumes every room where it stopped.
@@ -38,6 +40,9 @@ export function parseCursor(text: string): Map<number, number> | undefined {
   }
   return cursors
 }
+
+/** A joining client that reads nothing of its replay for this long is dropped like a stalled one. */
+const REPLAY_STALL_MS = 30_000
 
 export interface StreamWriterOptions {
   maxBufferBytes: number
@@ -88,12 +93,60 @@ export function createStreamWriter({ maxBufferBytes, onDrop }: StreamWriterOptio
     }
   }
 
+  // Replay leaves in slices of a quarter of the bound and waits whenever half of it is
+  // queued, so the queue stays under the bound (one frame larger than it aside) and a
+  // heartbeat or the first live frame after the replay never finds it full.
+  const replaySliceChars = Math.min(64 * 1024, Math.floor(maxBufferBytes / 4))
+
+  /**
+   * A room's history for one joining stream. Unlike live delivery it may wait for the
+   * client to read, so a replay of any length stays within the buffer bound.
+   */
+  async function replay(stream: Stream, roomId: number, rows: MessageRow[]): Promise<void> {
+    let slice = ''
+    for (const row of rows) {
+      if (stream.cursors) stream.cursors.set(roomId, row.seq)
+      const id = stream.cursors ? encodeCursor(stream.cursors) : row.seq
+      slice += encodeMessageFrame(JSON.stringify(toMessage(row)), id)
+      if (slice.length < replaySliceChars) continue
+      await writeReplay(stream, slice)
+      slice = ''
+    }
+    if (slice) await writeReplay(stream, slice)
+  }
+
+  async function writeReplay(stream: Stream, text: string): Promise<void> {
+    if (stream.closed) return
+    stream.bytes += text.length
+    stream.res.write(text)
+    if (stream.res.writableLength > maxBufferBytes / 2) await drainedOrDropped(stream)
+  }
+
+  function drainedOrDropped(stream: Stream): Promise<void> {
+    const { res } = stream
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        res.off('drain', done)
+        res.off('close', done)
+        resolve()
+      }
+      const timer = setTimeout(() => {
+        onDrop(stream)
+        res.destroy()
+        done()
+      }, REPLAY_STALL_MS)
+      res.on('drain', done)
+      res.on('close', done)
+    })
+  }
+
   /** An ephemeral event (no `id:`, so resume is undisturbed), except to `exceptUserId`'s streams. */
   function broadcast(streams: Iterable<Stream>, frame: Buffer, exceptUserId?: string): void {
     for (const stream of streams) if (stream.userId !== exceptUserId) send(stream, frame)
   }
 
-  return { send, deliver, broadcast }
+  return { send, deliver, replay, broadcast }
 }
 
 export type StreamWriter = ReturnType<typeof createStreamWriter>

@@ -1,6 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import { listReads, markRead } from '../../chat/reads.js'
 import { publishRoomEvent } from '../../db/notify.js'
+import { createTypingThrottle } from '../../realtime/typing.js'
 import { PresenceSchema, ReadMarkSchema } from '../../wire.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
@@ -60,27 +61,14 @@ const reads = createRoute({
   },
 })
 
-/**
- * Forwards a user's typing state at most once per `throttleMs` while it stays "on", so a
- * typing storm costs no more than one NOTIFY per user and room per interval. Per instance
- * on purpose: it only shapes traffic, it holds nothing another instance needs.
- */
-function createTypingThrottle(throttleMs: number) {
-  const lastOn = new Map<string, number>()
-  return (roomId: number, userId: string, state: 'on' | 'off'): boolean => {
-    const key = `${roomId}:${userId}`
-    const now = Date.now()
-    if (state === 'off') return lastOn.delete(key)
-    const previous = lastOn.get(key)
-    if (previous !== undefined && now - previous < throttleMs) return false
-    lastOn.set(key, now)
-    if (lastOn.size > 100_000) lastOn.clear()
-    return true
-  }
-}
-
-export function registerSocial(app: OpenAPIHono<AppEnv>, { db, presence: roster, config }: AppDeps) {
-  const shouldForward = createTypingThrottle(config.TYPING_THROTTLE_MS)
+export function registerSocial(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
+  const { db, presence: roster, config, logger } = deps
+  const offerTyping = createTypingThrottle({
+    throttleMs: config.TYPING_THROTTLE_MS,
+    announce: (data) =>
+      publishRoomEvent(db, { roomId: data.room_id, event: 'typing', data, exceptUserId: data.user_id }),
+    logger,
+  })
 
   app.openapi(presence, async (c) => {
     const { id } = c.req.valid('param')
@@ -93,10 +81,7 @@ export function registerSocial(app: OpenAPIHono<AppEnv>, { db, presence: roster,
     const { state } = c.req.valid('json')
     const { userId, userName } = c.get('identity')
     await requireReadableRoom(db, id, c.get('identity'))
-    if (shouldForward(id, userId, state)) {
-      const data = { room_id: id, user_id: userId, user_name: userName, state }
-      await publishRoomEvent(db, { roomId: id, event: 'typing', data, exceptUserId: userId })
-    }
+    offerTyping({ room_id: id, user_id: userId, user_name: userName, state })
     return c.body(null, 204)
   })
 

@@ -14,7 +14,16 @@ export const MAX_ROOMS_PER_STREAM = 50
 const accessToken = z
   .string()
   .optional()
-  .openapi({ description: 'The token, for clients (EventSource) that cannot send headers' })
+  .openapi({
+    description:
+      'Discouraged: the token itself, which proxies, access logs and browser history may keep. Prefer `ticket`',
+    param: { deprecated: true },
+  })
+
+const streamTicket = z.string().optional().openapi({
+  description:
+    'The preferred way for clients (EventSource) that cannot send headers: a single-use ticket from `POST /stream-tickets`. Without an Authorization header it is spent by this request, whatever its answer',
+})
 
 const eventStream = (description: string) => ({
   description,
@@ -29,6 +38,7 @@ const roomStream = createRoute({
   request: {
     params: RoomIdParams,
     query: z.object({
+      ticket: streamTicket,
       access_token: accessToken,
       last_event_id: z.string().optional().openapi({
         description: 'Replay messages after this seq first; a Last-Event-ID header takes precedence',
@@ -52,6 +62,7 @@ const multiStream = createRoute({
   request: {
     query: z.object({
       rooms: z.string().openapi({ description: 'Room ids, comma-separated', example: '1,2,3' }),
+      ticket: streamTicket,
       access_token: accessToken,
       last_event_id: z.string().optional().openapi({
         description:
@@ -132,14 +143,18 @@ async function startStream(
   multi: boolean,
 ) {
   const identity = c.get('identity')
-  const recheck = new Set<number>()
-  for (const roomId of roomIds) {
-    const access = await requireReadableRoom(db, roomId, identity)
-    if (access.visibility === 'private' && !identity.isAdmin) recheck.add(roomId)
+  async function authorize() {
+    const recheck = new Set<number>()
+    for (const roomId of roomIds) {
+      const access = await requireReadableRoom(db, roomId, identity)
+      if (access.visibility === 'private' && !identity.isAdmin) recheck.add(roomId)
+    }
+    return recheck
   }
   const { incoming: req, outgoing: res } = c.env
   const requestId = c.get('requestId')
-  const refusal = await sessions.open({ req, res, identity, requestId, roomIds, resumeFrom, multi, recheck })
+  const request = { req, res, identity, requestId, roomIds, resumeFrom, multi, authorize }
+  const refusal = await sessions.open(request)
   if (refusal) throw refuse(refusal)
   return RESPONSE_ALREADY_SENT as never
 }
