@@ -9,7 +9,7 @@ import { resolve } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import postgres from 'postgres'
-import { signTestToken } from '../test/support/server.js'
+import { signHs256Token } from '../src/auth/sign.js'
 import { type BenchDatabase, createBenchDatabase } from './lib/bench-database.js'
 import { describeRevision } from './lib/git-revision.js'
 import { monitorRss, openFileLimit, type RssMonitor } from './lib/process-memory.js'
@@ -46,7 +46,7 @@ async function soak(options: SoakOptions, teardown: Teardown): Promise<number> {
   log(`soak: ${options.seconds} s, ${options.clients} clients, ${options.rooms} rooms, ${options.rate} msg/s`)
   const env = await startEnvironment(options, teardown)
   const ttl = `${Math.ceil(options.seconds + options.drainSeconds + 3600)}s`
-  const writerToken = await signTestToken({ sub: 'soak-writer', name: 'Soak Writer' }, ttl, env.secret)
+  const writerToken = await signHs256Token({ sub: 'soak-writer', name: 'Soak Writer' }, ttl, env.secret)
   const roomIds = await createRooms(env.server.url, writerToken, options.rooms)
   const fleet = createFleet({
     baseUrl: env.server.url,
@@ -182,7 +182,7 @@ async function openClients(
 ): Promise<void> {
   const tokens = await Promise.all(
     Array.from({ length: Math.min(READER_USERS, count) }, (_, i) =>
-      signTestToken({ sub: `soak-reader-${i}` }, ttl, env.secret),
+      signHs256Token({ sub: `soak-reader-${i}` }, ttl, env.secret),
     ),
   )
   for (let first = 0; first < count; first += OPEN_BATCH) {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
-import { signTestToken } from '../../test/support/server.js'
+import { signHs256Token } from '../../src/auth/sign.js'
 import { createBenchDatabase } from '../lib/bench-database.js'
 import { describeRevision } from '../lib/git-revision.js'
 import { openFileLimit } from '../lib/process-memory.js'
@@ -60,7 +60,7 @@ export async function setUp(
       maxStreams,
       profileDir: options.profile ? join(REPO_ROOT, 'bench', 'results', 'profiles') : undefined,
     },
-    token: await signTestToken({ sub: 'bench', name: 'Bench' }, '24h', jwtSecret),
+    token: await signHs256Token({ sub: 'bench', name: 'Bench' }, '24h', jwtSecret),
     sql,
     inserter: createInserter(sql, options.bodyBytes),
     databaseCpu: await postgresCpuMeter(sql),

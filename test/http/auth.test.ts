@@ -1,8 +1,6 @@
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { type CryptoKey, exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose'
+import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type AuthOptions, createAuth } from '../../src/auth/jwt.js'
+import { bearer, expectRooms, expectUnauthorized, getRooms } from '../support/authorization.js'
 import { createTestDatabase, type TestDatabase } from '../support/database.js'
 import {
   createRoom,
@@ -12,9 +10,11 @@ import {
   type TestServer,
 } from '../support/server.js'
 
+// How a request carries its token (src/http/authenticate.ts) and what the server takes
+// from it. Which keys and claims verification accepts is in test/auth/jwt.
+
 let database: TestDatabase
 let server: TestServer
-const extraServers: TestServer[] = []
 
 beforeAll(async () => {
   database = await createTestDatabase()
@@ -22,40 +22,13 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await Promise.all([server, ...extraServers].map((s) => s?.close()))
+  await server?.close()
   await database?.drop()
 })
-
-/** A second Parley instance on the same database, verifying tokens with `options`. */
-async function startServerWith(options: AuthOptions): Promise<TestServer> {
-  const started = await startTestServer(database, {}, createAuth(options))
-  extraServers.push(started)
-  return started
-}
 
 const nowS = () => Math.floor(Date.now() / 1000)
 
 const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
-
-function getRooms(target: TestServer, authorization?: string): Promise<Response> {
-  return target.request('/rooms', { as: null, headers: authorization ? { authorization } : {} })
-}
-
-const bearer = (token: string) => `Bearer ${token}`
-
-async function expectUnauthorized(response: Response): Promise<string> {
-  expect(response.status).toBe(401)
-  expect(response.headers.get('www-authenticate')).toBe('Bearer')
-  const body = (await response.json()) as { error: { message: string } }
-  expect(body).toEqual({ error: { code: 'unauthorized', message: expect.any(String) } })
-  expect(body.error.message.length).toBeGreaterThan(0)
-  return body.error.message
-}
-
-async function expectRooms(response: Response) {
-  expect(response.status).toBe(200)
-  expect(await response.json()).toEqual({ rooms: expect.any(Array) })
-}
 
 describe('Authorization header', () => {
   it('lets a valid HS256 bearer token list rooms', async () => {
@@ -175,122 +148,6 @@ describe('?access_token=', () => {
     const token = await server.token('alice')
     const response = await fetch(`${server.url}${path}?access_token=${token}`)
     expect(await expectUnauthorized(response)).toBe('A bearer token is required')
-  })
-})
-
-describe('issuer and audience', () => {
-  let strict: TestServer
-  const signed = (claims: Record<string, unknown>) => signTestToken({ sub: 'alice', ...claims })
-
-  beforeAll(async () => {
-    strict = await startServerWith({
-      key: { kind: 'secret', secret: TEST_SECRET },
-      issuer: 'https://issuer.test',
-      audience: 'parley',
-    })
-  })
-
-  it('accepts a token with the configured iss and aud', async () => {
-    const token = await signed({ iss: 'https://issuer.test', aud: 'parley' })
-    await expectRooms(await getRooms(strict, bearer(token)))
-  })
-
-  it('rejects a token from another issuer', async () => {
-    const token = await signed({ iss: 'https://elsewhere.test', aud: 'parley' })
-    expect(await expectUnauthorized(await getRooms(strict, bearer(token)))).toBe(
-      'The token\'s "iss" claim is missing or not accepted',
-    )
-  })
-
-  it('rejects a token for another audience', async () => {
-    const token = await signed({ iss: 'https://issuer.test', aud: 'someone-else' })
-    expect(await expectUnauthorized(await getRooms(strict, bearer(token)))).toBe(
-      'The token\'s "aud" claim is missing or not accepted',
-    )
-  })
-
-  it('rejects a token without iss and aud', async () => {
-    await expectUnauthorized(await getRooms(strict, bearer(await signed({}))))
-  })
-})
-
-describe('public keys', () => {
-  it('verifies an RS256 token with the configured RSA public key', async () => {
-    const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true })
-    const rsa = await startServerWith({ key: { kind: 'public-key', pem: await exportSPKI(publicKey) } })
-    const token = await new SignJWT({ sub: 'alice' })
-      .setProtectedHeader({ alg: 'RS256' })
-      .setExpirationTime('1h')
-      .sign(privateKey)
-    await expectRooms(await getRooms(rsa, bearer(token)))
-  })
-
-  it('verifies an ES256 token with the configured EC public key', async () => {
-    const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true })
-    const ec = await startServerWith({ key: { kind: 'public-key', pem: await exportSPKI(publicKey) } })
-    const token = await new SignJWT({ sub: 'alice' })
-      .setProtectedHeader({ alg: 'ES256' })
-      .setExpirationTime('1h')
-      .sign(privateKey)
-    await expectRooms(await getRooms(ec, bearer(token)))
-  })
-
-  it('rejects an HS256 token whose secret is the text of the RSA public key', async () => {
-    const { publicKey } = await generateKeyPair('RS256', { extractable: true })
-    const pem = await exportSPKI(publicKey)
-    const rsa = await startServerWith({ key: { kind: 'public-key', pem } })
-    const forged = await signTestToken({ sub: 'mallory' }, '1h', pem)
-    expect(await expectUnauthorized(await getRooms(rsa, bearer(forged)))).toBe(
-      'The token is signed with a disallowed algorithm',
-    )
-  })
-})
-
-describe('JWKS', () => {
-  const kid = 'parley-test-key'
-  let jwksServer: Server
-  let jwks: TestServer
-  let privateKey: CryptoKey
-
-  beforeAll(async () => {
-    const pair = await generateKeyPair('RS256', { extractable: true })
-    privateKey = pair.privateKey
-    const body = JSON.stringify({ keys: [{ ...(await exportJWK(pair.publicKey)), kid, alg: 'RS256' }] })
-    jwksServer = createServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(body)
-    })
-    await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve))
-    const { port } = jwksServer.address() as AddressInfo
-    jwks = await startServerWith({
-      key: { kind: 'jwks', url: `http://127.0.0.1:${port}/.well-known/jwks.json` },
-    })
-  })
-
-  afterAll(async () => {
-    await new Promise((resolve) => jwksServer?.close(resolve))
-  })
-
-  const signRs256 = (key: CryptoKey, keyId: string) =>
-    new SignJWT({ sub: 'alice' })
-      .setProtectedHeader({ alg: 'RS256', kid: keyId })
-      .setExpirationTime('1h')
-      .sign(key)
-
-  it('verifies a token signed with the key the JWKS publishes under its kid', async () => {
-    await expectRooms(await getRooms(jwks, bearer(await signRs256(privateKey, kid))))
-  })
-
-  it('rejects a token signed with another key under the same kid', async () => {
-    const other = await generateKeyPair('RS256')
-    expect(
-      await expectUnauthorized(await getRooms(jwks, bearer(await signRs256(other.privateKey, kid)))),
-    ).toBe('The token signature is invalid')
-  })
-
-  it('rejects a token whose kid the JWKS does not publish', async () => {
-    const other = await generateKeyPair('RS256')
-    const token = await signRs256(other.privateKey, 'unknown-key')
-    expect(await expectUnauthorized(await getRooms(jwks, bearer(token)))).toBe('No key matches the token')
   })
 })
 

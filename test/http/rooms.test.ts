@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { MessageView } from '../../src/chat/messages.js'
 import type { RoomView } from '../../src/chat/rooms.js'
+import { expectError, getRoom, lobby } from '../support/api.js'
 import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { createRoom, postMessage, startTestServer, type TestServer } from '../support/server.js'
+import { createRoom, startTestServer, type TestServer } from '../support/server.js'
+
+// The HTTP surface of the room routes; how the lobby orders and counts is in test/chat/rooms.
 
 let database: TestDatabase
 let server: TestServer
@@ -23,34 +25,6 @@ function postRoom(body: unknown, as = 'alice') {
   return server.request('/rooms', { method: 'POST', body: JSON.stringify(body), as })
 }
 
-async function expectError(response: Response, status: number, code: string) {
-  expect({ status: response.status, body: await response.json() }).toEqual({
-    status,
-    body: { error: { code, message: expect.any(String) } },
-  })
-}
-
-async function getRoom(id: number): Promise<RoomView> {
-  const response = await server.request(`/rooms/${id}`)
-  expect(response.status).toBe(200)
-  return (await response.json()) as RoomView
-}
-
-async function lobby(): Promise<RoomView[]> {
-  const response = await server.request('/rooms')
-  expect(response.status).toBe(200)
-  return ((await response.json()) as { rooms: RoomView[] }).rooms
-}
-
-/** The lobby's order restricted to `ids`: other tests' rooms share the database. */
-async function lobbyOrderOf(ids: number[]): Promise<number[]> {
-  return (await lobby()).map((room) => room.id).filter((id) => ids.includes(id))
-}
-
-async function insertDirectly(roomId: number, body: string) {
-  await database.sql`insert into messages (room_id, user_id, user_name, body) values (${roomId}, 'ops', 'Ops', ${body})`
-}
-
 describe('POST /rooms', () => {
   it('creates a room owned by the caller with no messages yet', async () => {
     const response = await postRoom({ name: 'kitchen' }, 'carol')
@@ -66,7 +40,7 @@ describe('POST /rooms', () => {
       message_count: 0,
       last_message_at: null,
     })
-    expect(await getRoom(room.id)).toEqual(room)
+    expect(await getRoom(server, room.id)).toEqual(room)
   })
 
   it('trims the name before storing it', async () => {
@@ -79,7 +53,7 @@ describe('POST /rooms', () => {
     await createRoom(server, 'attic')
     await expectError(await postRoom({ name: 'attic' }, 'bob'), 409, 'name_taken')
     await expectError(await postRoom({ name: '  attic ' }), 409, 'name_taken')
-    expect((await lobby()).filter((room) => room.name === 'attic')).toHaveLength(1)
+    expect((await lobby(server)).filter((room) => room.name === 'attic')).toHaveLength(1)
   })
 
   it('treats names that differ in case as different rooms', async () => {
@@ -140,7 +114,7 @@ describe('POST /rooms', () => {
 describe('GET /rooms/:id', () => {
   it('returns the room', async () => {
     const id = await createRoom(server, 'study', 'dave')
-    expect(await getRoom(id)).toEqual({
+    expect(await getRoom(server, id)).toEqual({
       id,
       name: 'study',
       visibility: 'public',
@@ -165,58 +139,6 @@ describe('GET /rooms/:id', () => {
 })
 
 describe('GET /rooms', () => {
-  it('lists rooms without messages newest first, and a room moves to the front when it gets a message', async () => {
-    const a = await createRoom(server, 'order-a')
-    const b = await createRoom(server, 'order-b')
-    const c = await createRoom(server, 'order-c')
-    expect(await lobbyOrderOf([a, b, c])).toEqual([c, b, a])
-
-    expect((await postMessage(server, a, 'wake up')).status).toBe(201)
-    expect(await lobbyOrderOf([a, b, c])).toEqual([a, c, b])
-
-    await insertDirectly(b, 'from psql')
-    expect(await lobbyOrderOf([a, b, c])).toEqual([b, a, c])
-
-    // A room created after the last message is more recent activity than that message.
-    const d = await createRoom(server, 'order-d')
-    expect(await lobbyOrderOf([a, b, c, d])).toEqual([d, b, a, c])
-
-    expect((await postMessage(server, c, 'me too')).status).toBe(201)
-    expect(await lobbyOrderOf([a, b, c, d])).toEqual([c, d, b, a])
-  })
-
-  it('reports message_count, last_seq and last_message_at after posts and after a direct SQL insert', async () => {
-    const id = await createRoom(server, 'counted')
-    const posted: MessageView[] = []
-    for (const body of ['one', 'two', 'three']) {
-      const response = await postMessage(server, id, body)
-      expect(response.status).toBe(201)
-      posted.push((await response.json()) as MessageView)
-    }
-    expect(await getRoom(id)).toMatchObject({
-      last_seq: 3,
-      message_count: 3,
-      last_message_at: posted[2]?.created_at,
-    })
-
-    await insertDirectly(id, 'four')
-    const page = await server.request(`/rooms/${id}/messages?after=3`)
-    const [inserted] = ((await page.json()) as { messages: MessageView[] }).messages
-    expect(inserted).toMatchObject({ seq: 4, body: 'four', user_id: 'ops' })
-    const room = await getRoom(id)
-    expect(room).toMatchObject({ last_seq: 4, message_count: 4, last_message_at: inserted?.created_at })
-    // The lobby adds the caller's unread count: ops's message is unread, alice's own are not.
-    expect((await lobby()).find((listed) => listed.id === id)).toEqual({ ...room, unread_count: 1 })
-  })
-
-  it('counts rows, not seqs, after a message is deleted by hand', async () => {
-    const id = await createRoom(server, 'pruned')
-    for (const body of ['keep', 'delete me', 'keep too'])
-      expect((await postMessage(server, id, body)).status).toBe(201)
-    await database.sql`delete from messages where room_id = ${id} and seq = 2`
-    expect(await getRoom(id)).toMatchObject({ last_seq: 3, message_count: 2 })
-  })
-
   it('rejects a request without a token with 401 unauthorized', async () => {
     await expectError(await server.request('/rooms', { as: null }), 401, 'unauthorized')
   })

@@ -7,10 +7,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { databaseUrl, type EmbeddedDatabase, startEmbeddedPostgres } from '../../src/db/embedded.js'
 import { runMigrations } from '../../src/db/migrate.js'
 import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { range } from '../support/range.js'
 import { createRoom, errorCode, postMessage, startTestServer, type TestServer } from '../support/server.js'
 import { until } from '../support/wait.js'
-
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 
 interface Watcher {
   seqs: number[]

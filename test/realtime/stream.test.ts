@@ -1,21 +1,29 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { range } from '../support/range.js'
 import { createRoom, errorCode, postMessage, startTestServer, type TestServer } from '../support/server.js'
-import { openStream, type StreamClient, type StreamOptions } from '../support/sse.js'
+import { openMultiStream, openStream, type StreamClient, type StreamOptions } from '../support/sse.js'
 import { until } from '../support/wait.js'
+
+// A stream's life, from the answer before it starts to its close, and the multi-room
+// stream GET /stream?rooms=. What the hub delivers on it is in test/realtime/hub.
 
 let database: TestDatabase
 let server: TestServer
+/** A second instance on the same database, where a multi-room stream resumes. */
+let other: TestServer
 const streams: StreamClient[] = []
 
 beforeAll(async () => {
   database = await createTestDatabase()
   server = await startTestServer(database, { HEARTBEAT_MS: '200', SSE_RETRY_MS: '1500' })
+  other = await startTestServer(database, { HEARTBEAT_MS: '200', SSE_RETRY_MS: '1500' })
 })
 
 afterAll(async () => {
   for (const stream of streams) stream.close()
   await server?.close()
+  await other?.close()
   await database?.drop()
 })
 
@@ -47,22 +55,6 @@ async function readRaw(path: string, init: RequestInit, done: (text: string) => 
 }
 
 describe('GET /rooms/:id/stream', () => {
-  it('delivers a POSTed message and a psql-style insert live, with the REST JSON', async () => {
-    const roomId = await createRoom(server, 'live')
-    const stream = await subscribe(roomId)
-    const posted = await (await postMessage(server, roomId, 'over http')).json()
-    await database.sql`insert into messages (room_id, user_id, user_name, body) values (${roomId}, 'ops', 'Ops', 'from psql')`
-    await stream.waitFor(2)
-    expect(stream.messages[0]).toEqual(posted)
-    expect(stream.messages[1]).toMatchObject({
-      room_id: roomId,
-      seq: 2,
-      user_id: 'ops',
-      user_name: 'Ops',
-      body: 'from psql',
-    })
-  })
-
   it('answers with SSE headers, a retry frame first, then id/event/data frames and pings', async () => {
     const roomId = await createRoom(server, 'frames')
     const token = await server.token('bob')
@@ -86,30 +78,6 @@ describe('GET /rooms/:id/stream', () => {
     expect(text.startsWith('retry: 1500\n\n')).toBe(true)
     expect(text).toContain(`id: 1\nevent: message\ndata: ${JSON.stringify(message)}\n\n`)
     expect(text).toContain(': ping\n\n')
-  })
-
-  it('keeps rooms apart: subscribers of one room never see another room', async () => {
-    const roomA = await createRoom(server, 'isolation-a')
-    const roomB = await createRoom(server, 'isolation-b')
-    const streamA = await subscribe(roomA)
-    const streamB = await subscribe(roomB)
-    for (let i = 1; i <= 5; i++) {
-      await postMessage(server, roomA, `a${i}`)
-      await postMessage(server, roomB, `b${i}`)
-    }
-    await streamA.waitFor(5)
-    await streamB.waitFor(5)
-    expect(streamA.messages.map((m) => m.body)).toEqual(['a1', 'a2', 'a3', 'a4', 'a5'])
-    expect(streamB.messages.map((m) => m.body)).toEqual(['b1', 'b2', 'b3', 'b4', 'b5'])
-  })
-
-  it('delivers a 1 MB body inserted with SQL whole', async () => {
-    const roomId = await createRoom(server, 'big')
-    const stream = await subscribe(roomId)
-    const body = 'x'.repeat(1024 * 1024 - 3) + '😀!'
-    await database.sql`insert into messages (room_id, user_id, user_name, body) values (${roomId}, 'ops', 'Ops', ${body})`
-    await stream.waitFor(1)
-    expect(stream.messages[0]?.body).toBe(body)
   })
 
   it('sends event: expired and closes when the token expires', async () => {
@@ -139,5 +107,90 @@ describe('GET /rooms/:id/stream', () => {
     const badCursor = await server.request(`/rooms/${roomId}/stream`, { headers: { 'last-event-id': 'abc' } })
     expect(badCursor.status).toBe(400)
     expect(await errorCode(badCursor)).toBe('validation_failed')
+  })
+
+  it('leaves zero subscribers after 1000 connect/disconnect cycles', async () => {
+    const roomId = await createRoom(server, 'churn')
+    // A user per concurrent client: 20 at once is the default MAX_STREAMS_PER_USER.
+    const tokens = await Promise.all(range(1, 20).map((client) => server.token(`churner-${client}`)))
+    const baseline = server.hub.stats()
+    for (let batch = 0; batch < 50; batch++) {
+      await Promise.all(
+        tokens.map(async (token) => {
+          const controller = new AbortController()
+          const response = await fetch(`${server.url}/rooms/${roomId}/stream`, {
+            headers: { authorization: `Bearer ${token}` },
+            signal: controller.signal,
+          })
+          expect(response.status).toBe(200)
+          await response.body!.getReader().read()
+          controller.abort()
+        }),
+      )
+    }
+    // A stream closed while it was still joining is removed when its join completes.
+    await until(
+      () => server.hub.stats().rooms === baseline.rooms && server.hub.subscriberCount(roomId) === 0,
+      'every churned stream to be removed',
+    )
+    expect(server.hub.stats().subscribers).toBe(baseline.subscribers)
+  })
+})
+
+describe('GET /stream?rooms=', () => {
+  it('delivers several rooms on one connection with a cursor that resumes each room exactly', async () => {
+    const roomIds = [
+      await createRoom(server, 'multi-a'),
+      await createRoom(server, 'multi-b'),
+      await createRoom(server, 'multi-c'),
+    ]
+    const token = await server.token('mia')
+    const first = openMultiStream(server.url, roomIds, { token })
+    streams.push(first)
+    await first.opened
+    await until(() => roomIds.every((id) => server.hub.subscriberCount(id) === 1), 'all three rooms to join')
+
+    const insert = (roomId: number, count: number) =>
+      database.sql`insert into messages (room_id, user_id, user_name, body)
+                   select ${roomId}, 'ops', 'Ops', 'n' || g from generate_series(1, ${count}) g`
+    await Promise.all(roomIds.map((roomId) => insert(roomId, 5)))
+    await first.waitFor(15)
+    first.close()
+    const cursor = first.lastEventId()
+    expect(cursor).toMatch(/^\d+:\d+,\d+:\d+,\d+:\d+$/)
+
+    const writing = Promise.all(roomIds.map((roomId) => insert(roomId, 20)))
+    const resumed = openMultiStream(other.url, roomIds, { token, lastEventId: cursor })
+    streams.push(resumed)
+    await writing
+    await resumed.waitFor(60)
+    for (const roomId of roomIds) {
+      const seen = [...first.messages, ...resumed.messages]
+        .filter((m) => m.room_id === roomId)
+        .map((m) => m.seq)
+      expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => i + 1))
+    }
+  })
+
+  it('answers 404 for a room the caller may not see, and 400 for a malformed list or cursor', async () => {
+    const open = await createRoom(server, 'multi-open')
+    const hidden = await server.request('/rooms', {
+      as: 'owner',
+      method: 'POST',
+      body: JSON.stringify({ name: 'multi-hidden', visibility: 'private' }),
+    })
+    const hiddenId = ((await hidden.json()) as { id: number }).id
+    const refused = await server.request(`/stream?rooms=${open},${hiddenId}`, { as: 'stranger' })
+    expect([refused.status, await errorCode(refused)]).toEqual([404, 'room_not_found'])
+    const malformed = await server.request('/stream?rooms=1,abc')
+    expect([malformed.status, await errorCode(malformed)]).toEqual([400, 'invalid_id'])
+    const badCursor = await server.request(`/stream?rooms=${open}`, { headers: { 'last-event-id': 'x:1' } })
+    expect([badCursor.status, await errorCode(badCursor)]).toEqual([400, 'validation_failed'])
+  })
+
+  it('refuses more than 50 rooms on one stream with 400', async () => {
+    const ids = Array.from({ length: 51 }, (_, i) => i + 1).join(',')
+    const response = await server.request(`/stream?rooms=${ids}`)
+    expect([response.status, await errorCode(response)]).toEqual([400, 'validation_failed'])
   })
 })

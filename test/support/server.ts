@@ -1,6 +1,6 @@
-import { SignJWT } from 'jose'
 import pino from 'pino'
 import { createAuth } from '../../src/auth/jwt.js'
+import { signHs256Token } from '../../src/auth/sign.js'
 import { configSchema } from '../../src/config.js'
 import { type ParleyServer, startServer } from '../../src/server.js'
 import type { TestDatabase } from './database.js'
@@ -20,14 +20,13 @@ export async function startTestServer(
   env: Record<string, string> = {},
   auth = createAuth({ key: { kind: 'secret', secret: TEST_SECRET } }),
 ): Promise<TestServer> {
-  // Limits that would get in the way of most tests are lifted unless a test sets them.
+  // The product's defaults hold, limits included, unless a test sets the variable it is
+  // about. A test that needs many posts or streams spreads them over many users instead.
   const config = configSchema.parse({
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'silent',
     DB_POOL_MAX: '5',
-    RATE_LIMIT_MESSAGES: '0',
-    MAX_STREAMS_PER_USER: '100000',
     ...env,
   })
   const logger = pino({ level: config.LOG_LEVEL })
@@ -56,16 +55,13 @@ export async function startTestServer(
   return { ...server, token, request }
 }
 
+/** A token with exactly `claims`, signed with the harness's secret unless `secret` is given. */
 export function signTestToken(
   claims: Record<string, unknown>,
   ttl: string | number = '1h',
   secret = TEST_SECRET,
 ) {
-  return new SignJWT(claims)
-    .setProtectedHeader({ alg: 'HS256' })
-    .setIssuedAt()
-    .setExpirationTime(ttl)
-    .sign(new TextEncoder().encode(secret))
+  return signHs256Token(claims, ttl, secret)
 }
 
 /** Creates a room through the API and returns its id. */

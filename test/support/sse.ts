@@ -96,3 +96,7 @@ function openEventSource(
     close: () => source.close(),
   }
 }
+
+/** The parsed data of every `type` event the stream received, in arrival order. */
+export const eventsOf = (stream: StreamClient, type: string) =>
+  stream.events.filter((event) => event.type === type).map((event) => JSON.parse(event.data) as unknown)

@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { createRoom, postMessage, startTestServer, type TestServer } from '../support/server.js'
+import { eventsOf, openStream, type StreamClient } from '../support/sse.js'
+import { until } from '../support/wait.js'
+
+// Read marks (src/chat/reads.ts): marked on one instance, announced on the other's streams.
+
+let database: TestDatabase
+let serverA: TestServer
+let serverB: TestServer
+const streams: StreamClient[] = []
+
+beforeAll(async () => {
+  database = await createTestDatabase()
+  serverA = await startTestServer(database)
+  serverB = await startTestServer(database)
+})
+
+afterAll(async () => {
+  for (const stream of streams) stream.close()
+  await serverA?.close()
+  await serverB?.close()
+  await database?.drop()
+})
+
+async function watch(server: TestServer, roomId: number, user: string) {
+  const stream = openStream(server.url, roomId, { token: await server.token(user, user.toUpperCase()) })
+  streams.push(stream)
+  await stream.opened
+  return stream
+}
+
+describe('read receipts', () => {
+  it('records read marks that never move backwards, announces them and feeds unread counts', async () => {
+    const roomId = await createRoom(serverA, 'receipts', 'amy')
+    const observer = await watch(serverB, roomId, 'amy')
+    for (let i = 1; i <= 4; i++) await postMessage(serverA, roomId, `m${i}`, 'amy')
+    const unread = async () => {
+      const response = await serverA.request('/rooms', { as: 'ben' })
+      const { rooms } = (await response.json()) as { rooms: { id: number; unread_count: number }[] }
+      return rooms.find((room) => room.id === roomId)?.unread_count
+    }
+    expect(await unread()).toBe(4)
+
+    const mark = (seq: number) =>
+      serverA.request(`/rooms/${roomId}/read`, { as: 'ben', method: 'POST', body: JSON.stringify({ seq }) })
+    expect(await (await mark(3)).json()).toEqual({ user_id: 'ben', seq: 3 })
+    expect(await (await mark(1)).json()).toEqual({ user_id: 'ben', seq: 3 })
+    expect(await (await mark(99)).json()).toEqual({ user_id: 'ben', seq: 4 })
+    expect(await unread()).toBe(0)
+
+    await until(() => eventsOf(observer, 'read').length >= 2, 'two read events')
+    expect(eventsOf(observer, 'read')).toEqual([
+      { room_id: roomId, user_id: 'ben', seq: 3 },
+      { room_id: roomId, user_id: 'ben', seq: 4 },
+    ])
+    const reads = await (await serverB.request(`/rooms/${roomId}/reads`)).json()
+    expect(reads).toEqual({
+      reads: [
+        { user_id: 'amy', seq: 0, updated_at: null },
+        { user_id: 'ben', seq: 4, updated_at: expect.any(String) },
+      ],
+    })
+  })
+})

@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { deliveryFixtures } from '../support/delivery.js'
+import { range } from '../support/range.js'
+import { createRoom, startTestServer, type TestServer } from '../support/server.js'
+import { until } from '../support/wait.js'
+
+// The LISTEN connection's life (src/realtime/listener.ts): killed, it reconnects, and the
+// catch-up delivers what was committed while nobody listened.
+
+let database: TestDatabase
+let server: TestServer
+const { subscribeMany, waitForSubscribers, insertSql, closeStreams } = deliveryFixtures({
+  server: () => server,
+  database: () => database,
+})
+
+beforeAll(async () => {
+  database = await createTestDatabase()
+  server = await startTestServer(database, { LISTENER_PROBE_MS: '500' })
+})
+
+afterAll(async () => {
+  closeStreams()
+  await server?.close()
+  await database?.drop()
+})
+
+describe('the LISTEN connection', () => {
+  it('loses nothing when the listener is killed while 4 writers insert 500 messages', async () => {
+    const roomIds = [await createRoom(server, 'killed-a'), await createRoom(server, 'killed-b')]
+    const watchers = await subscribeMany([...roomIds, ...roomIds, ...roomIds])
+    for (const roomId of roomIds) await waitForSubscribers(roomId, 3)
+    const writing = Promise.all([
+      insertSql(roomIds[0]!, 125, 'w1'),
+      insertSql(roomIds[0]!, 125, 'w2'),
+      insertSql(roomIds[1]!, 125, 'w3'),
+      insertSql(roomIds[1]!, 125, 'w4'),
+    ])
+    await until(() => watchers.every((stream) => stream.messages.length >= 10), 'some deliveries')
+    const killed = await database.sql`
+      select pg_terminate_backend(pid) from pg_stat_activity
+      where datname = current_database() and application_name = 'parley-listener'`
+    expect(killed.length).toBe(1)
+    await writing
+    for (const stream of watchers) await stream.waitFor(250, 15_000)
+
+    // Rows committed while nobody listens raise no notification that arrives: only the
+    // catch-up after the reconnect can deliver them.
+    await until(() => server.hub.isListening(), 'the listener to be back')
+    await database.sql.begin(async (tx) => {
+      await tx`select pg_terminate_backend(pid) from pg_stat_activity
+               where datname = current_database() and application_name = 'parley-listener'`
+      await tx`insert into messages (room_id, user_id, user_name, body)
+               select r, 'ops', 'Ops', 'while away' from unnest(${roomIds}::bigint[]) r, generate_series(1, 10)`
+    })
+    for (const stream of watchers) await stream.waitFor(260, 15_000)
+    for (const stream of watchers) expect(stream.seqs()).toEqual(range(1, 260))
+    expect(server.hub.stats().reconnects).toBeGreaterThanOrEqual(2)
+  })
+})
