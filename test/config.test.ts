@@ -21,7 +21,7 @@ describe('loadConfig', () => {
     expect(loadConfig({})).toEqual({
       NODE_ENV: 'development',
       PORT: 3000,
-      HOST: '0.0.0.0',
+      HOST: '127.0.0.1',
       DATABASE_URL: undefined,
       DATA_DIR: '.data',
       MIGRATE_ON_START: true,
@@ -34,6 +34,7 @@ describe('loadConfig', () => {
       JWT_ROLES_CLAIM: 'roles',
       JWT_ADMIN_ROLE: 'admin',
       JWT_CLOCK_TOLERANCE_S: 5,
+      DEV_SIGNIN: false,
       HEARTBEAT_MS: 15_000,
       SSE_RETRY_MS: 2_000,
       LISTENER_PROBE_MS: 5_000,
@@ -42,9 +43,11 @@ describe('loadConfig', () => {
       STREAM_BUFFER_BYTES: 1_048_576,
       RATE_LIMIT_MESSAGES: 20,
       RATE_LIMIT_WINDOW_MS: 10_000,
+      ROOMS_PER_HOUR: 50,
       PRESENCE_TTL_MS: 20_000,
       TYPING_THROTTLE_MS: 2_000,
       SHUTDOWN_TIMEOUT_MS: 10_000,
+      METRICS_TOKEN: undefined,
       LOG_LEVEL: 'info',
     })
   })
@@ -116,11 +119,18 @@ describe('loadConfig', () => {
   })
 
   it.each([
-    ['JWT_SECRET', SECRET],
-    ['JWT_JWKS_URL', 'https://issuer.test/.well-known/jwks.json'],
-  ])('starts in production with %s and DATABASE_URL', (name, value) => {
-    const config = loadConfig({ NODE_ENV: 'production', DATABASE_URL, [name]: value })
-    expect(config).toMatchObject({ NODE_ENV: 'production', DATABASE_URL, [name]: value })
+    ['JWT_SECRET', { JWT_SECRET: SECRET }],
+    [
+      'JWT_JWKS_URL (with its issuer and audience)',
+      {
+        JWT_JWKS_URL: 'https://issuer.test/.well-known/jwks.json',
+        JWT_ISSUER: 'https://issuer.test/',
+        JWT_AUDIENCE: 'parley',
+      },
+    ],
+  ])('starts in production with %s and DATABASE_URL', (_name, key) => {
+    const config = loadConfig({ NODE_ENV: 'production', DATABASE_URL, ...key })
+    expect(config).toMatchObject({ NODE_ENV: 'production', DATABASE_URL, ...key })
   })
 })
 

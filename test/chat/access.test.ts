@@ -1,5 +1,5 @@
+import type { Room } from '../../src/wire.js'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { RoomView } from '../../src/chat/rooms.js'
 import { createTestDatabase, type TestDatabase } from '../support/database.js'
 import {
   accessFixtures,
@@ -55,7 +55,7 @@ describe('a private room, to a non-member', () => {
     const response = await api(STRANGER, 'GET', '/rooms')
     expect(response.status).toBe(200)
     const text = await response.text()
-    const ids = (JSON.parse(text) as { rooms: RoomView[] }).rooms.map((room) => room.id)
+    const ids = (JSON.parse(text) as { rooms: Room[] }).rooms.map((room) => room.id)
     expect(ids).toContain(open.id)
     expect(ids).not.toContain(hidden.id)
     expect(text).not.toContain(hidden.name)

@@ -1,5 +1,5 @@
+import type { Message } from '../../src/wire.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { MessageView } from '../../src/chat/messages.js'
 import { getRoom, lobby } from '../support/api.js'
 import { createTestDatabase, type TestDatabase } from '../support/database.js'
 import { createRoom, postMessage, startTestServer, type TestServer } from '../support/server.js'
@@ -51,11 +51,11 @@ describe('GET /rooms', () => {
 
   it('reports message_count, last_seq and last_message_at after posts and after a direct SQL insert', async () => {
     const id = await createRoom(server, 'counted')
-    const posted: MessageView[] = []
+    const posted: Message[] = []
     for (const body of ['one', 'two', 'three']) {
       const response = await postMessage(server, id, body)
       expect(response.status).toBe(201)
-      posted.push((await response.json()) as MessageView)
+      posted.push((await response.json()) as Message)
     }
     expect(await getRoom(server, id)).toMatchObject({
       last_seq: 3,
@@ -65,7 +65,7 @@ describe('GET /rooms', () => {
 
     await insertDirectly(id, 'four')
     const page = await server.request(`/rooms/${id}/messages?after=3`)
-    const [inserted] = ((await page.json()) as { messages: MessageView[] }).messages
+    const [inserted] = ((await page.json()) as { messages: Message[] }).messages
     expect(inserted).toMatchObject({ seq: 4, body: 'four', user_id: 'ops' })
     const room = await getRoom(server, id)
     expect(room).toMatchObject({ last_seq: 4, message_count: 4, last_message_at: inserted?.created_at })

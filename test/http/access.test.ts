@@ -1,5 +1,5 @@
+import type { Message } from '../../src/wire.js'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { MessageView } from '../../src/chat/messages.js'
 import { createTestDatabase, type TestDatabase } from '../support/database.js'
 import {
   accessFixtures,
@@ -169,11 +169,11 @@ describe('an admin', () => {
       body: { body: 'from the admin' },
     })
     expect(posted.status).toBe(201)
-    const message = (await posted.json()) as MessageView
+    const message = (await posted.json()) as Message
     await stream.waitFor(1)
     expect(stream.messages).toEqual([message])
     const page = await api(ADMIN, 'GET', `/rooms/${room.id}/messages`)
-    expect(((await page.json()) as { messages: MessageView[] }).messages).toEqual([message])
+    expect(((await page.json()) as { messages: Message[] }).messages).toEqual([message])
 
     const added = await api(ADMIN, 'POST', `/rooms/${room.id}/members`, {
       body: { user_id: 'nina', role: 'owner' },

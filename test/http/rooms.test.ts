@@ -1,5 +1,5 @@
+import type { Room } from '../../src/wire.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RoomView } from '../../src/chat/rooms.js'
 import { expectError, getRoom, lobby } from '../support/api.js'
 import { createTestDatabase, type TestDatabase } from '../support/database.js'
 import { createRoom, startTestServer, type TestServer } from '../support/server.js'
@@ -29,7 +29,7 @@ describe('POST /rooms', () => {
   it('creates a room owned by the caller with no messages yet', async () => {
     const response = await postRoom({ name: 'kitchen' }, 'carol')
     expect(response.status).toBe(201)
-    const room = (await response.json()) as RoomView
+    const room = (await response.json()) as Room
     expect(room).toEqual({
       id: expect.any(Number),
       name: 'kitchen',
@@ -46,7 +46,7 @@ describe('POST /rooms', () => {
   it('trims the name before storing it', async () => {
     const response = await postRoom({ name: '  \t porch \n ' })
     expect(response.status).toBe(201)
-    expect(((await response.json()) as RoomView).name).toBe('porch')
+    expect(((await response.json()) as Room).name).toBe('porch')
   })
 
   it('answers 409 name_taken for a name that exists, also when it differs only by outer whitespace', async () => {
@@ -67,8 +67,8 @@ describe('POST /rooms', () => {
     const byLetters = await postRoom({ name: letters })
     const byEmoji = await postRoom({ name: emoji })
     expect([byLetters.status, byEmoji.status]).toEqual([201, 201])
-    expect(((await byLetters.json()) as RoomView).name).toBe(letters)
-    expect(((await byEmoji.json()) as RoomView).name).toBe(emoji)
+    expect(((await byLetters.json()) as Room).name).toBe(letters)
+    expect(((await byEmoji.json()) as Room).name).toBe(emoji)
   })
 
   it.each([

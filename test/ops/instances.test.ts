@@ -1,8 +1,8 @@
+import type { Message } from '../../src/wire.js'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { EventSource } from 'eventsource'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { MessageView } from '../../src/chat/messages.js'
 import { createTestDatabase } from '../support/database.js'
 import { type Instance, instanceFleet } from '../support/instances.js'
 import { single, scrape, waitForOpenStreams } from '../support/metrics.js'
@@ -43,14 +43,14 @@ function openStreamStoppingOnError(instance: Instance, roomId: number, token: st
     },
   })
   const stream = {
-    messages: [] as MessageView[],
+    messages: [] as Message[],
     errors: 0,
     opened: new Promise<void>((resolve) => source.addEventListener('open', () => resolve(), { once: true })),
     seqs: () => stream.messages.map((message) => message.seq),
     isClosed: () => source.readyState === EventSource.CLOSED,
     close: () => source.close(),
   }
-  source.addEventListener('message', (event) => stream.messages.push(JSON.parse(event.data) as MessageView))
+  source.addEventListener('message', (event) => stream.messages.push(JSON.parse(event.data) as Message))
   source.addEventListener('error', () => {
     stream.errors++
     source.close()

@@ -45,19 +45,20 @@ describe('stream admission', () => {
   })
 
   it('keeps no slot, subscriber or presence for stream requests abandoned before they start', async () => {
-    const server = await serverWith({ MAX_STREAMS_PER_USER: '5', DB_POOL_MAX: '30' })
+    // One stream per user: a slot an abandoned setup kept would refuse that user's next stream.
+    const server = await serverWith({ MAX_STREAMS_PER_USER: '1', DB_POOL_MAX: '30' })
     const roomId = await createRoom(server, 'abandoned')
     const waitingOnLock = async () => {
       const [row] = await database.sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity
         where datname = current_database() and wait_event_type = 'Lock'`
       return row!.n
     }
-    const token = await server.token('quitter')
     // Hold the access check (it reads room_members) until every client has given up.
     await database.sql.begin(async (tx) => {
       await tx`lock table room_members in access exclusive mode`
       await Promise.all(
-        range(1, 20).map(async () => {
+        range(1, 20).map(async (i) => {
+          const token = await server.token(`quitter-${i}`)
           const socket = connect(server.port, '127.0.0.1')
           socket.on('error', () => {})
           socket.write(
@@ -74,7 +75,7 @@ describe('stream admission', () => {
       'every abandoned request to be forgotten',
     )
     await until(async () => (await server.presence.list(roomId)).length === 0, 'no one to be present')
-    const stream = await subscribe(server, roomId, 'quitter')
+    const stream = await subscribe(server, roomId, 'quitter-1')
     await postMessage(server, roomId, 'still welcome')
     await stream.waitFor(1)
   })

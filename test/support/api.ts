@@ -1,6 +1,5 @@
+import type { Message, Room } from '../../src/wire.js'
 import { expect } from 'vitest'
-import type { MessageView } from '../../src/chat/messages.js'
-import type { RoomView } from '../../src/chat/rooms.js'
 import type { TestServer } from './server.js'
 
 // REST reads and answer checks that the HTTP tests and the chat tests share.
@@ -14,33 +13,33 @@ export async function expectError(response: Response, status: number, code: stri
 }
 
 /** Expects 201 and returns the created message. */
-export async function expectCreated(response: Response): Promise<MessageView> {
+export async function expectCreated(response: Response): Promise<Message> {
   const body = await response.json()
   expect({ status: response.status, body }).toMatchObject({ status: 201 })
-  return body as MessageView
+  return body as Message
 }
 
 /** GET /rooms/:id, which must answer 200. */
-export async function getRoom(server: TestServer, id: number): Promise<RoomView> {
+export async function getRoom(server: TestServer, id: number): Promise<Room> {
   const response = await server.request(`/rooms/${id}`)
   expect(response.status).toBe(200)
-  return (await response.json()) as RoomView
+  return (await response.json()) as Room
 }
 
 /** GET /rooms as the default user, which must answer 200. */
-export async function lobby(server: TestServer): Promise<RoomView[]> {
+export async function lobby(server: TestServer): Promise<Room[]> {
   const response = await server.request('/rooms')
   expect(response.status).toBe(200)
-  return ((await response.json()) as { rooms: RoomView[] }).rooms
+  return ((await response.json()) as { rooms: Room[] }).rooms
 }
 
 export async function lastSeq(server: TestServer, roomId: number): Promise<number> {
   const response = await server.request(`/rooms/${roomId}`)
-  return ((await response.json()) as RoomView).last_seq
+  return ((await response.json()) as Room).last_seq
 }
 
 export interface MessagePage {
-  messages: MessageView[]
+  messages: Message[]
   has_more: boolean
 }
 

@@ -1,5 +1,5 @@
+import type { Message } from '../../src/wire.js'
 import { expect } from 'vitest'
-import type { MessageView } from '../../src/chat/messages.js'
 import { createTestDatabase, type TestDatabase } from './database.js'
 import { type ParleyProcess, startParleyProcess } from './process.js'
 import { signTestToken } from './server.js'
@@ -103,10 +103,10 @@ export function instanceFleet() {
     return ((await response.json()) as { id: number }).id
   }
 
-  async function post(instance: Instance, roomId: number, body: string, as: string): Promise<MessageView> {
+  async function post(instance: Instance, roomId: number, body: string, as: string): Promise<Message> {
     const response = await api(instance, `/rooms/${roomId}/messages`, as, { body })
     expect(response.status).toBe(201)
-    return (await response.json()) as MessageView
+    return (await response.json()) as Message
   }
 
   function insertSql(roomId: number, body: string) {

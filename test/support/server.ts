@@ -1,7 +1,7 @@
 import pino from 'pino'
 import { createAuth } from '../../src/auth/jwt.js'
 import { signHs256Token } from '../../src/auth/sign.js'
-import { configSchema } from '../../src/config.js'
+import { resolveConfig } from '../../src/config.js'
 import { type ParleyServer, startServer } from '../../src/server.js'
 import type { TestDatabase } from './database.js'
 
@@ -22,7 +22,7 @@ export async function startTestServer(
 ): Promise<TestServer> {
   // The product's defaults hold, limits included, unless a test sets the variable it is
   // about. A test that needs many posts or streams spreads them over many users instead.
-  const config = configSchema.parse({
+  const config = resolveConfig({
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'silent',

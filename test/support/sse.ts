@@ -1,9 +1,9 @@
+import type { Message } from '../../src/wire.js'
 import { EventSource } from 'eventsource'
-import type { MessageView } from '../../src/chat/messages.js'
 import { until } from './wait.js'
 
 export interface StreamClient {
-  messages: MessageView[]
+  messages: Message[]
   /** The `id:` of the latest message: a seq, or a `room:seq,…` cursor on a multi-room stream. */
   lastEventId(): string
   /** Every named event other than `message`, in arrival order. */
@@ -62,11 +62,11 @@ function openEventSource(
       return fetch(input, { ...init, headers })
     },
   })
-  const messages: MessageView[] = []
+  const messages: Message[] = []
   const events: { type: string; data: string }[] = []
   let lastId = ''
   source.addEventListener('message', (event) => {
-    messages.push(JSON.parse(event.data) as MessageView)
+    messages.push(JSON.parse(event.data) as Message)
     lastId = event.lastEventId
   })
   for (const type of ['expired', 'shutdown', 'removed', 'presence', 'typing', 'read']) {
