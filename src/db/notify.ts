@@ -26,16 +26,22 @@ function parseId(text: string): number | undefined {
   return Number.isSafeInteger(id) ? id : undefined
 }
 
+/** `<room_id>:<rest>`, the shape of both trigger payloads, with a valid room id. */
+function splitRoomPayload(payload: string): { roomId: number; rest: string } | undefined {
+  const colon = payload.indexOf(':')
+  const roomId = colon > 0 ? parseId(payload.slice(0, colon)) : undefined
+  return roomId === undefined ? undefined : { roomId, rest: payload.slice(colon + 1) }
+}
+
 export interface MessageNotice {
   roomId: number
   seq: number
 }
 
 export function parseMessageNotice(payload: string): MessageNotice | undefined {
-  const colon = payload.indexOf(':')
-  const roomId = parseId(payload.slice(0, colon))
-  const seq = parseId(payload.slice(colon + 1))
-  return colon > 0 && roomId !== undefined && seq !== undefined ? { roomId, seq } : undefined
+  const parts = splitRoomPayload(payload)
+  const seq = parts && parseId(parts.rest)
+  return parts && seq !== undefined ? { roomId: parts.roomId, seq } : undefined
 }
 
 export interface MemberNotice {
@@ -44,10 +50,8 @@ export interface MemberNotice {
 }
 
 export function parseMemberNotice(payload: string): MemberNotice | undefined {
-  const colon = payload.indexOf(':')
-  const roomId = parseId(payload.slice(0, colon))
-  const userId = payload.slice(colon + 1)
-  return colon > 0 && roomId !== undefined && userId !== '' ? { roomId, userId } : undefined
+  const parts = splitRoomPayload(payload)
+  return parts && parts.rest !== '' ? { roomId: parts.roomId, userId: parts.rest } : undefined
 }
 
 export type RoomEvent = {
