@@ -167,8 +167,15 @@ export function startStreamTimers(
   // A live iterator: streams added or removed meanwhile are visited or skipped correctly.
   let due = streams.values()
   let untilExpiryCheck = 0
+  // Each tick earns streams × tick / interval pings; the remainder is carried (in integer
+  // stream-milliseconds), since rounding each tick's share up pinged a lone stream every
+  // tick instead of every interval.
+  let credit = 0
   const timer = setInterval(() => {
-    for (let quota = Math.ceil((streams.size * tickMs) / heartbeatMs); quota > 0; quota--) {
+    credit = Math.min(credit + streams.size * tickMs, streams.size * heartbeatMs)
+    const quota = Math.floor(credit / heartbeatMs)
+    credit -= quota * heartbeatMs
+    for (let left = quota; left > 0; left--) {
       let next = due.next()
       if (next.done) {
         due = streams.values()
