@@ -6,32 +6,31 @@ import type { ReadMark } from '../wire.js'
 
 /**
  * Records that `userId` has read room `roomId` up to `seq` (capped at the room's last seq).
- * The mark never moves backwards; when it moves, the room's streams hear `read`, sent
- * only if the transaction commits. Returns the user's mark after the call.
+ * The mark never moves backwards; when it moves, the room's streams hear `read`, announced
+ * once the mark is stored. Returns the user's mark after the call. One statement, then
+ * the announcement: no transaction is held on the shared pool.
  */
 export async function markRead(db: Db, roomId: number, userId: string, seq: number): Promise<number> {
-  return db.transaction(async (tx) => {
-    const moved = await tx.execute<{ last_read_seq: string }>(sql`
+  const [row] = await db.execute<{ moved: string | null; mark: string | null }>(sql`
+    with moved as (
       insert into room_reads (room_id, user_id, last_read_seq)
       select id, ${userId}, least(${seq}, last_seq) from rooms where id = ${roomId}
       on conflict (room_id, user_id) do update
         set last_read_seq = excluded.last_read_seq, updated_at = now()
         where room_reads.last_read_seq < excluded.last_read_seq
-      returning last_read_seq`)
-    const row = moved[0]
-    if (row) {
-      const mark = Number(row.last_read_seq)
-      await publishRoomEvent(tx, {
-        roomId,
-        event: 'read',
-        data: { room_id: roomId, user_id: userId, seq: mark },
-      })
-      return mark
-    }
-    const current = await tx.execute<{ last_read_seq: string }>(sql`
-      select last_read_seq from room_reads where room_id = ${roomId} and user_id = ${userId}`)
-    return Number(current[0]?.last_read_seq ?? 0)
-  })
+      returning last_read_seq)
+    select (select last_read_seq from moved) as moved,
+      coalesce((select last_read_seq from moved),
+        (select last_read_seq from room_reads where room_id = ${roomId} and user_id = ${userId})) as mark`)
+  const mark = Number(row?.mark ?? 0)
+  if (row?.moved != null) {
+    await publishRoomEvent(db, {
+      roomId,
+      event: 'read',
+      data: { room_id: roomId, user_id: userId, seq: mark },
+    })
+  }
+  return mark
 }
 
 /** Every member's read mark (0 if none yet), plus anyone else who has read the room. */

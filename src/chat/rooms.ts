@@ -2,7 +2,6 @@ import { sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { isUniqueViolation } from '../db/errors.js'
 import { isoTimestamp, type RowOf } from '../db/sql.js'
-import { roomMembers, rooms } from '../db/schema.js'
 import type { LobbyRoom, Room } from '../wire.js'
 import { type Viewer, visibleTo } from './access.js'
 import { ChatError } from './errors.js'
@@ -54,17 +53,20 @@ export interface NewRoom {
   visibility: 'public' | 'private'
 }
 
-/** Creates a room with its creator as owner, in one transaction. */
+/** Creates a room with its creator as owner, in one statement (no transaction on the shared pool). */
 export async function createRoom(db: Db, input: NewRoom): Promise<Room> {
   try {
-    return await db.transaction(async (tx) => {
-      const [inserted] = await tx.insert(rooms).values(input).returning({ id: rooms.id })
-      if (!inserted) throw new Error('insert returned no row')
-      await tx.insert(roomMembers).values({ roomId: inserted.id, userId: input.createdBy, role: 'owner' })
-      const room = await getRoom(tx, inserted.id)
-      if (!room) throw new Error('the new room vanished')
-      return room
-    })
+    const rows = await db.execute<RowOf<Room>>(sql`
+      with r as (
+        insert into rooms (name, created_by, visibility)
+        values (${input.name}, ${input.createdBy}, ${input.visibility})
+        returning *),
+      owner as (
+        insert into room_members (room_id, user_id, role) select id, created_by, 'owner' from r)
+      select ${roomColumns} from r`)
+    const row = rows[0]
+    if (!row) throw new Error('insert returned no row')
+    return toRoom(row)
   } catch (error) {
     if (isUniqueViolation(error)) throw new ChatError('name_taken', `A room named "${input.name}" exists`)
     throw error

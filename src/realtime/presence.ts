@@ -1,12 +1,16 @@
 import { randomUUID } from 'node:crypto'
 import { sql } from 'drizzle-orm'
 import type { Logger } from 'pino'
+import type { Sql } from 'postgres'
 import type { Db } from '../db/client.js'
-import { publishRoomEvent } from '../db/notify.js'
+import { channels, encodeRoomEvent, publishRoomEvent } from '../db/notify.js'
+import { inReservedTransaction } from '../db/transaction.js'
 import type { PresentUser } from '../wire.js'
 
 export interface PresenceOptions {
   db: Db
+  /** The same pool without drizzle, for the transactions on a reserved connection. */
+  sql: Sql
   logger: Logger
   /** A process that has not heartbeaten for this long is gone, with all its presence. */
   ttlMs: number
@@ -27,7 +31,7 @@ interface Entry {
  * announces the leaves. Join and leave are decided under an advisory lock per (room, user),
  * so two instances never both announce the same user.
  */
-export function createPresence({ db, logger, ttlMs }: PresenceOptions) {
+export function createPresence({ db, sql: pool, logger, ttlMs }: PresenceOptions) {
   const instanceId = randomUUID()
   const local = new Map<string, Entry>()
   const pending = new Map<string, Promise<void>>()
@@ -46,28 +50,29 @@ export function createPresence({ db, logger, ttlMs }: PresenceOptions) {
   }
 
   async function transition(entry: Entry, type: 'join' | 'leave'): Promise<void> {
-    await db.transaction(async (tx) => {
-      await tx.execute(
-        sql`select pg_advisory_xact_lock(hashtextextended(${`${entry.roomId}:${entry.userId}`}, 0))`,
-      )
+    const { roomId, userId, userName } = entry
+    await inReservedTransaction(pool, async (tx) => {
+      // The lock is its own statement, so the reads after it see what its last holder committed.
+      await tx`select pg_advisory_xact_lock(hashtextextended(${`${roomId}:${userId}`}, 0))`
       if (type === 'join') {
-        await tx.execute(sql`insert into stream_presence (instance_id, room_id, user_id, user_name)
-          values (${instanceId}, ${entry.roomId}, ${entry.userId}, ${entry.userName}) on conflict do nothing`)
+        await tx`insert into stream_presence (instance_id, room_id, user_id, user_name)
+          values (${instanceId}, ${roomId}, ${userId}, ${userName}) on conflict do nothing`
       } else {
-        await tx.execute(sql`delete from stream_presence
-          where instance_id = ${instanceId} and room_id = ${entry.roomId} and user_id = ${entry.userId}`)
+        await tx`delete from stream_presence
+          where instance_id = ${instanceId} and room_id = ${roomId} and user_id = ${userId}`
       }
-      const elsewhere = await tx.execute(sql`select 1 from stream_presence p
+      const elsewhere = await tx`select 1 from stream_presence p
         join parley_instances i on i.id = p.instance_id
-        where p.room_id = ${entry.roomId} and p.user_id = ${entry.userId}
-          and p.instance_id <> ${instanceId} and i.heartbeat_at > now() - ${ttl}
-        limit 1`)
+        where p.room_id = ${roomId} and p.user_id = ${userId} and p.instance_id <> ${instanceId}
+          and i.heartbeat_at > now() - ${ttlMs}::int * interval '1 millisecond'
+        limit 1`
       if (elsewhere.length > 0) return
-      await publishRoomEvent(tx, {
-        roomId: entry.roomId,
+      const event = encodeRoomEvent({
+        roomId,
         event: 'presence',
-        data: { type, user_id: entry.userId, user_name: entry.userName },
+        data: { type, user_id: userId, user_name: userName },
       })
+      await tx`select pg_notify(${channels.events}, ${event})`
     })
   }
 
