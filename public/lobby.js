@@ -3,17 +3,28 @@
 import { api } from './api.js'
 import { byId, h, showError, timeElement } from './ui.js'
 
+/** Shows the first page of rooms; "More rooms" appends the next page while there is one. */
 export async function showLobby() {
   const list = byId('room-list')
   const empty = byId('lobby-empty')
   const error = byId('lobby-error')
+  const more = byId('more-rooms')
   showError(error, '')
+  const load = async (cursor) => {
+    const page = await api(cursor ? `/rooms?cursor=${encodeURIComponent(cursor)}` : '/rooms')
+    const items = page.rooms.map(roomItem)
+    if (cursor) list.append(...items)
+    else list.replaceChildren(...items)
+    more.hidden = !page.next_cursor
+    more.onclick = () => load(page.next_cursor).catch(fail)
+    return page
+  }
+  const fail = (failure) => showError(error, `Could not load the rooms: ${failure.message}`)
   try {
-    const { rooms } = await api('/rooms')
-    list.replaceChildren(...rooms.map(roomItem))
-    empty.hidden = rooms.length > 0
+    const first = await load(undefined)
+    empty.hidden = first.rooms.length > 0
   } catch (failure) {
-    showError(error, `Could not load the rooms: ${failure.message}`)
+    fail(failure)
   }
 }
 

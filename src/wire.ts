@@ -37,6 +37,16 @@ export const LobbyRoomSchema = RoomSchema.extend({
   unread_count: z.number().int().meta({ description: "Others' messages after the caller's read mark" }),
 }).meta({ id: 'LobbyRoom' })
 
+export const LobbyPageSchema = z
+  .object({
+    rooms: z.array(LobbyRoomSchema),
+    next_cursor: z
+      .string()
+      .nullable()
+      .meta({ description: 'Pass as `cursor` for the next page; null on the last page' }),
+  })
+  .meta({ id: 'LobbyPage' })
+
 export const RoomRoleSchema = z.enum(['owner', 'member'])
 
 export const MemberSchema = z
@@ -61,6 +71,7 @@ export const StreamTicketSchema = z
 export type Message = z.infer<typeof MessageSchema>
 export type Room = z.infer<typeof RoomSchema>
 export type LobbyRoom = z.infer<typeof LobbyRoomSchema>
+export type LobbyPage = z.infer<typeof LobbyPageSchema>
 export type RoomRole = z.infer<typeof RoomRoleSchema>
 export type Member = z.infer<typeof MemberSchema>
 export type ReadMark = z.infer<typeof ReadMarkSchema>

@@ -6,36 +6,87 @@ import type { LobbyRoom, Room } from '../wire.js'
 import { type Viewer, visibleTo } from './access.js'
 import { ChatError } from './errors.js'
 
-// message_count counts rows (a hand-deleted message leaves a hole in seq); both
-// subqueries are index scans on (room_id, seq).
+// Every figure is a column the message triggers keep (sql/messages.sql): reading a room
+// never counts its messages, whatever their number.
 const roomColumns = sql`
   r.id, r.name, r.visibility, r.created_by, ${isoTimestamp('r.created_at')} as created_at, r.last_seq,
-  (select count(*) from messages m where m.room_id = r.id)::int as message_count,
-  (select ${isoTimestamp('m.created_at')} from messages m where m.room_id = r.id order by m.seq desc limit 1) as last_message_at`
+  r.message_count, ${isoTimestamp('r.last_message_at')} as last_message_at`
 
 /** The one mapper from a room row (roomColumns) to its JSON. */
 function toRoom(row: RowOf<Room>): Room {
   return {
-    ...row,
     id: Number(row.id),
+    name: row.name,
+    visibility: row.visibility,
+    created_by: row.created_by,
+    created_at: row.created_at,
     last_seq: Number(row.last_seq),
     message_count: Number(row.message_count),
+    last_message_at: row.last_message_at,
   }
 }
 
-/** The rooms the viewer may read, most recently active first (rooms without messages by creation). */
-export async function listRooms(db: Db, viewer: Viewer): Promise<LobbyRoom[]> {
-  // Unread: others' messages after the viewer's read mark (own messages are never unread).
-  const rows = await db.execute<RowOf<LobbyRoom>>(sql`
+/** Where a page of the lobby starts: after the room of this activity time and id. */
+export interface LobbyCursor {
+  /** The room's last activity, to the microsecond, as PostgreSQL wrote it. */
+  activity: string
+  id: number
+}
+
+const CURSOR = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)\|([1-9]\d{0,15})$/
+
+export function encodeLobbyCursor(cursor: LobbyCursor): string {
+  return Buffer.from(`${cursor.activity}|${cursor.id}`).toString('base64url')
+}
+
+/** The cursor an earlier page handed out, or undefined when `text` is not one. */
+export function parseLobbyCursor(text: string): LobbyCursor | undefined {
+  const match = CURSOR.exec(Buffer.from(text, 'base64url').toString('utf8'))
+  if (!match || encodeLobbyCursor({ activity: match[1]!, id: Number(match[2]) }) !== text) return undefined
+  return { activity: match[1]!, id: Number(match[2]) }
+}
+
+export interface LobbyPage {
+  limit: number
+  after?: LobbyCursor
+  /** Only rooms whose name contains this, ignoring case. */
+  q?: string
+}
+
+const activity = sql.raw('coalesce(r.last_message_at, r.created_at)')
+
+/**
+ * A page of the rooms the viewer may read, most recently active first (a room without
+ * messages by its creation), and the cursor of the next page if there is one.
+ *
+ * Unread is others' messages after the viewer's read mark. Posting moves the author's mark
+ * to their message (sql/messages.sql), so none of the viewer's own messages is after it,
+ * and in a room without holes in seq (message_count = last_seq) that is last_seq − mark.
+ * Only a room whose messages were deleted by hand is counted, and only after the mark.
+ */
+export async function listRooms(db: Db, viewer: Viewer, page: LobbyPage) {
+  const after = page.after
+    ? sql`and (${activity}, r.id) < (${page.after.activity}::timestamptz, ${page.after.id})`
+    : sql``
+  const named = page.q ? sql`and r.name ilike ${`%${page.q.replace(/[\\%_]/g, '\\$&')}%`}` : sql``
+  const rows = await db.execute<RowOf<LobbyRoom> & { activity: string }>(sql`
     select ${roomColumns},
-      (select count(*) from messages m
-        where m.room_id = r.id and m.user_id <> ${viewer.userId}
-          and m.seq > coalesce((select rr.last_read_seq from room_reads rr
-                                where rr.room_id = r.id and rr.user_id = ${viewer.userId}), 0))::int as unread_count
+      to_char(${activity} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as activity,
+      case when r.message_count = r.last_seq then greatest(r.last_seq - coalesce(rr.last_read_seq, 0), 0)
+        else (select count(*) from messages m where m.room_id = r.id and m.user_id <> ${viewer.userId}
+              and m.seq > coalesce(rr.last_read_seq, 0))
+      end as unread_count
     from rooms r
-    where ${visibleTo(viewer)}
-    order by coalesce((select max(m.created_at) from messages m where m.room_id = r.id), r.created_at) desc, r.id desc`)
-  return rows.map((row) => ({ ...toRoom(row), unread_count: Number(row.unread_count) }))
+    left join room_reads rr on rr.room_id = r.id and rr.user_id = ${viewer.userId}
+    where ${visibleTo(viewer)} ${after} ${named}
+    order by ${activity} desc, r.id desc
+    limit ${page.limit + 1}`)
+  const rooms = rows
+    .slice(0, page.limit)
+    .map((row) => ({ ...toRoom(row), unread_count: Number(row.unread_count) }))
+  const last = rows.length > page.limit ? rows[page.limit - 1] : undefined
+  const nextCursor = last ? encodeLobbyCursor({ activity: last.activity, id: Number(last.id) }) : null
+  return { rooms, nextCursor }
 }
 
 /** Anything that can run a statement: the pool or a transaction. */

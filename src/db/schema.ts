@@ -24,6 +24,9 @@ export const rooms = pgTable(
     visibility: text('visibility', { enum: ['public', 'private'] })
       .notNull()
       .default('public'),
+    // Kept by the message triggers (sql/messages.sql), so no answer counts a room's rows.
+    messageCount: bigint('message_count', { mode: 'number' }).notNull().default(0),
+    lastMessageAt: timestamp('last_message_at', { withTimezone: true }),
   },
   (table) => [
     check('rooms_name_length', sql`char_length(btrim(${table.name})) between 1 and 100`),
@@ -35,6 +38,11 @@ export const rooms = pgTable(
     check('rooms_visibility', sql`${table.visibility} in ('public', 'private')`),
     // Serves the per-user room creation quota: the rooms a user created lately.
     index('rooms_created_by_idx').on(table.createdBy, table.createdAt),
+    // The lobby's order, most recently active first, paged by (activity, id).
+    index('rooms_activity_idx').on(
+      sql`(coalesce(${table.lastMessageAt}, ${table.createdAt})) desc`,
+      sql`${table.id} desc`,
+    ),
   ],
 )
 

@@ -68,7 +68,11 @@ describe('migrations', () => {
       timeout: 60_000,
     })
     expect(await publicTables(database)).toEqual(SCHEMA_TABLES)
-    expect(await messageTriggers(database)).toEqual(['messages_assign_seq', 'messages_notify'])
+    expect(await messageTriggers(database)).toEqual([
+      'messages_assign_seq',
+      'messages_count_deleted',
+      'messages_notify',
+    ])
     expect(await appliedMigrations(database)).toEqual(await journalTimestamps())
 
     // The server's migrator shares drizzle-kit's bookkeeping, so it finds nothing left to do.
@@ -77,7 +81,7 @@ describe('migrations', () => {
   })
 
   it.each([
-    ['0001_message_triggers.sql', 'messages.sql'],
+    ['0009_message_counter_triggers.sql', 'messages.sql'],
     ['0004_member_triggers.sql', 'members.sql'],
   ])('installs trigger SQL with drizzle/%s byte-identical to sql/%s', async (migrationFile, sqlFile) => {
     const [migration, source] = await Promise.all([
@@ -95,6 +99,10 @@ describe('migrations', () => {
     expect(outcomes).toEqual(['ok', 'ok', 'ok', 'ok'])
     expect(await appliedMigrations(database)).toEqual(await journalTimestamps())
     expect(await publicTables(database)).toEqual(SCHEMA_TABLES)
-    expect(await messageTriggers(database)).toEqual(['messages_assign_seq', 'messages_notify'])
+    expect(await messageTriggers(database)).toEqual([
+      'messages_assign_seq',
+      'messages_count_deleted',
+      'messages_notify',
+    ])
   })
 })

@@ -23,5 +23,5 @@ export async function expectUnauthorized(response: Response): Promise<string> {
 /** Expects 200 with a room list. */
 export async function expectRooms(response: Response) {
   expect(response.status).toBe(200)
-  expect(await response.json()).toEqual({ rooms: expect.any(Array) })
+  expect(await response.json()).toEqual({ rooms: expect.any(Array), next_cursor: null })
 }

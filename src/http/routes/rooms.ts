@@ -1,8 +1,8 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import { roomNotFound } from '../../chat/errors.js'
 import { secondsUntilRoomAllowed } from '../../chat/rate-limit.js'
-import { createRoom, getRoom, listRooms } from '../../chat/rooms.js'
-import { LobbyRoomSchema, RoomSchema } from '../../wire.js'
+import { createRoom, getRoom, listRooms, parseLobbyCursor } from '../../chat/rooms.js'
+import { LobbyPageSchema, RoomSchema } from '../../wire.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
 import { rateLimited } from '../errors.js'
@@ -27,13 +27,35 @@ export const CreateRoomBody = z
   })
   .openapi('CreateRoom')
 
+const LobbyQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z
+    .string()
+    .max(200)
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined) return undefined
+      const cursor = parseLobbyCursor(text)
+      if (!cursor) ctx.addIssue({ code: 'custom', message: 'is not a next_cursor this API handed out' })
+      return cursor
+    })
+    .openapi({ type: 'string', description: 'The `next_cursor` of the previous page' }),
+  q: z
+    .string()
+    .trim()
+    .max(100)
+    .optional()
+    .openapi({ description: 'Only rooms whose name contains this, ignoring case' }),
+})
+
 const list = createRoute({
   method: 'get',
   path: '/rooms',
-  summary: 'List rooms, most recently active first',
+  summary: 'A page of the rooms the caller may read, most recently active first',
   security: bearerSecurity,
+  request: { query: LobbyQuery },
   responses: {
-    200: jsonContent(z.object({ rooms: z.array(LobbyRoomSchema) }), 'The rooms'),
+    200: jsonContent(LobbyPageSchema, 'The rooms'),
     ...errorResponses,
   },
 })
@@ -64,7 +86,11 @@ const get = createRoute({
 export function registerRooms(app: OpenAPIHono<AppEnv>, { db, config }: AppDeps) {
   const roomLimit = { count: config.ROOMS_PER_HOUR, windowMs: 3_600_000 }
 
-  app.openapi(list, async (c) => c.json({ rooms: await listRooms(db, c.get('identity')) }, 200))
+  app.openapi(list, async (c) => {
+    const { limit, cursor, q } = c.req.valid('query')
+    const page = await listRooms(db, c.get('identity'), { limit, after: cursor, q: q || undefined })
+    return c.json({ rooms: page.rooms, next_cursor: page.nextCursor }, 200)
+  })
 
   app.openapi(create, async (c) => {
     const { name, visibility } = c.req.valid('json')
