@@ -117,7 +117,7 @@ export function openRoom(roomId) {
         api(`/rooms/${roomId}/reads`),
       ])
       if (closed) return
-      presence.reset(here.users)
+      presence.reset(here.users, here.count)
       receipts.reset(reads.reads)
     } catch {
       presence.reset()

@@ -80,21 +80,29 @@ export function createTypingIndicator(element) {
 export function createPresenceList(element, me, names) {
   const present = new Map()
   let sinceRequest
+  // How many are here on every instance: above the server's PRESENCE_LIST_MAX its frames
+  // carry only this, and the list shows who was here when the page loaded.
+  let count = 0
 
   function render() {
     const users = [...present].sort((a, b) => a[1].localeCompare(b[1]))
+    const others = count - users.length
     element.replaceChildren(
       ...users.map(([userId, name]) =>
         h('li', { 'data-user-id': userId }, name, userId === me ? h('span', { text: ' (you)' }) : null),
       ),
+      ...(others > 0 ? [h('li', { class: 'hint', text: `and ${others} more` })] : []),
     )
   }
 
-  function apply({ type, user_id, user_name }) {
-    if (type === 'join') {
-      present.set(user_id, user_name)
-      names.set(user_id, user_name)
-    } else present.delete(user_id)
+  /** A presence frame: who came, who went, how many are here now. */
+  function apply({ joined = [], left = [], count: here }) {
+    for (const user of joined) {
+      present.set(user.user_id, user.user_name)
+      names.set(user.user_id, user.user_name)
+    }
+    for (const user of left) present.delete(user.user_id)
+    if (typeof here === 'number') count = here
   }
 
   return {
@@ -102,10 +110,10 @@ export function createPresenceList(element, me, names) {
     requested() {
       sinceRequest = []
     },
-    reset(users) {
+    reset(users, here) {
       if (users) {
         present.clear()
-        for (const user of users) apply({ type: 'join', ...user })
+        apply({ joined: users, count: here ?? users.length })
         for (const event of sinceRequest ?? []) apply(event)
       }
       sinceRequest = undefined

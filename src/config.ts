@@ -50,6 +50,8 @@ export const configSchema = z.object({
   RATE_LIMIT_WINDOW_MS: int(100, 86_400_000).default(10_000),
   ROOMS_PER_HOUR: int(0, 1_000_000).default(50),
   PRESENCE_TTL_MS: int(1_000, 600_000).default(20_000),
+  PRESENCE_BATCH_MS: int(10, 10_000).default(500),
+  PRESENCE_LIST_MAX: int(0, 10_000).default(100),
   TYPING_THROTTLE_MS: int(0, 60_000).default(2_000),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
   METRICS_TOKEN: optionalText.pipe(z.string().min(16, 'must be at least 16 characters').optional()),

@@ -46,7 +46,13 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     maxStreams: config.MAX_STREAMS,
     maxStreamsPerUser: config.MAX_STREAMS_PER_USER,
   })
-  const presence = createPresence({ db, sql, logger, ttlMs: config.PRESENCE_TTL_MS })
+  const presence = createPresence({
+    sql,
+    logger,
+    ttlMs: config.PRESENCE_TTL_MS,
+    batchMs: config.PRESENCE_BATCH_MS,
+    listMax: config.PRESENCE_LIST_MAX,
+  })
   const sessions = createStreamSessions({ hub, admission, presence, logger, retryMs: config.SSE_RETRY_MS })
   await hub.start()
   await presence.start()

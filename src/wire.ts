@@ -59,7 +59,13 @@ export const ReadMarkSchema = z
 
 export const PresentUserSchema = z.object({ user_id: z.string(), user_name: z.string() })
 
-export const PresenceSchema = z.object({ users: z.array(PresentUserSchema) }).meta({ id: 'Presence' })
+export const PresenceSchema = z
+  .object({
+    users: z.array(PresentUserSchema),
+    count: z.number().int().meta({ description: 'How many people are here, on every instance' }),
+    next_cursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page' }),
+  })
+  .meta({ id: 'Presence' })
 
 export const StreamTicketSchema = z
   .object({
@@ -83,10 +89,12 @@ export type StreamTicket = z.infer<typeof StreamTicketSchema>
  * the database. Strict: a notification whose data has any other field is not Parley's.
  */
 export const roomEvents = {
+  // Who came and who went since the last frame, and how many are here now; above
+  // PRESENCE_LIST_MAX people the lists stay empty and only the count tells.
   presence: z.strictObject({
-    type: z.enum(['join', 'leave']),
-    user_id: z.string(),
-    user_name: z.string(),
+    joined: z.array(PresentUserSchema.strict()),
+    left: z.array(PresentUserSchema.strict()),
+    count: z.number().int().min(0),
   }),
   typing: z.strictObject({
     room_id: roomId,

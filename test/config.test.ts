@@ -45,6 +45,8 @@ describe('loadConfig', () => {
       RATE_LIMIT_WINDOW_MS: 10_000,
       ROOMS_PER_HOUR: 50,
       PRESENCE_TTL_MS: 20_000,
+      PRESENCE_BATCH_MS: 500,
+      PRESENCE_LIST_MAX: 100,
       TYPING_THROTTLE_MS: 2_000,
       SHUTDOWN_TIMEOUT_MS: 10_000,
       METRICS_TOKEN: undefined,

@@ -71,7 +71,11 @@ describe('payloads', () => {
 
   it('round-trip every room event Parley publishes', () => {
     const events: RoomEvent[] = [
-      { roomId: 1, event: 'presence', data: { type: 'join', user_id: 'a', user_name: 'A' } },
+      {
+        roomId: 1,
+        event: 'presence',
+        data: { joined: [{ user_id: 'a', user_name: 'A' }], left: [], count: 1 },
+      },
       {
         roomId: 2,
         event: 'typing',

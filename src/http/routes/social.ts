@@ -11,12 +11,17 @@ import { bearerSecurity, errorResponses, jsonContent, notFoundResponse, RoomIdPa
 const TypingBody = z.object({ state: z.enum(['on', 'off']) }).openapi('Typing')
 const ReadBody = z.object({ seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }).openapi('Read')
 
+const PresenceQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(200),
+  cursor: z.string().max(300).optional().openapi({ description: 'The `next_cursor` of the previous page' }),
+})
+
 const presence = createRoute({
   method: 'get',
   path: '/rooms/{id}/presence',
-  summary: "Users with the room's stream open on any instance, each once",
+  summary: "A page of the users with the room's stream open on any instance, each once, by user id",
   security: bearerSecurity,
-  request: { params: RoomIdParams },
+  request: { params: RoomIdParams, query: PresenceQuery },
   responses: { 200: jsonContent(PresenceSchema, 'Present users'), ...errorResponses, ...notFoundResponse },
 })
 
@@ -73,7 +78,12 @@ export function registerSocial(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
   app.openapi(presence, async (c) => {
     const { id } = c.req.valid('param')
     await requireReadableRoom(db, id, c.get('identity'))
-    return c.json({ users: await roster.list(id) }, 200)
+    const { limit, cursor } = c.req.valid('query')
+    // The cursor is the last user id of the previous page, opaque to the client.
+    const after = cursor === undefined ? undefined : Buffer.from(cursor, 'base64url').toString('utf8')
+    const page = await roster.list(id, { limit, after })
+    const next = page.nextAfter === undefined ? null : Buffer.from(page.nextAfter).toString('base64url')
+    return c.json({ users: page.users, count: page.count, next_cursor: next }, 200)
   })
 
   app.openapi(typing, async (c) => {

@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { range } from '../support/range.js'
+import { createRoom, startTestServer, type TestServer } from '../support/server.js'
+import { eventsOf, openStream, type StreamClient } from '../support/sse.js'
+import { until } from '../support/wait.js'
+
+// Presence costs each stream a frame per batch, not a frame per person.
+
+interface PresenceFrame {
+  joined: { user_id: string }[]
+  left: { user_id: string }[]
+  count: number
+}
+
+let database: TestDatabase
+let server: TestServer
+let other: TestServer
+const streams: StreamClient[] = []
+
+beforeAll(async () => {
+  database = await createTestDatabase()
+  server = await startTestServer(database)
+  other = await startTestServer(database)
+})
+
+afterAll(async () => {
+  for (const stream of streams) stream.close()
+  await server?.close()
+  await other?.close()
+  await database?.drop()
+})
+
+async function watch(on: TestServer, roomId: number, user: string) {
+  const stream = openStream(on.url, roomId, { token: await on.token(user) })
+  streams.push(stream)
+  await stream.opened
+  return stream
+}
+
+const framesOf = (stream: StreamClient) => eventsOf(stream, 'presence') as PresenceFrame[]
+
+async function presentCount(roomId: number) {
+  const response = await server.request(`/rooms/${roomId}/presence?limit=1`)
+  return ((await response.json()) as { count: number }).count
+}
+
+describe('a crowd', () => {
+  it('of 150 arriving and leaving at once costs each stream a few frames, carrying a count above PRESENCE_LIST_MAX', async () => {
+    const roomId = await createRoom(server, 'crowd')
+    const observer = await watch(other, roomId, 'observer')
+    await until(async () => (await presentCount(roomId)) === 1, 'the observer to be present')
+    const crowd = await Promise.all(range(1, 150).map((i) => watch(server, roomId, `person-${i}`)))
+    await until(async () => (await presentCount(roomId)) === 151, 'the crowd to be present', 15_000)
+    await until(() => framesOf(observer).at(-1)?.count === 151, 'the observer to hear the count')
+    const arriving = framesOf(observer).length
+    // The default batch is 500 ms: the crowd's arrival spans a few batches, not 150 frames.
+    expect(arriving).toBeLessThanOrEqual(10)
+    // Above 100 people the frames stop naming them.
+    expect(framesOf(observer).at(-1)).toEqual({ joined: [], left: [], count: 151 })
+
+    for (const stream of crowd) stream.close()
+    await until(() => framesOf(observer).at(-1)?.count === 1, 'the crowd to be gone', 15_000)
+    expect(framesOf(observer).length - arriving).toBeLessThanOrEqual(10)
+  })
+
+  it('leaving with a shutting-down instance is one frame per room, naming who left', async () => {
+    const leaving = await startTestServer(database)
+    const roomId = await createRoom(server, 'shutdown-crowd')
+    const observer = await watch(other, roomId, 'watcher')
+    await Promise.all(range(1, 30).map((i) => watch(leaving, roomId, `guest-${i}`)))
+    await until(async () => (await presentCount(roomId)) === 31, 'the guests to be present', 15_000)
+    await until(() => framesOf(observer).at(-1)?.count === 31, 'the observer to hear them')
+    const before = framesOf(observer).length
+    await leaving.close()
+    await until(() => framesOf(observer).length > before, 'the leave frame')
+    const frames = framesOf(observer).slice(before)
+    expect(frames).toHaveLength(1)
+    expect(frames[0]!.count).toBe(1)
+    expect(frames[0]!.left.map((user) => user.user_id).sort()).toEqual(
+      range(1, 30)
+        .map((i) => `guest-${i}`)
+        .sort(),
+    )
+  })
+})
+
+describe('GET /rooms/:id/presence', () => {
+  it('pages through everyone present, each once, by user id', async () => {
+    const roomId = await createRoom(server, 'paged-presence')
+    await Promise.all(range(1, 7).map((i) => watch(i % 2 ? server : other, roomId, `p-${i}`)))
+    await until(async () => (await presentCount(roomId)) === 7, 'seven present')
+    const seen: string[] = []
+    let cursor: string | null = null
+    do {
+      const response: Response = await server.request(
+        `/rooms/${roomId}/presence?limit=3${cursor ? `&cursor=${cursor}` : ''}`,
+      )
+      const page = (await response.json()) as {
+        users: { user_id: string }[]
+        count: number
+        next_cursor: string | null
+      }
+      expect(page.count).toBe(7)
+      seen.push(...page.users.map((user) => user.user_id))
+      cursor = page.next_cursor
+    } while (cursor)
+    expect(seen).toEqual(range(1, 7).map((i) => `p-${i}`))
+  })
+})
