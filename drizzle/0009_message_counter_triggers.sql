@@ -41,7 +41,8 @@ $$;
 --> statement-breakpoint
 -- A message deleted by hand leaves a hole in seq; the room's counters follow it. Once per
 -- statement, over the rows it deleted, so deleting a whole room's history costs one update
--- of the room, not one per row.
+-- of the room, not one per row. Listeners hear '<room_id>:deleted' on parley_messages and
+-- forget the messages they keep in memory for resumes.
 CREATE OR REPLACE FUNCTION parley_count_deleted_messages() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -51,6 +52,8 @@ BEGIN
                             ORDER BY m.seq DESC LIMIT 1)
     FROM (SELECT room_id, count(*) AS n FROM deleted_messages GROUP BY room_id) gone
    WHERE r.id = gone.room_id;
+  PERFORM pg_notify('parley_messages', room_id::text || ':deleted')
+     FROM (SELECT DISTINCT room_id FROM deleted_messages) AS rooms_touched;
   RETURN NULL;
 END;
 $$;

@@ -43,6 +43,7 @@ export const configSchema = z.object({
   HEARTBEAT_MS: int(100, 3_600_000).default(15_000),
   SSE_RETRY_MS: int(0, 3_600_000).default(2_000),
   LISTENER_PROBE_MS: int(100, 600_000).default(5_000),
+  LISTEN_BACKLOG: int(1, 65_535).default(4_096),
   MAX_STREAMS: int(1, 1_000_000).default(10_000),
   MAX_STREAMS_PER_USER: int(1, 100_000).default(20),
   STREAM_BUFFER_BYTES: int(1024, 1024 * 1024 * 1024).default(1024 * 1024),

@@ -1,6 +1,6 @@
 import type { Server as HttpServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { serve } from '@hono/node-server'
+import { createAdaptorServer } from '@hono/node-server'
 import type { Sql } from 'postgres'
 import type { Logger } from 'pino'
 import { type Auth, createAuth, resolveAuthOptions } from './auth/jwt.js'
@@ -70,10 +70,13 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     pingDatabase: () => pingDatabase(sql),
     publicDir: resolvePublicFolder(),
   })
-  const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST })
+  const server = createAdaptorServer({ fetch: app.fetch, hostname: config.HOST })
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve)
     server.once('error', reject)
+    // A storm of reconnects arrives at once: past the accept queue the kernel drops the
+    // connection attempts, and the clients retry only seconds later.
+    server.listen({ port: config.PORT, host: config.HOST, backlog: config.LISTEN_BACKLOG })
   })
   const { port } = server.address() as AddressInfo
 

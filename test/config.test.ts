@@ -38,6 +38,7 @@ describe('loadConfig', () => {
       HEARTBEAT_MS: 15_000,
       SSE_RETRY_MS: 2_000,
       LISTENER_PROBE_MS: 5_000,
+      LISTEN_BACKLOG: 4_096,
       MAX_STREAMS: 10_000,
       MAX_STREAMS_PER_USER: 20,
       STREAM_BUFFER_BYTES: 1_048_576,

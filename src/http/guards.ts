@@ -4,8 +4,13 @@ import type { Db } from '../db/client.js'
 import { ApiError } from './errors.js'
 
 /** The caller's access to room `id`; 404 room_not_found when it is missing or hidden from them. */
-export async function requireReadableRoom(db: Db, id: number, viewer: Viewer): Promise<RoomAccess> {
-  const access = await readableRoom(db, id, viewer)
+export async function requireReadableRoom(
+  db: Db,
+  id: number,
+  viewer: Viewer,
+  options?: { shared?: boolean },
+): Promise<RoomAccess> {
+  const access = await readableRoom(db, id, viewer, options)
   if (!access) throw roomNotFound(id)
   return access
 }

@@ -5,6 +5,7 @@ import type { Db } from '../db/client.js'
 import { channels, parseMemberNotice, parseMessageNotice, parseRoomEvent } from '../db/notify.js'
 import { rooms as roomsTable } from '../db/schema.js'
 import { createListener } from './listener.js'
+import { createRecentMessages, type RecentMessages } from './recent.js'
 import { encodeEventFrame } from './sse.js'
 import { createStreamWriter, type Stream, startStreamTimers } from './streams.js'
 
@@ -21,6 +22,8 @@ interface Room {
   fetching: boolean
   /** Known once the cursor is read; only public rooms are named in metrics. */
   public: boolean
+  /** The newest delivered messages, which resumes inside it are served from; empty until the cursor is read. */
+  recent: RecentMessages
 }
 
 export interface HubOptions {
@@ -52,9 +55,21 @@ export type Hub = ReturnType<typeof createHub>
 export function createHub(options: HubOptions) {
   const { db, logger } = options
   const batchSize = options.batchSize ?? 500
+  // A quarter of the buffer bound, so a resume from the window is one write well within it.
+  const recentBytes = Math.min(256 * 1024, Math.floor(options.maxBufferBytes / 4))
   const rooms = new Map<number, Room>()
   const streams = new Set<Stream>()
-  const counters = { notifications: 0, delivered: 0, dropped: 0, reconnects: 0, refused: 0 }
+  const counters = {
+    notifications: 0,
+    delivered: 0,
+    dropped: 0,
+    reconnects: 0,
+    refused: 0,
+    /** Resumes served from a room's recent window, and replay queries made for the others. */
+    resumedFromMemory: 0,
+    replayQueries: 0,
+    windowResets: 0,
+  }
   const writer = createStreamWriter({
     maxBufferBytes: options.maxBufferBytes,
     onDrop: (stream) => {
@@ -123,7 +138,12 @@ export function createHub(options: HubOptions) {
     counters.notifications++
     const notice = parseMessageNotice(payload)
     const room = notice && rooms.get(notice.roomId)
-    if (room && notice.seq > room.cursor) markDirty(room)
+    if (!room) return
+    if ('deleted' in notice) {
+      // What the window holds may no longer exist: resumes read the database until it refills.
+      if (room.cursor >= 0) room.recent = createRecentMessages(recentBytes, room.cursor)
+      counters.windowResets++
+    } else if (notice.seq > room.cursor) markDirty(room)
   }
 
   function onRoomEvent(payload: string): void {
@@ -170,7 +190,7 @@ export function createHub(options: HubOptions) {
         if (rows.length === batchSize) room.dirty = true
         const last = rows.at(-1)
         if (!last) continue
-        writer.deliver(room.streams, room.id, rows)
+        room.recent.append(rows, writer.deliver(room.streams, room.id, rows))
         counters.delivered += rows.length * room.streams.size
         room.cursor = last.seq
         if (options.observeLag) {
@@ -199,6 +219,7 @@ export function createHub(options: HubOptions) {
       dirty: false,
       fetching: false,
       public: false,
+      recent: createRecentMessages(0, Number.POSITIVE_INFINITY),
     }
     // The room is registered before its cursor is read, so a notification racing the read
     // marks it dirty instead of being dropped.
@@ -209,6 +230,7 @@ export function createHub(options: HubOptions) {
       .then(([row]) => {
         room.cursor = row?.lastSeq ?? 0
         room.public = row?.visibility === 'public'
+        room.recent = createRecentMessages(recentBytes, room.cursor)
         if (room.dirty) markDirty(room)
       })
     rooms.set(id, room)
@@ -243,8 +265,15 @@ export function createHub(options: HubOptions) {
         return
       }
       let cursor = afterSeq ?? room.cursor
+      if (cursor < room.cursor && room.recent.covers(cursor)) {
+        // Served from memory, in the same tick as the join below: no query, no gap.
+        writer.sendRecent(stream, room.id, room.recent.after(cursor))
+        counters.resumedFromMemory++
+        cursor = room.cursor
+      }
       while (!stream.closed && cursor < room.cursor) {
         const target = room.cursor
+        counters.replayQueries++
         const rows = await fetchMessagesAfter(db, room.id, cursor, batchSize, target)
         if (rows.length > 0) await writer.replay(stream, room.id, rows)
         cursor = rows.length === batchSize ? (rows.at(-1)?.seq ?? target) : target

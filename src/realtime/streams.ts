@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http'
 import { toMessage } from '../chat/messages.js'
 import type { MessageRow } from '../db/schema.js'
+import type { RecentMessage } from './recent.js'
 import { encodeEventFrame, encodeMessageFrame, PING_FRAME } from './sse.js'
 
 /** One open SSE connection. Opened by a stream session, owned by the hub until it closes. */
@@ -81,8 +82,11 @@ export function createStreamWriter({ maxBufferBytes, onDrop }: StreamWriterOptio
     send(stream, frames)
   }
 
-  /** A batch of one room's messages: built once, the same bytes to every single-room stream. */
-  function deliver(streams: Iterable<Stream>, roomId: number, rows: MessageRow[]): void {
+  /**
+   * A batch of one room's messages: built once, the same bytes to every single-room stream.
+   * Returns each message's JSON, which the room's recent window keeps.
+   */
+  function deliver(streams: Iterable<Stream>, roomId: number, rows: MessageRow[]): string[] {
     const jsons = rows.map((row) => JSON.stringify(toMessage(row)))
     let frames = ''
     for (let i = 0; i < rows.length; i++) frames += encodeMessageFrame(jsons[i]!, rows[i]!.seq)
@@ -91,6 +95,17 @@ export function createStreamWriter({ maxBufferBytes, onDrop }: StreamWriterOptio
       if (stream.cursors) sendToMulti(stream, roomId, rows, jsons)
       else send(stream, bytes)
     }
+    return jsons
+  }
+
+  /** Messages from a room's recent window to one joining stream, in one write. */
+  function sendRecent(stream: Stream, roomId: number, recent: RecentMessage[]): void {
+    let frames = ''
+    for (const { seq, json } of recent) {
+      if (stream.cursors) stream.cursors.set(roomId, seq)
+      frames += encodeMessageFrame(json, stream.cursors ? encodeCursor(stream.cursors) : seq)
+    }
+    if (frames) send(stream, frames)
   }
 
   // Replay leaves in slices of a quarter of the bound and waits whenever half of it is
@@ -119,7 +134,10 @@ export function createStreamWriter({ maxBufferBytes, onDrop }: StreamWriterOptio
     if (stream.closed) return
     stream.bytes += text.length
     stream.res.write(text)
-    if (stream.res.writableLength > maxBufferBytes / 2) await drainedOrDropped(stream)
+    // 'drain' comes only after a write that returned false, so only then is it waited for.
+    if (stream.res.writableNeedDrain && stream.res.writableLength > maxBufferBytes / 2) {
+      await drainedOrDropped(stream)
+    }
   }
 
   function drainedOrDropped(stream: Stream): Promise<void> {
@@ -146,7 +164,7 @@ export function createStreamWriter({ maxBufferBytes, onDrop }: StreamWriterOptio
     for (const stream of streams) if (stream.userId !== exceptUserId) send(stream, frame)
   }
 
-  return { send, deliver, replay, broadcast }
+  return { send, deliver, sendRecent, replay, broadcast }
 }
 
 export type StreamWriter = ReturnType<typeof createStreamWriter>

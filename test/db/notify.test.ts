@@ -52,6 +52,10 @@ describe('the channels', () => {
 })
 
 describe('payloads', () => {
+  it('read a hand delete as deleted', () => {
+    expect(parseMessageNotice('7:deleted')).toEqual({ roomId: 7, deleted: true })
+  })
+
   it('refuse message notices that are not two ids', () => {
     for (const payload of [
       '',

@@ -146,7 +146,8 @@ async function startStream(
   async function authorize() {
     const recheck = new Set<number>()
     for (const roomId of roomIds) {
-      const access = await requireReadableRoom(db, roomId, identity)
+      // Shared with identical checks in flight: the hub asks a private room's afresh.
+      const access = await requireReadableRoom(db, roomId, identity, { shared: true })
       if (access.visibility === 'private' && !identity.isAdmin) recheck.add(roomId)
     }
     return recheck

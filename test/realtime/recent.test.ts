@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { range } from '../support/range.js'
+import { createRoom, startTestServer, type TestServer } from '../support/server.js'
+import { openMultiStream, openStream, type StreamClient } from '../support/sse.js'
+import { until } from '../support/wait.js'
+
+// A resume inside a room's recent window is served from memory; one from further back reads
+// the database. Both deliver exactly what was missed.
+
+let database: TestDatabase
+let server: TestServer
+const streams: StreamClient[] = []
+
+beforeAll(async () => {
+  database = await createTestDatabase()
+  // A 64 KB buffer bound gives a 16 KB window: about 60 messages of the size below.
+  server = await startTestServer(database, { STREAM_BUFFER_BYTES: '65536' })
+})
+
+afterAll(async () => {
+  for (const stream of streams) stream.close()
+  await server?.close()
+  await database?.drop()
+})
+
+const insert = (roomId: number, count: number) => database.sql`
+  insert into messages (room_id, user_id, user_name, body)
+  select ${roomId}, 'ops', 'Ops', repeat('x', 100) || i from generate_series(1, ${count}) i`
+
+async function live(roomId: number, as: string, lastEventId?: number) {
+  const stream = openStream(server.url, roomId, { token: await server.token(as), lastEventId })
+  streams.push(stream)
+  await stream.opened
+  return stream
+}
+
+describe('the recent window', () => {
+  it('serves a resume inside it from memory, exactly, and one from further back from the database', async () => {
+    const roomId = await createRoom(server, 'recent')
+    await insert(roomId, 10)
+    const keeper = await live(roomId, 'keeper')
+    await until(() => server.hub.subscriberCount(roomId) === 1, 'the room to be open')
+    await insert(roomId, 100)
+    await keeper.waitFor(100)
+    const before = server.hub.stats()
+    const near = await live(roomId, 'near', 95)
+    await near.waitFor(15)
+    expect(near.seqs()).toEqual(range(96, 110))
+    const afterNear = server.hub.stats()
+    expect(afterNear.resumedFromMemory - before.resumedFromMemory).toBe(1)
+    expect(afterNear.replayQueries - before.replayQueries).toBe(0)
+
+    // A hand delete empties the window: what it held may no longer exist.
+    await database.sql`delete from messages where room_id = ${roomId} and seq = 105`
+    await until(() => server.hub.stats().windowResets > afterNear.windowResets, 'the window to be reset')
+    const without105 = (seqs: number[]) => seqs.filter((seq) => seq !== 105)
+    const again = await live(roomId, 'again', 95)
+    await again.waitFor(14)
+    expect(again.seqs()).toEqual(without105(range(96, 110)))
+    expect(server.hub.stats().resumedFromMemory).toBe(afterNear.resumedFromMemory)
+
+    const far = await live(roomId, 'far', 5)
+    await far.waitFor(104)
+    expect(far.seqs()).toEqual(without105(range(6, 110)))
+    expect(server.hub.stats().replayQueries - afterNear.replayQueries).toBeGreaterThan(1)
+
+    await insert(roomId, 1)
+    await Promise.all([near.waitFor(16), far.waitFor(105)])
+    expect([near.seqs().at(-1), far.seqs().at(-1)]).toEqual([111, 111])
+  })
+
+  it('resumes a multi-room stream from memory with every room’s cursor', async () => {
+    const first = await createRoom(server, 'recent-multi-a')
+    const second = await createRoom(server, 'recent-multi-b')
+    const keeper = openMultiStream(server.url, [first, second], { token: await server.token('multi-keeper') })
+    streams.push(keeper)
+    await keeper.opened
+    await until(() => server.hub.subscriberCount(second) === 1, 'both rooms to be open')
+    await insert(first, 5)
+    await insert(second, 5)
+    await keeper.waitFor(10)
+
+    const before = server.hub.stats()
+    const resumed = openMultiStream(server.url, [first, second], {
+      token: await server.token('multi-resumer'),
+      lastEventId: `${first}:3,${second}:4`,
+    })
+    streams.push(resumed)
+    await resumed.waitFor(3)
+    expect(resumed.messages.map((m) => [m.room_id, m.seq])).toEqual([
+      [first, 4],
+      [first, 5],
+      [second, 5],
+    ])
+    expect(resumed.lastEventId()).toBe(`${first}:5,${second}:5`)
+    expect(server.hub.stats().replayQueries - before.replayQueries).toBe(0)
+  })
+})
