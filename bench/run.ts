@@ -11,6 +11,7 @@ import { runPosting } from './fanout/posting.js'
 import { checkGoals } from './fanout/goals.js'
 import { type BenchResults, computeRatios, writeResults } from './fanout/report.js'
 import { formatReport } from './fanout/report-tables.js'
+import { runCrowd, runStorm } from './fanout/crowds.js'
 import { runFanoutAndCeiling, runScaling } from './fanout/scenarios.js'
 import { sessionSeconds } from './fanout/session.js'
 import { setUp } from './fanout/setup.js'
@@ -64,6 +65,20 @@ async function bench(options: BenchOptions, teardown: Teardown, stop: { requeste
     log('bench: posting over HTTP and straight into SQL')
     await attempt('posting', 'parley', async () => {
       results.posting = await runPosting(context, options, roomIds.slice(0, options.rooms))
+    })
+  }
+  if (has('storm')) {
+    log(
+      `bench: reconnect storm of ${options.stormStreams} streams over ${options.stormRooms} rooms on parley`,
+    )
+    await attempt('storm', 'parley', async () => {
+      results.storm = await runStorm(context, options, roomIds)
+    })
+  }
+  if (has('crowd')) {
+    log(`bench: a crowd of ${options.crowd} in one room on parley`)
+    await attempt('crowd', 'parley', async () => {
+      results.crowd = await runCrowd(context, options, roomIds)
     })
   }
   if (has('scaling')) {

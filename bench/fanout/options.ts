@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { TARGET_NAMES, type TargetName } from './targets.js'
 
-export const SCENARIOS = ['fanout', 'ceiling', 'scaling', 'posting'] as const
+export const SCENARIOS = ['fanout', 'ceiling', 'scaling', 'posting', 'storm', 'crowd'] as const
 export type Scenario = (typeof SCENARIOS)[number]
 
 export interface BenchOptions {
@@ -25,6 +25,12 @@ export interface BenchOptions {
   /** Concurrent posting clients, one measurement each. */
   posters: number[]
   bodyBytes: number
+  /** The reconnect storm: streams of distinct users, over rooms, each this many messages behind. */
+  stormStreams: number
+  stormRooms: number
+  stormBehind: number
+  /** People opening one room's stream at once. */
+  crowd: number
   /** Inserts wait for the WAL flush (synchronous_commit on) instead of leaving disk latency out. */
   durable: boolean
   /** Steps and points that would end past this are skipped, so the run stays bounded. */
@@ -54,6 +60,10 @@ const USAGE = `Usage: npm run bench -- [options]
   --scaling-targets LIST    servers the scaling curve runs on (parley,raw)
   --posters LIST            concurrent clients for the posting scenario (1,8,32)
   --body-bytes N            message body length (100)
+  --storm-streams N         reconnect storm: streams of distinct users opened at once (10000)
+  --storm-rooms N           rooms the storm's streams spread over (100)
+  --storm-behind N          messages each storm stream resumes behind its room (100)
+  --crowd N                 people opening one room's stream at once, then leaving (5000)
   --durable                 inserts wait for the disk (synchronous_commit on); by default they do not,
                             so the figures are about fan-out, not about this machine's fsync
   --budget-minutes N        skip ceiling steps and scaling points that would end later (9)
@@ -79,6 +89,10 @@ const DEFAULTS: Omit<BenchOptions, 'scenarios' | 'targets' | 'profile' | 'durabl
   scalingTargets: ['parley', 'raw'],
   posters: [1, 8, 32],
   bodyBytes: 100,
+  stormStreams: 10_000,
+  stormRooms: 100,
+  stormBehind: 100,
+  crowd: 5_000,
   budgetSeconds: 540,
 }
 
@@ -93,6 +107,9 @@ const QUICK: Partial<BenchOptions> = {
   scalingRooms: [10],
   scalingTargets: ['parley'],
   posters: [1, 8],
+  stormStreams: 1000,
+  stormRooms: 20,
+  crowd: 500,
   budgetSeconds: 240,
 }
 
@@ -118,6 +135,10 @@ export function parseBenchOptions(argv = process.argv.slice(2)): BenchOptions {
       'scaling-targets': text,
       posters: text,
       'body-bytes': text,
+      'storm-streams': text,
+      'storm-rooms': text,
+      'storm-behind': text,
+      crowd: text,
       durable: { type: 'boolean' },
       'budget-minutes': text,
       profile: { type: 'boolean' },
@@ -177,6 +198,10 @@ export function parseBenchOptions(argv = process.argv.slice(2)): BenchOptions {
     scalingTargets: names('scaling-targets', TARGET_NAMES, base.scalingTargets),
     posters: numbers('posters', base.posters, 1, 1000),
     bodyBytes: Math.round(number('body-bytes', base.bodyBytes, 24, 2000)),
+    stormStreams: Math.round(number('storm-streams', base.stormStreams, 1, maxSubscribers)),
+    stormRooms: Math.round(number('storm-rooms', base.stormRooms, 1, 10_000)),
+    stormBehind: Math.round(number('storm-behind', base.stormBehind, 1, 10_000)),
+    crowd: Math.round(number('crowd', base.crowd, 1, maxSubscribers)),
     durable: values.durable ?? false,
     budgetSeconds: number('budget-minutes', base.budgetSeconds / 60, 1, 600) * 60,
     profile: values.profile ?? false,

@@ -4,6 +4,7 @@ import type { Revision } from '../lib/git-revision.js'
 import type { Goal } from './goals.js'
 import type { BenchOptions } from './options.js'
 import type { PhaseResult } from './phase.js'
+import type { CrowdRun, StormRun } from './crowds.js'
 import type { PostingRun } from './posting.js'
 import type { FanoutResult, ScalingPoint } from './scenarios.js'
 import type { TargetName } from './targets.js'
@@ -32,6 +33,8 @@ export interface BenchResults {
   fanout: Partial<Record<TargetName, FanoutResult>>
   scaling: ScalingPoint[]
   posting: PostingRun[]
+  storm?: StormRun
+  crowd?: CrowdRun
   ratios: Ratio[]
   /** Parley's targets, each judged on this run. */
   goals: Goal[]

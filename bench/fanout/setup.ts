@@ -41,7 +41,13 @@ export async function setUp(
 ): Promise<Setup> {
   const outcome = trackOutcome(options, stop, log)
   const scalingStreams = options.scenarios.includes('scaling') ? options.scalingSubscribers : []
-  const maxStreams = Math.max(options.subscribers, ...scalingStreams)
+  const has = (scenario: BenchOptions['scenarios'][number]) => options.scenarios.includes(scenario)
+  const maxStreams = Math.max(
+    options.subscribers,
+    ...scalingStreams,
+    has('storm') ? options.stormStreams + options.stormRooms : 0,
+    has('crowd') ? options.crowd + 1 : 0,
+  )
   const fileLimit = openFileLimit()
   if (fileLimit !== undefined && maxStreams + 500 > fileLimit) {
     throw new Error(`${maxStreams} streams need more open files than this process's limit of ${fileLimit}`)
@@ -98,7 +104,7 @@ async function openDatabase(options: BenchOptions, teardown: Teardown) {
   // Connected up front: listen-per-subscriber may take every connection the server has left.
   await Promise.all(Array.from({ length: LOAD_CONNECTIONS }, () => sql`select pg_sleep(0.05)`))
   const scalingRooms = options.scenarios.includes('scaling') ? options.scalingRooms : []
-  const roomCount = Math.max(options.rooms, ...scalingRooms)
+  const roomCount = Math.max(options.rooms, options.stormRooms, ...scalingRooms)
   const roomIds = (
     await sql<{ id: string }[]>`
       insert into rooms (name, created_by)

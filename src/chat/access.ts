@@ -37,25 +37,51 @@ async function roomAndRole(db: Db, roomId: number, userId: string): Promise<Acce
 
 type AccessRow = Awaited<ReturnType<ReturnType<typeof accessStatement>['execute']>>[number]
 
-const inFlight = new WeakMap<Db, Map<string, Promise<AccessRow | undefined>>>()
+interface Batch {
+  questions: Map<string, { roomId: number; userId: string }>
+  answer: Promise<Map<string, AccessRow>>
+}
+
+const batches = new WeakMap<Db, Batch>()
+const MAX_BATCH = 5_000
 
 /**
- * The room's visibility and the user's role in it, shared by the same question asked again
- * while it is being answered: a reconnect storm asks it once per (room, user), not once
- * per stream. A shared answer may predate the asking, so only a caller that asks again
- * afresh before it reveals anything may take one (see readableRoom).
+ * The room's visibility and the user's role in it, asked together with every other such
+ * question of the same tick in one query: a reconnect storm of thousands of streams costs
+ * a few queries, not one per stream. The query is sent after everyone in the batch asked,
+ * so no answer predates its question; still only the stream's opening uses it (see
+ * readableRoom), since the hub asks a private room's access afresh anyway.
  */
-function sharedRoomAndRole(db: Db, roomId: number, userId: string): Promise<AccessRow | undefined> {
-  let pending = inFlight.get(db)
-  if (!pending) inFlight.set(db, (pending = new Map()))
+async function batchedRoomAndRole(db: Db, roomId: number, userId: string): Promise<AccessRow | undefined> {
   const key = `${roomId}\0${userId}`
-  let answer = pending.get(key)
-  if (!answer) {
-    const asked = pending
-    answer = roomAndRole(db, roomId, userId).finally(() => asked.delete(key))
-    asked.set(key, answer)
+  let batch = batches.get(db)
+  // Two parameters a question, and PostgreSQL takes at most 65,535 in one statement.
+  if (!batch || batch.questions.size >= MAX_BATCH) {
+    const questions = new Map<string, { roomId: number; userId: string }>()
+    const answer = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+      if (batches.get(db) === current) batches.delete(db)
+      const asked = [...questions.values()]
+      const rows = await db.execute<{ room_id: string; user_id: string } & AccessRow>(sql`
+        select t.room_id, t.user_id, r.visibility, m.role
+        from unnest(${sql.raw('ARRAY[')}${sql.join(
+          asked.map((q) => sql`${q.roomId}`),
+          sql`, `,
+        )}${sql.raw(']::bigint[]')}, ${sql.raw('ARRAY[')}${sql.join(
+          asked.map((q) => sql`${q.userId}`),
+          sql`, `,
+        )}${sql.raw(']::text[]')}) as t(room_id, user_id)
+        join rooms r on r.id = t.room_id
+        left join room_members m on m.room_id = t.room_id and m.user_id = t.user_id`)
+      return new Map(
+        rows.map((row) => [`${row.room_id}\0${row.user_id}`, { visibility: row.visibility, role: row.role }]),
+      )
+    })
+    const current: Batch = { questions, answer }
+    batch = current
+    batches.set(db, batch)
   }
-  return answer
+  batch.questions.set(key, { roomId, userId })
+  return (await batch.answer).get(key)
 }
 
 /**
@@ -63,9 +89,7 @@ function sharedRoomAndRole(db: Db, roomId: number, userId: string): Promise<Acce
  * and the viewer is neither a member nor an admin: callers answer both with the same 404,
  * so a private room's existence does not leak.
  *
- * With `shared`, the answer may come from the same question already being answered, and
- * so may predate a removal: only the stream's opening takes it, because the hub asks again
- * afresh before it writes anything of a private room.
+ * With `shared`, the question is asked in one query with the others of the same tick.
  */
 export async function readableRoom(
   db: Db,
@@ -74,7 +98,7 @@ export async function readableRoom(
   { shared = false } = {},
 ): Promise<RoomAccess | undefined> {
   if (!Number.isSafeInteger(roomId)) return undefined
-  const row = await (shared ? sharedRoomAndRole : roomAndRole)(db, roomId, viewer.userId)
+  const row = await (shared ? batchedRoomAndRole : roomAndRole)(db, roomId, viewer.userId)
   if (!row) return undefined
   if (row.visibility === 'private' && !row.role && !viewer.isAdmin) return undefined
   return {

@@ -56,7 +56,7 @@ describe('stream admission', () => {
     // Hold the access check (it reads room_members) until every client has given up.
     await database.sql.begin(async (tx) => {
       await tx`lock table room_members in access exclusive mode`
-      await Promise.all(
+      const sockets = await Promise.all(
         range(1, 20).map(async (i) => {
           const token = await server.token(`quitter-${i}`)
           const socket = connect(server.port, '127.0.0.1')
@@ -64,11 +64,14 @@ describe('stream admission', () => {
           socket.write(
             `GET /rooms/${roomId}/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n\r\n`,
           )
-          await until(async () => (await waitingOnLock()) >= 1, 'the request to reach the access check')
-          socket.destroy()
+          return socket
         }),
       )
-      await until(async () => (await waitingOnLock()) >= 20, 'every request to wait on the lock')
+      // Every setup holds its slot and waits on the access check (batched into few queries).
+      await until(() => server.admission.open() === 20, 'every request to be admitted')
+      await until(async () => (await waitingOnLock()) >= 1, 'the access check to wait on the lock')
+      for (const socket of sockets) socket.destroy()
+      await until(() => sockets.every((socket) => socket.destroyed), 'every client to give up')
     })
     await until(
       () => server.admission.open() === 0 && server.hub.stats().streams === 0,
