@@ -34,7 +34,11 @@ export function openRoom(roomId) {
   const messages = createMessageList(view.scroller, byId('messages'), me, names, onVisible)
   const typingOut = createTypingSender(roomId)
   const typingIn = createTypingIndicator(byId('typing'))
-  const presence = createPresenceList(byId('presence-list'), me, names)
+  let staleTimer
+  const presence = createPresenceList(byId('presence-list'), me, names, () => {
+    clearTimeout(staleTimer)
+    staleTimer = setTimeout(() => void refreshSocial(), 500)
+  })
   const receipts = createReceipts(messages, me, names)
   let stream
   let closed = false

@@ -77,7 +77,7 @@ export function createTypingIndicator(element) {
  * Events that arrive while a snapshot is on its way are applied again on top of it, since
  * the snapshot may have been taken before them.
  */
-export function createPresenceList(element, me, names) {
+export function createPresenceList(element, me, names, onStale) {
   const present = new Map()
   let sinceRequest
   // How many are here on every instance: above the server's PRESENCE_LIST_MAX its frames
@@ -97,6 +97,9 @@ export function createPresenceList(element, me, names) {
 
   /** A presence frame: who came, who went, how many are here now. */
   function apply({ joined = [], left = [], count: here }) {
+    // A frame with the count only (a crowd came or went): the list is fetched anew while
+    // it is small enough to show.
+    if (joined.length + left.length === 0 && here !== present.size && here <= 200) onStale?.()
     for (const user of joined) {
       present.set(user.user_id, user.user_name)
       names.set(user.user_id, user.user_name)

@@ -90,7 +90,8 @@ export type StreamTicket = z.infer<typeof StreamTicketSchema>
  */
 export const roomEvents = {
   // Who came and who went since the last frame, and how many are here now; above
-  // PRESENCE_LIST_MAX people the lists stay empty and only the count tells.
+  // PRESENCE_LIST_MAX people (or as many coming or going at once) the lists stay empty and
+  // only the count tells.
   presence: z.strictObject({
     joined: z.array(PresentUserSchema.strict()),
     left: z.array(PresentUserSchema.strict()),

@@ -44,6 +44,8 @@ interface Batch {
 
 const batches = new WeakMap<Db, Batch>()
 const MAX_BATCH = 5_000
+// Long enough to gather a burst of connections, short beside a stream's setup.
+const BATCH_WAIT_MS = 5
 
 /**
  * The room's visibility and the user's role in it, asked together with every other such
@@ -58,7 +60,7 @@ async function batchedRoomAndRole(db: Db, roomId: number, userId: string): Promi
   // Two parameters a question, and PostgreSQL takes at most 65,535 in one statement.
   if (!batch || batch.questions.size >= MAX_BATCH) {
     const questions = new Map<string, { roomId: number; userId: string }>()
-    const answer = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+    const answer = new Promise<void>((resolve) => setTimeout(resolve, BATCH_WAIT_MS)).then(async () => {
       if (batches.get(db) === current) batches.delete(db)
       const asked = [...questions.values()]
       const rows = await db.execute<{ room_id: string; user_id: string } & AccessRow>(sql`

@@ -145,7 +145,11 @@ export function createPresence({ sql, logger, ttlMs, batchMs, listMax }: Presenc
     await tx`select pg_notify(${channels.events}, payload) from unnest(${payloads}::text[]) payload`
   }
 
-  /** Above listMax people only the count; otherwise the lists, cut into frames that fit a notification. */
+  /**
+   * Above listMax people, or more than listMax arriving or leaving at once, only the count
+   * (a crowd that leaves together would otherwise be named in full to those who stay);
+   * otherwise the lists, cut into frames that fit a notification.
+   */
   function presenceFrames(
     roomId: number,
     { joined, left }: { joined: PresentUser[]; left: PresentUser[] },
@@ -156,7 +160,7 @@ export function createPresence({ sql, logger, ttlMs, batchMs, listMax }: Presenc
       event: 'presence',
       data: { ...lists, count },
     })
-    if (count > listMax) return [frame({ joined: [], left: [] })]
+    if (count > listMax || joined.length + left.length > listMax) return [frame({ joined: [], left: [] })]
     const frames: RoomEvent[] = []
     let current = { joined: [] as PresentUser[], left: [] as PresentUser[] }
     let bytes = FRAME_OVERHEAD_BYTES
