@@ -194,9 +194,42 @@ function goalSection({ goals }: BenchResults): string[] {
   ]
 }
 
+/** The reconnect storm and the crowd, each against its target. */
+function crowdsSection({ storm, crowd }: BenchResults): string[] {
+  const lines: string[] = []
+  if (storm) {
+    const met = (ok: boolean) => (ok ? 'met' : 'not met')
+    lines.push(
+      `Reconnect storm: ${storm.streams} streams of distinct users over ${storm.rooms} rooms opened at once, each ${storm.behind} messages behind`,
+      `  caught up          ${storm.caughtUp}/${storm.streams} in ${storm.caughtUpMs} ms (target 2000 ms: ${met(storm.caughtUp === storm.streams && storm.caughtUpMs <= 2000)})`,
+      `  db transactions    ${storm.transactionsPerStream.toFixed(3)} per stream (target 0.1: ${met(storm.transactionsPerStream <= 0.1)})`,
+      `  missing/duplicated ${storm.missing}/${storm.duplicated}; failed to open ${storm.failedToOpen}`,
+    )
+  }
+  if (crowd) {
+    const met = (ok: boolean) => (ok ? 'met' : 'not met')
+    if (lines.length > 0) lines.push('')
+    lines.push(
+      `Crowd: ${crowd.people} people opening one room's stream at once, then leaving`,
+      `  presence per stream  ${crowd.framesPerStream.toFixed(1)} frames (target 20: ${met(crowd.framesPerStream <= 20)}), ${(crowd.bytesPerStream / 1024).toFixed(1)} KB (target 100: ${met(crowd.bytesPerStream <= 100 * 1024)})`,
+      `  observer, in and out ${crowd.observerFrames} frames, ${(crowd.observerBytes / 1024).toFixed(1)} KB`,
+      `  settled              in ${crowd.arrivedMs} ms, out ${crowd.leftMs} ms; failed to open ${crowd.failedToOpen}`,
+    )
+  }
+  return lines
+}
+
 export function formatReport(results: BenchResults): string {
   const { machine, options } = results
-  const sections = [fanoutSection, ceilingSection, scalingSection, postingSection, ratioSection, goalSection]
+  const sections = [
+    fanoutSection,
+    ceilingSection,
+    scalingSection,
+    postingSection,
+    crowdsSection,
+    ratioSection,
+    goalSection,
+  ]
     .map((section) => section(results))
     .filter((lines) => lines.length > 0)
   const notes = [
