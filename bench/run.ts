@@ -12,6 +12,7 @@ import { checkGoals } from './fanout/goals.js'
 import { type BenchResults, computeRatios, writeResults } from './fanout/report.js'
 import { formatReport } from './fanout/report-tables.js'
 import { runCrowd, runStorm } from './fanout/crowds.js'
+import { runDataScale } from './fanout/data-scale.js'
 import { runFanoutAndCeiling, runScaling } from './fanout/scenarios.js'
 import { sessionSeconds } from './fanout/session.js'
 import { setUp } from './fanout/setup.js'
@@ -85,6 +86,16 @@ async function bench(options: BenchOptions, teardown: Teardown, stop: { requeste
     log(`bench: scaling curve on ${options.scalingTargets.join(', ')}`)
     await attempt('scaling', undefined, async () => {
       results.scaling = await runScaling(context, options, roomIds)
+    })
+  }
+
+  // Last: it grows the database by millions of rows.
+  if (has('data')) {
+    log(
+      `bench: data scale, ${options.dataSizes.join(', ')} messages in one room, then ${options.dataRooms} rooms`,
+    )
+    await attempt('data', 'parley', async () => {
+      results.dataScale = await runDataScale(context, options, roomIds)
     })
   }
 

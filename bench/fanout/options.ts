@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { TARGET_NAMES, type TargetName } from './targets.js'
 
-export const SCENARIOS = ['fanout', 'ceiling', 'scaling', 'posting', 'storm', 'crowd'] as const
+export const SCENARIOS = ['fanout', 'ceiling', 'scaling', 'posting', 'storm', 'crowd', 'data'] as const
 export type Scenario = (typeof SCENARIOS)[number]
 
 export interface BenchOptions {
@@ -31,6 +31,9 @@ export interface BenchOptions {
   stormBehind: number
   /** People opening one room's stream at once. */
   crowd: number
+  /** Data scale: messages in the biggest room at each step, and the rooms of the last step. */
+  dataSizes: number[]
+  dataRooms: number
   /** Inserts wait for the WAL flush (synchronous_commit on) instead of leaving disk latency out. */
   durable: boolean
   /** Steps and points that would end past this are skipped, so the run stays bounded. */
@@ -64,6 +67,9 @@ const USAGE = `Usage: npm run bench -- [options]
   --storm-rooms N           rooms the storm's streams spread over (100)
   --storm-behind N          messages each storm stream resumes behind its room (100)
   --crowd N                 people opening one room's stream at once, then leaving (5000)
+  --data-sizes LIST         data scale: messages in the biggest room, step by step
+                            (1000,100000,1000000,10000000); run last, it grows the database
+  --data-rooms N            rooms at the data scale's last step (10000)
   --durable                 inserts wait for the disk (synchronous_commit on); by default they do not,
                             so the figures are about fan-out, not about this machine's fsync
   --budget-minutes N        skip ceiling steps and scaling points that would end later (9)
@@ -93,6 +99,8 @@ const DEFAULTS: Omit<BenchOptions, 'scenarios' | 'targets' | 'profile' | 'durabl
   stormRooms: 100,
   stormBehind: 100,
   crowd: 5_000,
+  dataSizes: [1000, 100_000, 1_000_000, 10_000_000],
+  dataRooms: 10_000,
   budgetSeconds: 540,
 }
 
@@ -110,6 +118,8 @@ const QUICK: Partial<BenchOptions> = {
   stormStreams: 1000,
   stormRooms: 20,
   crowd: 500,
+  dataSizes: [1000, 100_000],
+  dataRooms: 1000,
   budgetSeconds: 240,
 }
 
@@ -139,6 +149,8 @@ export function parseBenchOptions(argv = process.argv.slice(2)): BenchOptions {
       'storm-rooms': text,
       'storm-behind': text,
       crowd: text,
+      'data-sizes': text,
+      'data-rooms': text,
       durable: { type: 'boolean' },
       'budget-minutes': text,
       profile: { type: 'boolean' },
@@ -202,6 +214,8 @@ export function parseBenchOptions(argv = process.argv.slice(2)): BenchOptions {
     stormRooms: Math.round(number('storm-rooms', base.stormRooms, 1, 10_000)),
     stormBehind: Math.round(number('storm-behind', base.stormBehind, 1, 10_000)),
     crowd: Math.round(number('crowd', base.crowd, 1, maxSubscribers)),
+    dataSizes: numbers('data-sizes', base.dataSizes, 1, 100_000_000),
+    dataRooms: Math.round(number('data-rooms', base.dataRooms, 1, 1_000_000)),
     durable: values.durable ?? false,
     budgetSeconds: number('budget-minutes', base.budgetSeconds / 60, 1, 600) * 60,
     profile: values.profile ?? false,

@@ -194,6 +194,30 @@ function goalSection({ goals }: BenchResults): string[] {
   ]
 }
 
+/** p50/p99 of each endpoint as the data grows, and the growth of p99 against the targets. */
+function dataScaleSection({ dataScale }: BenchResults): string[] {
+  if (!dataScale || dataScale.points.length === 0) return []
+  const names = Object.keys(dataScale.points[0]!.endpoints)
+  const lines = [
+    'Data scale: p50/p99 in ms, one request after another, as the biggest room and the room count grow',
+    ['rooms', 'messages', ...names].join('  |  '),
+  ]
+  for (const point of dataScale.points) {
+    const cells = names.map((name) => `${point.endpoints[name]!.p50}/${point.endpoints[name]!.p99}`)
+    lines.push([String(point.rooms), String(point.messages), ...cells].join('  |  '))
+  }
+  const last = dataScale.points.at(-1)!
+  for (const name of names) {
+    const growth = dataScale.growth[name] ?? 0
+    const p99 = last.endpoints[name]!.p99
+    const met = growth <= 1.5 && p99 <= 20 ? 'met' : 'not met'
+    lines.push(
+      `  ${name}: p99 ${p99} ms at the largest, ${growth.toFixed(2)}x the smallest (targets 20 ms, 1.5x: ${met})`,
+    )
+  }
+  return lines
+}
+
 /** The reconnect storm and the crowd, each against its target. */
 function crowdsSection({ storm, crowd }: BenchResults): string[] {
   const lines: string[] = []
@@ -227,6 +251,7 @@ export function formatReport(results: BenchResults): string {
     scalingSection,
     postingSection,
     crowdsSection,
+    dataScaleSection,
     ratioSection,
     goalSection,
   ]

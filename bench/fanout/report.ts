@@ -5,6 +5,7 @@ import type { Goal } from './goals.js'
 import type { BenchOptions } from './options.js'
 import type { PhaseResult } from './phase.js'
 import type { CrowdRun, StormRun } from './crowds.js'
+import type { DataScaleRun } from './data-scale.js'
 import type { PostingRun } from './posting.js'
 import type { FanoutResult, ScalingPoint } from './scenarios.js'
 import type { TargetName } from './targets.js'
@@ -35,6 +36,7 @@ export interface BenchResults {
   posting: PostingRun[]
   storm?: StormRun
   crowd?: CrowdRun
+  dataScale?: DataScaleRun
   ratios: Ratio[]
   /** Parley's targets, each judged on this run. */
   goals: Goal[]
