@@ -63,15 +63,13 @@ async function batchedRoomAndRole(db: Db, roomId: number, userId: string): Promi
     const answer = new Promise<void>((resolve) => setTimeout(resolve, BATCH_WAIT_MS)).then(async () => {
       if (batches.get(db) === current) batches.delete(db)
       const asked = [...questions.values()]
+      const pairs = sql.join(
+        asked.map((q) => sql`(${q.roomId}::bigint, ${q.userId}::text)`),
+        sql`, `,
+      )
       const rows = await db.execute<{ room_id: string; user_id: string } & AccessRow>(sql`
         select t.room_id, t.user_id, r.visibility, m.role
-        from unnest(${sql.raw('ARRAY[')}${sql.join(
-          asked.map((q) => sql`${q.roomId}`),
-          sql`, `,
-        )}${sql.raw(']::bigint[]')}, ${sql.raw('ARRAY[')}${sql.join(
-          asked.map((q) => sql`${q.userId}`),
-          sql`, `,
-        )}${sql.raw(']::text[]')}) as t(room_id, user_id)
+        from (values ${pairs}) as t(room_id, user_id)
         join rooms r on r.id = t.room_id
         left join room_members m on m.room_id = t.room_id and m.user_id = t.user_id`)
       return new Map(

@@ -89,10 +89,7 @@ export async function listRooms(db: Db, viewer: Viewer, page: LobbyPage) {
   return { rooms, nextCursor }
 }
 
-/** Anything that can run a statement: the pool or a transaction. */
-type Executor = Pick<Db, 'execute'>
-
-export async function getRoom(db: Executor, id: number): Promise<Room | undefined> {
+export async function getRoom(db: Db, id: number): Promise<Room | undefined> {
   if (!Number.isSafeInteger(id)) return undefined
   const rows = await db.execute<RowOf<Room>>(sql`select ${roomColumns} from rooms r where r.id = ${id}`)
   return rows[0] && toRoom(rows[0])

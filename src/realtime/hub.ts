@@ -128,7 +128,7 @@ export function createHub(options: HubOptions) {
           answer = options.mayRead(roomId, stream).catch(() => false)
           answers.set(key, answer)
         }
-        if (!(await answer)) close(stream, encodeEventFrame('removed', { room_id: roomId }))
+        if (!(await answer)) closeRemoved(stream, roomId)
       }),
     )
     await Promise.all(checks)
@@ -261,7 +261,7 @@ export function createHub(options: HubOptions) {
     try {
       await room.ready
       if (stream.guarded?.includes(room.id) && !(await options.mayRead(room.id, stream))) {
-        close(stream, encodeEventFrame('removed', { room_id: room.id }))
+        closeRemoved(stream, room.id)
         return
       }
       let cursor = afterSeq ?? room.cursor
@@ -303,6 +303,11 @@ export function createHub(options: HubOptions) {
       room.streams.delete(stream)
       forgetIfEmpty(room)
     }
+  }
+
+  /** Ends a stream that may no longer read the room, telling it why. */
+  function closeRemoved(stream: Stream, roomId: number): void {
+    close(stream, encodeEventFrame('removed', { room_id: roomId }))
   }
 
   /** Ends a stream from the server side, optionally with a last event. */

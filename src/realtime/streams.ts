@@ -70,15 +70,21 @@ export function createStreamWriter({ maxBufferBytes, onDrop }: StreamWriterOptio
     stream.res.write(bytes)
   }
 
+  /**
+   * One message's frame for one stream: its id is the seq, or on a multi-room stream the
+   * cursor of every room, moved to this message.
+   */
+  function frameFor(stream: Stream, roomId: number, seq: number, json: string): string {
+    const cursors = stream.cursors
+    if (!cursors) return encodeMessageFrame(json, seq)
+    cursors.set(roomId, seq)
+    return encodeMessageFrame(json, encodeCursor(cursors))
+  }
+
   /** Messages of one room, for a multi-room stream: each frame's id carries every room's cursor. */
   function sendToMulti(stream: Stream, roomId: number, rows: MessageRow[], jsons: string[]): void {
-    const cursors = stream.cursors
-    if (!cursors) return
     let frames = ''
-    for (let i = 0; i < rows.length; i++) {
-      cursors.set(roomId, rows[i]!.seq)
-      frames += encodeMessageFrame(jsons[i]!, encodeCursor(cursors))
-    }
+    for (let i = 0; i < rows.length; i++) frames += frameFor(stream, roomId, rows[i]!.seq, jsons[i]!)
     send(stream, frames)
   }
 
@@ -101,10 +107,7 @@ export function createStreamWriter({ maxBufferBytes, onDrop }: StreamWriterOptio
   /** Messages from a room's recent window to one joining stream, in one write. */
   function sendRecent(stream: Stream, roomId: number, recent: RecentMessage[]): void {
     let frames = ''
-    for (const { seq, json } of recent) {
-      if (stream.cursors) stream.cursors.set(roomId, seq)
-      frames += encodeMessageFrame(json, stream.cursors ? encodeCursor(stream.cursors) : seq)
-    }
+    for (const { seq, json } of recent) frames += frameFor(stream, roomId, seq, json)
     if (frames) send(stream, frames)
   }
 
@@ -120,9 +123,7 @@ export function createStreamWriter({ maxBufferBytes, onDrop }: StreamWriterOptio
   async function replay(stream: Stream, roomId: number, rows: MessageRow[]): Promise<void> {
     let slice = ''
     for (const row of rows) {
-      if (stream.cursors) stream.cursors.set(roomId, row.seq)
-      const id = stream.cursors ? encodeCursor(stream.cursors) : row.seq
-      slice += encodeMessageFrame(JSON.stringify(toMessage(row)), id)
+      slice += frameFor(stream, roomId, row.seq, JSON.stringify(toMessage(row)))
       if (slice.length < replaySliceChars) continue
       await writeReplay(stream, slice)
       slice = ''
