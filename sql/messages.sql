@@ -1,29 +1,50 @@
--- Parley's message triggers. Installed by the migration drizzle/0009_message_counter_triggers.sql,
--- which must stay identical to this file (a test compares them); drizzle/0001 installed the
--- first version.
+-- Parley's message triggers. Installed by the migration drizzle/0011_message_change_triggers.sql,
+-- which must stay identical to this file (a test compares them); drizzle/0001 and 0009
+-- installed earlier versions.
+--
+-- Every change to a room's history is numbered by the room's change cursor
+-- (rooms.last_cursor): a new message, an edit, a delete (a tombstone over HTTP, a row
+-- deleted by hand), a reaction added or removed. New messages carry their cursor in
+-- messages.created_cursor; every other change is a row of message_changes. Each change
+-- takes its locks in one order, the message's row and then the room's, and holds the
+-- room's until it commits, so writers never deadlock and cursor order is commit order: a
+-- reader resuming "after cursor N" can never miss a change that commits late.
+-- Every change rings the same doorbell, '<room_id>:<cursor>' on parley_messages: it names
+-- the room and the cursor only, so it stays far below NOTIFY's 8000-byte payload limit
+-- whatever the body's size. Listeners read the changes themselves.
 
--- seq is a gapless per-room counter. Incrementing rooms.last_seq takes that room's row
--- lock until the transaction ends, so writers to one room are serialised and seq order
--- is commit order: a reader resuming "after seq N" can never miss a row that commits late.
--- Any seq supplied by the INSERT is replaced, so psql inserts get one too. The same update
--- keeps the room's message_count and last_message_at, so no answer ever counts the rows.
+-- seq is a gapless per-room counter, advanced with the cursor. In a room that has only
+-- seen inserts the two are equal. Any seq, cursor or lifecycle column supplied by the
+-- INSERT is replaced, so psql inserts get them too. The same update keeps the room's
+-- message_count and last_message_at, so no answer ever counts the rows. A reply locks its
+-- parent first (to count it), keeping the message-then-room order.
 CREATE OR REPLACE FUNCTION parley_assign_message_seq() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+  IF NEW.reply_to IS NOT NULL THEN
+    UPDATE messages SET reply_count = reply_count + 1
+     WHERE room_id = NEW.room_id AND seq = NEW.reply_to;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'message % of room % does not exist', NEW.reply_to, NEW.room_id
+        USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'messages_reply_to_exists';
+    END IF;
+  END IF;
   UPDATE rooms
-     SET last_seq = last_seq + 1, message_count = message_count + 1, last_message_at = NEW.created_at
+     SET last_seq = last_seq + 1, last_cursor = last_cursor + 1,
+         message_count = message_count + 1, last_message_at = NEW.created_at
    WHERE id = NEW.room_id
-  RETURNING last_seq INTO NEW.seq;
+  RETURNING last_seq, last_cursor INTO NEW.seq, NEW.created_cursor;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'room % does not exist', NEW.room_id USING ERRCODE = 'foreign_key_violation';
   END IF;
+  NEW.edited_at := NULL;
+  NEW.deleted_at := NULL;
+  NEW.reactions := '{}';
+  NEW.reply_count := 0;
   RETURN NEW;
 END;
 $$;
 --> statement-breakpoint
--- The notification is a doorbell, not the message: it names the room and seq only, so
--- it stays far below NOTIFY's 8000-byte payload limit whatever the body's size.
--- Listeners read the rows themselves. Payload: '<room_id>:<seq>'.
 -- Posting also marks the room read up to the author's message: whoever posts has seen
 -- the room, and so a room's unread count for a user is the room's messages after the mark.
 CREATE OR REPLACE FUNCTION parley_notify_message() RETURNS trigger
@@ -34,26 +55,137 @@ BEGIN
   ON CONFLICT (room_id, user_id) DO UPDATE
     SET last_read_seq = excluded.last_read_seq, updated_at = now()
     WHERE room_reads.last_read_seq < excluded.last_read_seq;
-  PERFORM pg_notify('parley_messages', NEW.room_id::text || ':' || NEW.seq::text);
+  PERFORM pg_notify('parley_messages', NEW.room_id::text || ':' || NEW.created_cursor::text);
   RETURN NULL;
 END;
 $$;
 --> statement-breakpoint
--- A message deleted by hand leaves a hole in seq; the room's counters follow it. Once per
--- statement, over the rows it deleted, so deleting a whole room's history costs one update
--- of the room, not one per row. Listeners hear '<room_id>:deleted' on parley_messages and
--- forget the messages they keep in memory for resumes.
-CREATE OR REPLACE FUNCTION parley_count_deleted_messages() RETURNS trigger
+-- An UPDATE of a message is a change when it edits the body (edited_at is set) or deletes
+-- it (deleted_at is set: the body is emptied and its reactions go). A tombstone stays a
+-- tombstone. Updates of the columns the triggers keep (reactions, reply_count) are not
+-- changes of their own: the reaction or the reply that caused them is. id, room, seq and
+-- cursor never change.
+CREATE OR REPLACE FUNCTION parley_change_message() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  change_kind text;
+  change_cursor bigint;
+BEGIN
+  IF NEW.id <> OLD.id OR NEW.room_id <> OLD.room_id OR NEW.seq <> OLD.seq
+     OR NEW.created_cursor <> OLD.created_cursor THEN
+    RAISE EXCEPTION 'a message''s id, room_id, seq and created_cursor never change'
+      USING ERRCODE = 'check_violation';
+  END IF;
+  IF OLD.deleted_at IS NOT NULL THEN
+    NEW.deleted_at := OLD.deleted_at;
+    NEW.edited_at := OLD.edited_at;
+    NEW.body := '';
+    NEW.reactions := '{}';
+    RETURN NEW;
+  ELSIF NEW.deleted_at IS NOT NULL THEN
+    change_kind := 'delete';
+    NEW.body := '';
+    NEW.reactions := '{}';
+  ELSIF NEW.body IS DISTINCT FROM OLD.body THEN
+    change_kind := 'edit';
+    NEW.edited_at := now();
+  ELSE
+    RETURN NEW;
+  END IF;
+  UPDATE rooms SET last_cursor = last_cursor + 1 WHERE id = NEW.room_id
+  RETURNING last_cursor INTO change_cursor;
+  INSERT INTO message_changes (room_id, cursor, seq, kind, user_id)
+  VALUES (NEW.room_id, change_cursor, NEW.seq, change_kind,
+          CASE WHEN change_kind = 'edit' THEN NEW.user_id END);
+  PERFORM pg_notify('parley_messages', NEW.room_id::text || ':' || change_cursor::text);
+  RETURN NEW;
+END;
+$$;
+--> statement-breakpoint
+-- A tombstone's reactions are removed with it; the delete is the one change announced.
+CREATE OR REPLACE FUNCTION parley_clear_deleted_reactions() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  UPDATE rooms r
-     SET message_count = r.message_count - gone.n,
-         last_message_at = (SELECT m.created_at FROM messages m WHERE m.room_id = r.id
-                            ORDER BY m.seq DESC LIMIT 1)
-    FROM (SELECT room_id, count(*) AS n FROM deleted_messages GROUP BY room_id) gone
-   WHERE r.id = gone.room_id;
-  PERFORM pg_notify('parley_messages', room_id::text || ':deleted')
-     FROM (SELECT DISTINCT room_id FROM deleted_messages) AS rooms_touched;
+  DELETE FROM message_reactions WHERE room_id = NEW.room_id AND seq = NEW.seq;
+  RETURN NULL;
+END;
+$$;
+--> statement-breakpoint
+-- A message deleted by hand is gone from history: each is announced as a delete. Once per
+-- statement, over the rows it deleted, so deleting a whole room's history costs one update
+-- of the room, not one per row, and one doorbell per room. Replies to nothing are
+-- uncounted from their parents first (message rows before the room's).
+CREATE OR REPLACE FUNCTION parley_count_deleted_messages() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  rooms_touched bigint;
+BEGIN
+  UPDATE messages p SET reply_count = greatest(p.reply_count - r.n, 0)
+    FROM (SELECT room_id, reply_to, count(*) AS n FROM deleted_messages
+           WHERE reply_to IS NOT NULL GROUP BY room_id, reply_to) r
+   WHERE p.room_id = r.room_id AND p.seq = r.reply_to;
+  WITH gone AS (
+    SELECT room_id, count(*) AS n FROM deleted_messages GROUP BY room_id
+  ), bumped AS (
+    UPDATE rooms r
+       SET message_count = r.message_count - gone.n,
+           last_cursor = r.last_cursor + gone.n,
+           last_message_at = (SELECT m.created_at FROM messages m WHERE m.room_id = r.id
+                              ORDER BY m.seq DESC LIMIT 1)
+      FROM gone
+     WHERE r.id = gone.room_id
+    RETURNING r.id, r.last_cursor - gone.n AS first_cursor, r.last_cursor
+  ), logged AS (
+    INSERT INTO message_changes (room_id, cursor, seq, kind)
+    SELECT d.room_id, b.first_cursor + row_number() OVER (PARTITION BY d.room_id ORDER BY d.seq), d.seq, 'delete'
+      FROM deleted_messages d JOIN bumped b ON b.id = d.room_id
+  )
+  SELECT count(pg_notify('parley_messages', b.id::text || ':' || b.last_cursor::text))
+    FROM bumped b INTO rooms_touched;
+  RETURN NULL;
+END;
+$$;
+--> statement-breakpoint
+-- A reaction added or removed updates its message's totals (locking the message's row),
+-- then takes the room's cursor; the change keeps the totals it left, which its event carries. A reaction to a tombstone is refused; one removed because
+-- its message is being deleted (by the tombstone or by hand) is not a change of its own.
+CREATE OR REPLACE FUNCTION parley_count_reaction() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  reaction message_reactions;
+  delta int;
+  totals jsonb;
+  change_cursor bigint;
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    reaction := NEW;
+    delta := 1;
+  ELSE
+    reaction := OLD;
+    delta := -1;
+  END IF;
+  UPDATE messages m
+     SET reactions = CASE
+           WHEN coalesce((m.reactions ->> reaction.emoji)::int, 0) + delta > 0
+             THEN jsonb_set(m.reactions, ARRAY[reaction.emoji],
+                            to_jsonb(coalesce((m.reactions ->> reaction.emoji)::int, 0) + delta))
+           ELSE m.reactions - reaction.emoji
+         END
+   WHERE m.room_id = reaction.room_id AND m.seq = reaction.seq AND m.deleted_at IS NULL
+  RETURNING m.reactions INTO totals;
+  IF NOT FOUND THEN
+    IF TG_OP = 'INSERT' THEN
+      RAISE EXCEPTION 'message % of room % is deleted', reaction.seq, reaction.room_id
+        USING ERRCODE = 'check_violation', CONSTRAINT = 'message_reactions_message_deleted';
+    END IF;
+    RETURN NULL;
+  END IF;
+  UPDATE rooms SET last_cursor = last_cursor + 1 WHERE id = reaction.room_id
+  RETURNING last_cursor INTO change_cursor;
+  INSERT INTO message_changes (room_id, cursor, seq, kind, user_id, emoji, action, reactions)
+  VALUES (reaction.room_id, change_cursor, reaction.seq, 'reaction', reaction.user_id, reaction.emoji,
+          CASE WHEN delta > 0 THEN 'added' ELSE 'removed' END, totals);
+  PERFORM pg_notify('parley_messages', reaction.room_id::text || ':' || change_cursor::text);
   RETURN NULL;
 END;
 $$;
@@ -68,8 +200,24 @@ DROP TRIGGER IF EXISTS messages_notify ON messages;
 CREATE TRIGGER messages_notify AFTER INSERT ON messages
   FOR EACH ROW EXECUTE FUNCTION parley_notify_message();
 --> statement-breakpoint
+DROP TRIGGER IF EXISTS messages_change ON messages;
+--> statement-breakpoint
+CREATE TRIGGER messages_change BEFORE UPDATE ON messages
+  FOR EACH ROW EXECUTE FUNCTION parley_change_message();
+--> statement-breakpoint
+DROP TRIGGER IF EXISTS messages_clear_deleted_reactions ON messages;
+--> statement-breakpoint
+CREATE TRIGGER messages_clear_deleted_reactions AFTER UPDATE ON messages
+  FOR EACH ROW WHEN (OLD.deleted_at IS NULL AND NEW.deleted_at IS NOT NULL)
+  EXECUTE FUNCTION parley_clear_deleted_reactions();
+--> statement-breakpoint
 DROP TRIGGER IF EXISTS messages_count_deleted ON messages;
 --> statement-breakpoint
 CREATE TRIGGER messages_count_deleted AFTER DELETE ON messages
   REFERENCING OLD TABLE AS deleted_messages
   FOR EACH STATEMENT EXECUTE FUNCTION parley_count_deleted_messages();
+--> statement-breakpoint
+DROP TRIGGER IF EXISTS message_reactions_count ON message_reactions;
+--> statement-breakpoint
+CREATE TRIGGER message_reactions_count AFTER INSERT OR DELETE ON message_reactions
+  FOR EACH ROW EXECUTE FUNCTION parley_count_reaction();

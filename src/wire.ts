@@ -15,10 +15,34 @@ export const MessageSchema = z
     seq: z.number().int(),
     user_id: z.string(),
     user_name: z.string(),
-    body: z.string(),
+    body: z.string().meta({ description: 'Empty once the message is deleted' }),
     created_at: timestamp,
+    edited_at: timestamp.nullable().meta({ description: 'When the body was last edited; null if never' }),
+    deleted_at: timestamp
+      .nullable()
+      .meta({ description: 'Set once deleted: the message stays as a tombstone, without body or reactions' }),
+    reactions: z
+      .record(z.string(), z.number().int())
+      .meta({ description: 'How many people reacted with each emoji', example: { '👍': 2 } }),
+    reply_to: z.number().int().nullable().meta({ description: 'The seq of the message this one replies to' }),
+    reply_count: z.number().int(),
   })
   .meta({ id: 'Message' })
+
+export const MessagePageSchema = z
+  .object({
+    messages: z.array(MessageSchema),
+    has_more: z.boolean(),
+    cursor: z.number().int().meta({
+      description:
+        "The room's change cursor this page is consistent with: open the stream with it as Last-Event-ID to miss and repeat nothing",
+    }),
+  })
+  .meta({ id: 'MessagePage' })
+
+export const ReactionSchema = z
+  .object({ emoji: z.string(), user_id: z.string(), created_at: timestamp })
+  .meta({ id: 'Reaction' })
 
 export const RoomSchema = z
   .object({
@@ -30,6 +54,10 @@ export const RoomSchema = z
     last_seq: z.number().int(),
     message_count: z.number().int(),
     last_message_at: timestamp.nullable(),
+    cursor: z.number().int().meta({
+      description:
+        "The room's change cursor this answer is consistent with: a stream opened with it as Last-Event-ID misses and repeats nothing",
+    }),
   })
   .meta({ id: 'Room' })
 
@@ -75,6 +103,8 @@ export const StreamTicketSchema = z
   .meta({ id: 'StreamTicket' })
 
 export type Message = z.infer<typeof MessageSchema>
+export type MessagePage = z.infer<typeof MessagePageSchema>
+export type Reaction = z.infer<typeof ReactionSchema>
 export type Room = z.infer<typeof RoomSchema>
 export type LobbyRoom = z.infer<typeof LobbyRoomSchema>
 export type LobbyPage = z.infer<typeof LobbyPageSchema>
@@ -105,6 +135,28 @@ export const roomEvents = {
   }),
   read: z.strictObject({ room_id: roomId, user_id: z.string(), seq: z.number().int() }),
 }
+
+/**
+ * The events that change a room's history, each sent with `id:` the room's change cursor
+ * after it, replayed in order after a Last-Event-ID. Built by this instance from the rows,
+ * never from a notification's payload.
+ */
+export const historyEvents = {
+  message: MessageSchema,
+  edit: MessageSchema,
+  delete: z.strictObject({ room_id: roomId, seq: z.number().int() }),
+  reaction: z.strictObject({
+    room_id: roomId,
+    seq: z.number().int(),
+    emoji: z.string(),
+    user_id: z.string(),
+    action: z.enum(['added', 'removed']),
+    reactions: MessageSchema.shape.reactions,
+  }),
+}
+
+export type HistoryEventName = keyof typeof historyEvents
+export type HistoryEventData<Name extends HistoryEventName> = z.infer<(typeof historyEvents)[Name]>
 
 /** The events that end a stream, sent by this instance just before it closes the connection. */
 export const closingEvents = {

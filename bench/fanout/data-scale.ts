@@ -131,13 +131,13 @@ async function bulkLoad(
   await context.sql.begin(async (tx) => {
     await tx`set local synchronous_commit = off`
     await tx`alter table messages disable trigger user`
-    await tx`insert into messages (room_id, seq, user_id, user_name, body, created_at)
-      select ${roomId}, s, 'writer-' || (s % 100), 'Writer', repeat('x', ${bodyBytes}),
+    await tx`insert into messages (room_id, seq, created_cursor, user_id, user_name, body, created_at)
+      select ${roomId}, s, s, 'writer-' || (s % 100), 'Writer', repeat('x', ${bodyBytes}),
         now() - (${from + count} - s) * interval '1 millisecond'
       from generate_series(${from + 1}::bigint, ${from + count}::bigint) s`
     await tx`alter table messages enable trigger user`
-    await tx`update rooms set last_seq = ${from + count}, message_count = ${from + count},
-      last_message_at = now() where id = ${roomId}`
+    await tx`update rooms set last_seq = ${from + count}, last_cursor = ${from + count},
+      message_count = ${from + count}, last_message_at = now() where id = ${roomId}`
   })
   await context.sql`analyze messages`
   context.log(

@@ -1,5 +1,6 @@
 /** What the chat domain refuses, in its own words; the HTTP layer maps each code to a status. */
-export type ChatErrorCode = 'room_not_found' | 'name_taken' | 'client_id_reused'
+export type ChatErrorCode =
+  'room_not_found' | 'message_not_found' | 'message_deleted' | 'forbidden' | 'name_taken' | 'client_id_reused'
 
 export class ChatError extends Error {
   constructor(
@@ -12,3 +13,8 @@ export class ChatError extends Error {
 
 export const roomNotFound = (id: number | string) =>
   new ChatError('room_not_found', `Room ${id} does not exist`)
+
+export const messageNotFound = (seq: number) =>
+  new ChatError('message_not_found', `Message ${seq} does not exist in this room`)
+
+export const messageDeleted = (seq: number) => new ChatError('message_deleted', `Message ${seq} was deleted`)

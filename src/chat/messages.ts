@@ -1,21 +1,34 @@
-import { and, asc, desc, eq, gt, lt, lte, sql } from 'drizzle-orm'
+import { type SQL, sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
-import { isForeignKeyViolation, isUniqueViolation } from '../db/errors.js'
-import { type MessageRow, messages } from '../db/schema.js'
-import { preparedPerDb } from '../db/sql.js'
+import { constraintName, isForeignKeyViolation, isUniqueViolation } from '../db/errors.js'
+import { isoText, type RowOf } from '../db/sql.js'
 import type { Message } from '../wire.js'
-import { ChatError, roomNotFound } from './errors.js'
+import { ChatError, messageNotFound, roomNotFound } from './errors.js'
+
+/** A message row `m` as the fields of its JSON, for statements written by hand. */
+export const MESSAGE_COLUMNS = `m.id, m.room_id, m.seq, m.user_id, m.user_name, m.body,
+  ${isoText('m.created_at')} as created_at, ${isoText('m.edited_at')} as edited_at,
+  ${isoText('m.deleted_at')} as deleted_at, m.reactions, m.reply_to, m.reply_count`
+
+const messageColumns = sql.raw(MESSAGE_COLUMNS)
+
+export type MessageRecord = RowOf<Message>
 
 /** The one JSON shape of a message, shared by the REST API and the stream. */
-export function toMessage(row: MessageRow): Message {
+export function toMessage(row: MessageRecord): Message {
   return {
-    id: row.id,
-    room_id: row.roomId,
-    seq: row.seq,
-    user_id: row.userId,
-    user_name: row.userName,
+    id: Number(row.id),
+    room_id: Number(row.room_id),
+    seq: Number(row.seq),
+    user_id: row.user_id,
+    user_name: row.user_name,
     body: row.body,
-    created_at: row.createdAt.toISOString(),
+    created_at: row.created_at,
+    edited_at: row.edited_at,
+    deleted_at: row.deleted_at,
+    reactions: row.reactions,
+    reply_to: row.reply_to === null ? null : Number(row.reply_to),
+    reply_count: Number(row.reply_count),
   }
 }
 
@@ -25,17 +38,19 @@ export interface NewMessage {
   userName: string
   body: string
   clientId?: string
+  /** The seq of the message of the same room this one replies to. */
+  replyTo?: number
 }
 
 /**
- * Inserts a message; seq comes from the database trigger. A retried `clientId` from the
- * same user returns the stored message instead (`created: false`); the same `clientId`
- * in another room is a client bug and raises `client_id_reused`.
+ * Inserts a message; seq and its change cursor come from the database trigger. A retried
+ * `clientId` from the same user returns the stored message instead (`created: false`);
+ * the same `clientId` in another room is a client bug and raises `client_id_reused`.
  */
 export async function postMessage(
   db: Db,
   input: NewMessage,
-): Promise<{ message: MessageRow; created: boolean }> {
+): Promise<{ message: Message; created: boolean }> {
   if (input.clientId !== undefined) {
     const original = await findByClientId(db, input.userId, input.clientId)
     if (original) return retried(original, input)
@@ -44,15 +59,20 @@ export async function postMessage(
   // skipped row would still advance rooms.last_seq and leave a gap. A failing INSERT rolls
   // the trigger's increment back with it; this path is only taken by concurrent retries.
   try {
-    const [message] = await db
-      .insert(messages)
-      .values({ ...input, seq: 0 })
-      .returning()
-    if (!message) throw new Error('insert returned no row')
-    return { message, created: true }
+    const rows = await db.execute<MessageRecord>(sql`
+      insert into messages as m (room_id, seq, created_cursor, user_id, user_name, body, client_id, reply_to)
+      values (${input.roomId}, 0, 0, ${input.userId}, ${input.userName}, ${input.body},
+              ${input.clientId ?? null}, ${input.replyTo ?? null})
+      returning ${messageColumns}`)
+    const row = rows[0]
+    if (!row) throw new Error('insert returned no row')
+    return { message: toMessage(row), created: true }
   } catch (error) {
-    // The seq trigger raises foreign_key_violation for a room that does not exist (any more).
-    if (isForeignKeyViolation(error)) throw roomNotFound(input.roomId)
+    // The seq trigger raises foreign_key_violation for a missing room or replied-to message.
+    if (isForeignKeyViolation(error)) {
+      if (constraintName(error) === 'messages_reply_to_exists') throw messageNotFound(input.replyTo ?? 0)
+      throw roomNotFound(input.roomId)
+    }
     if (input.clientId === undefined || !isUniqueViolation(error)) throw error
     const original = await findByClientId(db, input.userId, input.clientId)
     if (!original) throw error
@@ -60,19 +80,24 @@ export async function postMessage(
   }
 }
 
-async function findByClientId(db: Db, userId: string, clientId: string): Promise<MessageRow | undefined> {
-  const [row] = await db
-    .select()
-    .from(messages)
-    .where(and(eq(messages.userId, userId), eq(messages.clientId, clientId)))
-  return row
+async function findByClientId(db: Db, userId: string, clientId: string): Promise<Message | undefined> {
+  const rows = await db.execute<MessageRecord>(sql`
+    select ${messageColumns} from messages m where m.user_id = ${userId} and m.client_id = ${clientId}`)
+  return rows[0] && toMessage(rows[0])
 }
 
-function retried(original: MessageRow, input: NewMessage) {
-  if (original.roomId !== input.roomId) {
+function retried(original: Message, input: NewMessage) {
+  if (original.room_id !== input.roomId) {
     throw new ChatError('client_id_reused', 'This client_id was already used for a message in another room')
   }
   return { message: original, created: false }
+}
+
+/** One message of a room, tombstones included. */
+export async function findMessage(db: Db, roomId: number, seq: number): Promise<Message | undefined> {
+  const rows = await db.execute<MessageRecord>(sql`
+    select ${messageColumns} from messages m where m.room_id = ${roomId} and m.seq = ${seq}`)
+  return rows[0] && toMessage(rows[0])
 }
 
 export interface Page {
@@ -81,53 +106,56 @@ export interface Page {
   after?: number
 }
 
-/** A page of a room's messages in ascending seq; `after` reads forward, otherwise the latest before `before`. */
-export async function listMessages(db: Db, roomId: number, page: Page) {
-  const take = page.limit + 1
-  const inRoom = eq(messages.roomId, roomId)
-  let rows: MessageRow[]
-  if (page.after !== undefined) {
-    const bounds = [inRoom, gt(messages.seq, page.after)]
-    if (page.before !== undefined) bounds.push(lt(messages.seq, page.before))
-    rows = await db
-      .select()
-      .from(messages)
-      .where(and(...bounds))
-      .orderBy(asc(messages.seq))
-      .limit(take)
-    const hasMore = rows.length > page.limit
-    return { rows: rows.slice(0, page.limit), hasMore }
-  }
-  const bounds = page.before === undefined ? inRoom : and(inRoom, lt(messages.seq, page.before))
-  rows = await db.select().from(messages).where(bounds).orderBy(desc(messages.seq)).limit(take)
-  const hasMore = rows.length > page.limit
-  return { rows: rows.slice(0, page.limit).reverse(), hasMore }
+export interface MessagePage {
+  messages: Message[]
+  hasMore: boolean
+  /** The room's change cursor in the same snapshot as the page. */
+  cursor: number
 }
 
-// Prepared: the hub runs this for every batch of every room.
-const fetchStatement = preparedPerDb((db: Db) =>
-  db
-    .select()
-    .from(messages)
-    .where(
-      and(
-        eq(messages.roomId, sql.placeholder('roomId')),
-        gt(messages.seq, sql.placeholder('after')),
-        lte(messages.seq, sql.placeholder('upto')),
-      ),
-    )
-    .orderBy(asc(messages.seq))
-    .limit(sql.placeholder('limit'))
-    .prepare('parley_fetch_messages_after'),
-)
+/** A page of a room's messages in ascending seq; `after` reads forward, otherwise the latest before `before`. */
+export function listMessages(db: Db, roomId: number, page: Page): Promise<MessagePage> {
+  const bounds: SQL[] = []
+  if (page.after !== undefined) bounds.push(sql`and m.seq > ${page.after}`)
+  if (page.before !== undefined) bounds.push(sql`and m.seq < ${page.before}`)
+  return pageOfRoom(db, roomId, sql.join(bounds, sql` `), page.limit, page.after === undefined)
+}
 
-/** Messages of a room with `afterSeq < seq <= uptoSeq`, in order: what the stream delivers and replays. */
-export function fetchMessagesAfter(
+/** A page of the replies to message `seq`, in seq order, after `after`. */
+export function listReplies(
   db: Db,
   roomId: number,
-  afterSeq: number,
-  limit: number,
-  uptoSeq = Number.MAX_SAFE_INTEGER,
-): Promise<MessageRow[]> {
-  return fetchStatement(db).execute({ roomId, after: afterSeq, upto: uptoSeq, limit })
+  seq: number,
+  page: { limit: number; after?: number },
+): Promise<MessagePage> {
+  const bounds = sql`and m.reply_to = ${seq} and m.seq > ${page.after ?? 0}`
+  return pageOfRoom(db, roomId, bounds, page.limit, false)
+}
+
+/**
+ * Messages of a room within `bounds`, the first `limit` by seq (or the last, with
+ * `latest`), ascending, and the room's change cursor: one statement, so one snapshot, so a
+ * stream resuming after that cursor misses nothing the page does not show and repeats
+ * nothing it does.
+ */
+async function pageOfRoom(db: Db, roomId: number, bounds: SQL, limit: number, latest: boolean) {
+  const order = latest ? sql`desc` : sql`asc`
+  const rows = await db.execute<
+    (MessageRecord | { [K in keyof MessageRecord]: null }) & { page_cursor: string }
+  >(sql`
+    select r.last_cursor as page_cursor, p.*
+    from rooms r
+    left join lateral (
+      select ${messageColumns} from messages m
+      where m.room_id = r.id ${bounds}
+      order by m.seq ${order}
+      limit ${limit + 1}
+    ) p on true
+    where r.id = ${roomId}
+    order by p.seq asc`)
+  const cursor = Number(rows[0]?.page_cursor ?? 0)
+  const found = rows.filter((row): row is MessageRecord & { page_cursor: string } => row.id !== null)
+  const hasMore = found.length > limit
+  const kept = hasMore ? (latest ? found.slice(1) : found.slice(0, limit)) : found
+  return { messages: kept.map(toMessage), hasMore, cursor }
 }

@@ -16,6 +16,11 @@ export function secondsUntilAllowed(db: Db, userId: string, limit: RateLimit): P
   return secondsUntilBelow(db, sql`messages where user_id = ${userId}`, limit)
 }
 
+/** The same for edits and reactions: the user's recent changes to history are the record. */
+export function secondsUntilChangeAllowed(db: Db, userId: string, limit: RateLimit): Promise<number> {
+  return secondsUntilBelow(db, sql`message_changes where user_id = ${userId}`, limit)
+}
+
 /** The same for creating rooms: the rooms the user created recently are the record. */
 export function secondsUntilRoomAllowed(db: Db, userId: string, limit: RateLimit): Promise<number> {
   return secondsUntilBelow(db, sql`rooms where created_by = ${userId}`, limit)

@@ -10,7 +10,7 @@ import { ChatError } from './errors.js'
 // never counts its messages, whatever their number.
 const roomColumns = sql`
   r.id, r.name, r.visibility, r.created_by, ${isoTimestamp('r.created_at')} as created_at, r.last_seq,
-  r.message_count, ${isoTimestamp('r.last_message_at')} as last_message_at`
+  r.message_count, ${isoTimestamp('r.last_message_at')} as last_message_at, r.last_cursor as cursor`
 
 /** The one mapper from a room row (roomColumns) to its JSON. */
 function toRoom(row: RowOf<Room>): Room {
@@ -23,6 +23,7 @@ function toRoom(row: RowOf<Room>): Room {
     last_seq: Number(row.last_seq),
     message_count: Number(row.message_count),
     last_message_at: row.last_message_at,
+    cursor: Number(row.cursor),
   }
 }
 

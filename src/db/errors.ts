@@ -16,16 +16,21 @@ const UNAVAILABLE = new Set([
   '55000', // object_not_in_prerequisite_state: e.g. the database does not accept connections
 ])
 
-/** The postgres.js error under drizzle's wrapper, if any. */
-export function databaseErrorCode(error: unknown): string | undefined {
+/** A string field of the postgres.js error under drizzle's wrapper, if any. */
+function databaseErrorField(error: unknown, field: 'code' | 'constraint_name'): string | undefined {
   let current: unknown = error
   for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
-    const code = (current as { code?: unknown }).code
-    if (typeof code === 'string') return code
+    const value = (current as Partial<Record<typeof field, unknown>>)[field]
+    if (typeof value === 'string') return value
     current = current.cause
   }
   return undefined
 }
+
+export const databaseErrorCode = (error: unknown) => databaseErrorField(error, 'code')
+
+/** The constraint a database error names, if any (a trigger may name its own). */
+export const constraintName = (error: unknown) => databaseErrorField(error, 'constraint_name')
 
 export function isDatabaseUnavailable(error: unknown): boolean {
   const code = databaseErrorCode(error)

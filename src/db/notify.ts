@@ -8,7 +8,7 @@ import type { Db } from './client.js'
 // channel, so every payload is parsed as hostile input: what does not parse is dropped.
 
 export const channels = {
-  /** A message was inserted, `<room_id>:<seq>`, or deleted by hand, `<room_id>:deleted` (sql/messages.sql). */
+  /** A room's history changed, up to change cursor `<room_id>:<cursor>` (sql/messages.sql). */
   messages: 'parley_messages',
   /** A membership row was deleted: `<room_id>:<user_id>` (sql/members.sql). */
   members: 'parley_members',
@@ -33,13 +33,15 @@ function splitRoomPayload(payload: string): { roomId: number; rest: string } | u
   return roomId === undefined ? undefined : { roomId, rest: payload.slice(colon + 1) }
 }
 
-export type MessageNotice = { roomId: number; seq: number } | { roomId: number; deleted: true }
+export interface MessageNotice {
+  roomId: number
+  cursor: number
+}
 
 export function parseMessageNotice(payload: string): MessageNotice | undefined {
   const parts = splitRoomPayload(payload)
-  if (parts?.rest === 'deleted') return { roomId: parts.roomId, deleted: true }
-  const seq = parts && parseId(parts.rest)
-  return parts && seq !== undefined ? { roomId: parts.roomId, seq } : undefined
+  const cursor = parts && parseId(parts.rest)
+  return parts && cursor !== undefined ? { roomId: parts.roomId, cursor } : undefined
 }
 
 export interface MemberNotice {

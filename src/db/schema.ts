@@ -3,7 +3,10 @@ import {
   bigint,
   boolean,
   check,
+  foreignKey,
   index,
+  integer,
+  jsonb,
   pgTable,
   primaryKey,
   text,
@@ -27,6 +30,9 @@ export const rooms = pgTable(
     // Kept by the message triggers (sql/messages.sql), so no answer counts a room's rows.
     messageCount: bigint('message_count', { mode: 'number' }).notNull().default(0),
     lastMessageAt: timestamp('last_message_at', { withTimezone: true }),
+    // The room's change cursor: advanced by every change to its history (a new message, an
+    // edit, a delete, a reaction) under the same row lock as last_seq (sql/messages.sql).
+    lastCursor: bigint('last_cursor', { mode: 'number' }).notNull().default(0),
   },
   (table) => [
     check('rooms_name_length', sql`char_length(btrim(${table.name})) between 1 and 100`),
@@ -80,13 +86,80 @@ export const messages = pgTable(
     body: text('body').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     clientId: text('client_id'),
+    // The change cursor of the message's insert, assigned by the same trigger as seq.
+    createdCursor: bigint('created_cursor', { mode: 'number' }).notNull(),
+    editedAt: timestamp('edited_at', { withTimezone: true }),
+    // A deleted message stays in history as a tombstone: body '' and no reactions.
+    deletedAt: timestamp('deleted_at', { withTimezone: true }),
+    // Totals per emoji, kept by the reaction triggers: {"👍": 2}.
+    reactions: jsonb('reactions').$type<Record<string, number>>().notNull().default({}),
+    // The seq of the message this one replies to, in the same room.
+    replyTo: bigint('reply_to', { mode: 'number' }),
+    replyCount: integer('reply_count').notNull().default(0),
   },
   (table) => [
     unique('messages_room_seq_unique').on(table.roomId, table.seq),
+    // The stream reads a room's new messages by change cursor.
+    unique('messages_room_cursor_unique').on(table.roomId, table.createdCursor),
+    // A message's replies, in seq order.
+    index('messages_replies_idx')
+      .on(table.roomId, table.replyTo, table.seq)
+      .where(sql`reply_to is not null`),
     // NULLs are distinct, so only messages that carry a client_id are constrained.
     unique('messages_user_client_unique').on(table.userId, table.clientId),
     // Serves the per-user posting rate limit: a user's messages of the last few seconds.
     index('messages_user_created_idx').on(table.userId, table.createdAt),
+  ],
+)
+
+/** Who reacted to which message with what; the totals live in messages.reactions. */
+export const messageReactions = pgTable(
+  'message_reactions',
+  {
+    roomId: bigint('room_id', { mode: 'number' }).notNull(),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    userId: text('user_id').notNull(),
+    emoji: text('emoji').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.roomId, table.seq, table.emoji, table.userId] }),
+    foreignKey({
+      columns: [table.roomId, table.seq],
+      foreignColumns: [messages.roomId, messages.seq],
+    }).onDelete('cascade'),
+    check('message_reactions_emoji_length', sql`char_length(${table.emoji}) between 1 and 64`),
+  ],
+)
+
+/**
+ * Every change to a room's history other than a new message (which the messages table
+ * records itself), numbered by the room's change cursor: what a resuming stream replays.
+ */
+export const messageChanges = pgTable(
+  'message_changes',
+  {
+    roomId: bigint('room_id', { mode: 'number' })
+      .notNull()
+      .references(() => rooms.id, { onDelete: 'cascade' }),
+    cursor: bigint('cursor', { mode: 'number' }).notNull(),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    kind: text('kind', { enum: ['edit', 'delete', 'reaction'] }).notNull(),
+    // Who edited (the author) or reacted; for reactions, with what, added or removed.
+    userId: text('user_id'),
+    emoji: text('emoji'),
+    action: text('action', { enum: ['added', 'removed'] }),
+    // The message's reaction totals just after a reaction change, as its event carries them.
+    reactions: jsonb('reactions').$type<Record<string, number>>(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.roomId, table.cursor] }),
+    check('message_changes_kind', sql`${table.kind} in ('edit', 'delete', 'reaction')`),
+    // Serves the per-user limit on edits and reactions: a user's changes of the last few seconds.
+    index('message_changes_user_idx')
+      .on(table.userId, table.createdAt)
+      .where(sql`user_id is not null`),
   ],
 )
 

@@ -20,6 +20,7 @@ import { registerBrowserClient } from './routes/browser-client.js'
 import { registerDev } from './routes/dev.js'
 import { registerHealth } from './routes/health.js'
 import { registerMembers } from './routes/members.js'
+import { registerMessageChanges } from './routes/message-changes.js'
 import { registerMessages } from './routes/messages.js'
 import { registerMetrics } from './routes/metrics.js'
 import { registerRooms } from './routes/rooms.js'
@@ -39,6 +40,7 @@ export interface AppDeps {
     Pick<
       Config,
       | 'RATE_LIMIT_MESSAGES'
+      | 'RATE_LIMIT_CHANGES'
       | 'RATE_LIMIT_WINDOW_MS'
       | 'ROOMS_PER_HOUR'
       | 'TYPING_THROTTLE_MS'
@@ -95,6 +97,7 @@ export function createApp(deps: AppDeps) {
   registerHealth(app, deps)
   registerRooms(app, deps)
   registerMessages(app, deps)
+  registerMessageChanges(app, deps)
   registerMembers(app, deps)
   registerSocial(app, deps)
   registerStream(app, deps)

@@ -18,6 +18,9 @@ export const errorCodes = [
   'member_not_found',
   'not_found',
   'room_not_found',
+  'message_not_found',
+  'message_deleted',
+  'invalid_emoji',
   'name_taken',
   'client_id_reused',
   'payload_too_large',
@@ -50,6 +53,9 @@ export const rateLimited = (message: string, waitSeconds: number) =>
 /** The status of each refusal of the chat domain. */
 const chatStatus: Record<ChatErrorCode, ContentfulStatusCode> = {
   room_not_found: 404,
+  message_not_found: 404,
+  message_deleted: 409,
+  forbidden: 403,
   name_taken: 409,
   client_id_reused: 409,
 }

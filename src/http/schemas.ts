@@ -14,6 +14,18 @@ export const RoomIdParams = z.object({
     .openapi({ param: { name: 'id', in: 'path' }, type: 'integer', example: 1 }),
 })
 
+/** A seq in a query string: a non-negative integer. */
+export const seqParam = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
+
+export const MessageParams = RoomIdParams.extend({
+  seq: z
+    .string()
+    .regex(/^[0-9]{1,15}$/, 'must be a positive integer')
+    .transform(Number)
+    .refine((seq) => seq > 0, 'must be a positive integer')
+    .openapi({ param: { name: 'seq', in: 'path' }, type: 'integer', example: 1 }),
+})
+
 export const errorResponses = {
   400: { description: 'Invalid request', content: { 'application/json': { schema: ErrorSchema } } },
   401: { description: 'Missing or invalid token', content: { 'application/json': { schema: ErrorSchema } } },
@@ -21,6 +33,13 @@ export const errorResponses = {
 
 export const notFoundResponse = {
   404: { description: 'No such room', content: { 'application/json': { schema: ErrorSchema } } },
+} as const
+
+export const messageNotFoundResponse = {
+  404: {
+    description: 'No such room (room_not_found), or no such message in it (message_not_found)',
+    content: { 'application/json': { schema: ErrorSchema } },
+  },
 } as const
 
 export const jsonContent = <T>(schema: T, description: string) => ({

@@ -1,18 +1,18 @@
 import { eq } from 'drizzle-orm'
 import type { Logger } from 'pino'
-import { fetchMessagesAfter } from '../chat/messages.js'
+import { type ChangePage, fetchChangesAfter } from '../chat/changes.js'
 import type { Db } from '../db/client.js'
 import { channels, parseMemberNotice, parseMessageNotice, parseRoomEvent } from '../db/notify.js'
 import { rooms as roomsTable } from '../db/schema.js'
 import { createListener } from './listener.js'
-import { createRecentMessages, type RecentMessages } from './recent.js'
-import { encodeEventFrame } from './sse.js'
+import { createRecentChanges, type RecentChanges } from './recent.js'
+import { encodeEventFrame, type HistoryFrame, toHistoryFrame } from './sse.js'
 import { createStreamWriter, type Stream, startStreamTimers } from './streams.js'
 
 interface Room {
   id: number
   streams: Set<Stream>
-  /** The highest seq delivered to `streams`; -1 until read from the database. */
+  /** The change cursor delivered to `streams`; -1 until read from the database. */
   cursor: number
   ready: Promise<void>
   /** Streams replaying history before they join `streams`; the room stays while any do. */
@@ -22,8 +22,15 @@ interface Room {
   fetching: boolean
   /** Known once the cursor is read; only public rooms are named in metrics. */
   public: boolean
-  /** The newest delivered messages, which resumes inside it are served from; empty until the cursor is read. */
-  recent: RecentMessages
+  /** The newest delivered changes, which resumes inside it are served from; empty until the cursor is read. */
+  recent: RecentChanges
+  /** Replay reads in flight, by the cursor they read after: resumes from the same point share one. */
+  replays: Map<number, Promise<ReplayPage>>
+}
+
+interface ReplayPage {
+  frames: HistoryFrame[]
+  through: number
 }
 
 export interface HubOptions {
@@ -35,7 +42,7 @@ export interface HubOptions {
   /** A stream whose unsent bytes exceed this is disconnected; it resumes by Last-Event-ID. */
   maxBufferBytes: number
   batchSize?: number
-  /** Called once per delivered message with seconds since its created_at. */
+  /** Called once per delivered new message with seconds since its created_at. */
   observeLag?: (seconds: number) => void
   /**
    * Whether the stream's user may still read the room: asked when a member is removed, and
@@ -68,7 +75,6 @@ export function createHub(options: HubOptions) {
     /** Resumes served from a room's recent window, and replay queries made for the others. */
     resumedFromMemory: 0,
     replayQueries: 0,
-    windowResets: 0,
   }
   const writer = createStreamWriter({
     maxBufferBytes: options.maxBufferBytes,
@@ -138,12 +144,7 @@ export function createHub(options: HubOptions) {
     counters.notifications++
     const notice = parseMessageNotice(payload)
     const room = notice && rooms.get(notice.roomId)
-    if (!room) return
-    if ('deleted' in notice) {
-      // What the window holds may no longer exist: resumes read the database until it refills.
-      if (room.cursor >= 0) room.recent = createRecentMessages(recentBytes, room.cursor)
-      counters.windowResets++
-    } else if (notice.seq > room.cursor) markDirty(room)
+    if (room && notice.cursor > room.cursor) markDirty(room)
   }
 
   function onRoomEvent(payload: string): void {
@@ -186,17 +187,14 @@ export function createHub(options: HubOptions) {
     try {
       while (room.dirty) {
         room.dirty = false
-        const rows = await fetchMessagesAfter(db, room.id, room.cursor, batchSize)
-        if (rows.length === batchSize) room.dirty = true
-        const last = rows.at(-1)
-        if (!last) continue
-        room.recent.append(rows, writer.deliver(room.streams, room.id, rows))
-        counters.delivered += rows.length * room.streams.size
-        room.cursor = last.seq
-        if (options.observeLag) {
-          const now = Date.now()
-          for (const row of rows) options.observeLag((now - row.createdAt.getTime()) / 1000)
-        }
+        const page = await fetchChangesAfter(db, room.id, room.cursor, batchSize)
+        if (page.full) room.dirty = true
+        const frames = page.changes.map(toHistoryFrame)
+        writer.deliver(room.streams, room.id, frames)
+        room.recent.append(frames)
+        counters.delivered += frames.length * room.streams.size
+        room.cursor = page.through
+        if (options.observeLag) observeLag(page, options.observeLag)
       }
     } catch (error) {
       logger.warn({ err: error, roomId: room.id }, 'fetching new messages failed; retrying')
@@ -209,6 +207,26 @@ export function createHub(options: HubOptions) {
     }
   }
 
+  /**
+   * The room's changes after `cursor` up to the room's cursor now, read once for every
+   * stream resuming from that same point meanwhile (a storm's streams of one room left at
+   * the same frame), as frames built once.
+   */
+  function readReplay(room: Room, cursor: number): Promise<ReplayPage> {
+    let read = room.replays.get(cursor)
+    if (!read) {
+      counters.replayQueries++
+      read = fetchChangesAfter(db, room.id, cursor, batchSize, room.cursor).then((page) => ({
+        frames: page.changes.map(toHistoryFrame),
+        through: page.through,
+      }))
+      const forget = () => room.replays.delete(cursor)
+      read.then(forget, forget)
+      room.replays.set(cursor, read)
+    }
+    return read
+  }
+
   function openRoom(id: number): Room {
     const room: Room = {
       id,
@@ -219,18 +237,19 @@ export function createHub(options: HubOptions) {
       dirty: false,
       fetching: false,
       public: false,
-      recent: createRecentMessages(0, Number.POSITIVE_INFINITY),
+      recent: createRecentChanges(0, Number.POSITIVE_INFINITY),
+      replays: new Map(),
     }
     // The room is registered before its cursor is read, so a notification racing the read
     // marks it dirty instead of being dropped.
     room.ready = db
-      .select({ lastSeq: roomsTable.lastSeq, visibility: roomsTable.visibility })
+      .select({ lastCursor: roomsTable.lastCursor, visibility: roomsTable.visibility })
       .from(roomsTable)
       .where(eq(roomsTable.id, id))
       .then(([row]) => {
-        room.cursor = row?.lastSeq ?? 0
+        room.cursor = row?.lastCursor ?? 0
         room.public = row?.visibility === 'public'
-        room.recent = createRecentMessages(recentBytes, room.cursor)
+        room.recent = createRecentChanges(recentBytes, room.cursor)
         if (room.dirty) markDirty(room)
       })
     rooms.set(id, room)
@@ -243,17 +262,18 @@ export function createHub(options: HubOptions) {
   }
 
   /**
-   * Starts delivering room `roomId` to `stream`. With `afterSeq`, first replays the room's
-   * messages after it from the database, then joins live delivery at exactly the room's
-   * cursor: the check and the join happen in one tick, and the cursor only moves together
-   * with a write to every joined stream, so nothing is skipped or sent twice.
+   * Starts delivering room `roomId` to `stream`. With `afterCursor`, first replays the room's
+   * changes after it (from the recent window or the database), then joins live delivery at
+   * exactly the room's cursor: the check and the join happen in one tick, and the cursor
+   * only moves together with a write to every joined stream, so nothing is skipped or sent
+   * twice.
    *
    * For a private room (one of `stream.guarded`), access is asked again once the stream is
    * among the room's joining streams and before anything of the room is written: a removal
    * that commits after that check is announced to this instance and closes the stream; one
    * that committed before it is seen by it.
    */
-  async function subscribe(stream: Stream, roomId: number, afterSeq?: number): Promise<void> {
+  async function subscribe(stream: Stream, roomId: number, afterCursor?: number): Promise<void> {
     if (stopped) throw new Error('the hub is stopped')
     streams.add(stream)
     const room = rooms.get(roomId) ?? openRoom(roomId)
@@ -264,19 +284,18 @@ export function createHub(options: HubOptions) {
         closeRemoved(stream, room.id)
         return
       }
-      let cursor = afterSeq ?? room.cursor
-      if (cursor < room.cursor && room.recent.covers(cursor)) {
-        // Served from memory, in the same tick as the join below: no query, no gap.
-        writer.sendRecent(stream, room.id, room.recent.after(cursor))
-        counters.resumedFromMemory++
-        cursor = room.cursor
-      }
+      let cursor = afterCursor ?? room.cursor
       while (!stream.closed && cursor < room.cursor) {
-        const target = room.cursor
-        counters.replayQueries++
-        const rows = await fetchMessagesAfter(db, room.id, cursor, batchSize, target)
-        if (rows.length > 0) await writer.replay(stream, room.id, rows)
-        cursor = rows.length === batchSize ? (rows.at(-1)?.seq ?? target) : target
+        if (room.recent.covers(cursor)) {
+          // Served from memory, in the same tick as the join below: no query, no gap.
+          writer.sendRecent(stream, room.id, room.recent.after(cursor))
+          counters.resumedFromMemory++
+          cursor = room.cursor
+          break
+        }
+        const page = await readReplay(room, cursor)
+        if (page.frames.length > 0) await writer.replay(stream, room.id, page.frames)
+        cursor = page.through
       }
       // No await between the loop's last check and this line.
       room.joining.delete(stream)
@@ -290,6 +309,13 @@ export function createHub(options: HubOptions) {
     } finally {
       room.joining.delete(stream)
       forgetIfEmpty(room)
+    }
+  }
+
+  function observeLag(page: ChangePage, observe: (seconds: number) => void): void {
+    const now = Date.now()
+    for (const change of page.changes) {
+      if (change.event === 'message') observe((now - Date.parse(change.data.created_at)) / 1000)
     }
   }
 

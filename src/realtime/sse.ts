@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http'
-import type { StreamEventData, StreamEventName } from '../wire.js'
+import type { HistoryChange } from '../chat/changes.js'
+import type { HistoryEventName, StreamEventData, StreamEventName } from '../wire.js'
 
 export const PING_FRAME = Buffer.from(': ping\n\n')
 
@@ -20,9 +21,20 @@ export function encodeFrame(event: string, data: string, id?: string | number): 
   return `${idLine}event: ${event}\ndata: ${dataLines}\n\n`
 }
 
-/** A message's frame: its `id:` is the seq (or a multi-room cursor) that resumes after it. */
-export function encodeMessageFrame(messageJson: string, id: string | number): string {
-  return encodeFrame('message', messageJson, id)
+/** A change to a room's history with its data serialised once, for every stream that gets it. */
+export interface HistoryFrame {
+  cursor: number
+  event: HistoryEventName
+  json: string
+}
+
+export function toHistoryFrame(change: HistoryChange): HistoryFrame {
+  return { cursor: change.cursor, event: change.event, json: JSON.stringify(change.data) }
+}
+
+/** A history event's frame: its `id:` is the room's change cursor (or a multi-room cursor) after it. */
+export function encodeHistoryFrame(frame: HistoryFrame, id: string | number): string {
+  return encodeFrame(frame.event, frame.json, id)
 }
 
 /** An event frame without `id:`, so it never moves the client's Last-Event-ID. */

@@ -1,8 +1,5 @@
 import type { ServerResponse } from 'node:http'
-import { toMessage } from '../chat/messages.js'
-import type { MessageRow } from '../db/schema.js'
-import type { RecentMessage } from './recent.js'
-import { encodeEventFrame, encodeMessageFrame, PING_FRAME } from './sse.js'
+import { encodeEventFrame, encodeHistoryFrame, type HistoryFrame, PING_FRAME } from './sse.js'
 
 /** One open SSE connection. Opened by a stream session, owned by the hub until it closes. */
 export interface Stream {
@@ -18,13 +15,13 @@ export interface Stream {
   /** Its private rooms, for a user who is not an admin: access is checked again on the way in and after a listener outage. */
   guarded?: number[]
   /**
-   * Only for a stream of several rooms: the last seq sent per room. Its `id:` is the whole
-   * map, so one Last-Event-ID resumes every room where it stopped.
+   * Only for a stream of several rooms: the change cursor sent last per room. Its `id:` is
+   * the whole map, so one Last-Event-ID resumes every room where it stopped.
    */
   cursors?: Map<number, number>
 }
 
-/** `1:5,2:9`: room 1 up to seq 5, room 2 up to seq 9. */
+/** `1:5,2:9`: room 1 up to change cursor 5, room 2 up to 9. */
 export function encodeCursor(cursors: Map<number, number>): string {
   let text = ''
   for (const [roomId, seq] of cursors) text += `${text ? ',' : ''}${roomId}:${seq}`
@@ -71,44 +68,32 @@ export function createStreamWriter({ maxBufferBytes, onDrop }: StreamWriterOptio
   }
 
   /**
-   * One message's frame for one stream: its id is the seq, or on a multi-room stream the
-   * cursor of every room, moved to this message.
+   * Frames of one room's changes for one stream: each id is the change's cursor, or on a
+   * multi-room stream the cursor of every room, moved to this change.
    */
-  function frameFor(stream: Stream, roomId: number, seq: number, json: string): string {
+  function framesFor(stream: Stream, roomId: number, frames: HistoryFrame[]): string {
     const cursors = stream.cursors
-    if (!cursors) return encodeMessageFrame(json, seq)
-    cursors.set(roomId, seq)
-    return encodeMessageFrame(json, encodeCursor(cursors))
-  }
-
-  /** Messages of one room, for a multi-room stream: each frame's id carries every room's cursor. */
-  function sendToMulti(stream: Stream, roomId: number, rows: MessageRow[], jsons: string[]): void {
-    let frames = ''
-    for (let i = 0; i < rows.length; i++) frames += frameFor(stream, roomId, rows[i]!.seq, jsons[i]!)
-    send(stream, frames)
-  }
-
-  /**
-   * A batch of one room's messages: built once, the same bytes to every single-room stream.
-   * Returns each message's JSON, which the room's recent window keeps.
-   */
-  function deliver(streams: Iterable<Stream>, roomId: number, rows: MessageRow[]): string[] {
-    const jsons = rows.map((row) => JSON.stringify(toMessage(row)))
-    let frames = ''
-    for (let i = 0; i < rows.length; i++) frames += encodeMessageFrame(jsons[i]!, rows[i]!.seq)
-    const bytes = Buffer.from(frames)
-    for (const stream of streams) {
-      if (stream.cursors) sendToMulti(stream, roomId, rows, jsons)
-      else send(stream, bytes)
+    let text = ''
+    for (const frame of frames) {
+      if (cursors) cursors.set(roomId, frame.cursor)
+      text += encodeHistoryFrame(frame, cursors ? encodeCursor(cursors) : frame.cursor)
     }
-    return jsons
+    return text
   }
 
-  /** Messages from a room's recent window to one joining stream, in one write. */
-  function sendRecent(stream: Stream, roomId: number, recent: RecentMessage[]): void {
-    let frames = ''
-    for (const { seq, json } of recent) frames += frameFor(stream, roomId, seq, json)
-    if (frames) send(stream, frames)
+  /** A batch of one room's changes: built once, the same bytes to every single-room stream. */
+  function deliver(streams: Iterable<Stream>, roomId: number, frames: HistoryFrame[]): void {
+    let shared: Buffer | undefined
+    for (const stream of streams) {
+      if (stream.cursors) send(stream, framesFor(stream, roomId, frames))
+      else send(stream, (shared ??= Buffer.from(framesFor(stream, roomId, frames))))
+    }
+  }
+
+  /** Changes from a room's recent window to one joining stream, in one write. */
+  function sendRecent(stream: Stream, roomId: number, recent: HistoryFrame[]): void {
+    const text = framesFor(stream, roomId, recent)
+    if (text) send(stream, text)
   }
 
   // Replay leaves in slices of a quarter of the bound and waits whenever half of it is
@@ -120,10 +105,10 @@ export function createStreamWriter({ maxBufferBytes, onDrop }: StreamWriterOptio
    * A room's history for one joining stream. Unlike live delivery it may wait for the
    * client to read, so a replay of any length stays within the buffer bound.
    */
-  async function replay(stream: Stream, roomId: number, rows: MessageRow[]): Promise<void> {
+  async function replay(stream: Stream, roomId: number, frames: HistoryFrame[]): Promise<void> {
     let slice = ''
-    for (const row of rows) {
-      slice += frameFor(stream, roomId, row.seq, JSON.stringify(toMessage(row)))
+    for (const frame of frames) {
+      slice += framesFor(stream, roomId, [frame])
       if (slice.length < replaySliceChars) continue
       await writeReplay(stream, slice)
       slice = ''

@@ -157,7 +157,7 @@ describe('odd input', () => {
 describe('GET /rooms/:id/messages', () => {
   it('returns an empty page for a room without messages', async () => {
     const roomId = await newRoom('empty')
-    expect(await readPage(server, roomId)).toEqual({ messages: [], has_more: false })
+    expect(await readPage(server, roomId)).toEqual({ messages: [], has_more: false, cursor: 0 })
   })
 
   it('returns the latest 50 in ascending seq by default', async () => {
@@ -215,6 +215,7 @@ describe('GET /rooms/:id/messages', () => {
     expect(await readPage(server, roomId, '?before=4')).toEqual({
       messages: range(1, 3).map((seq) => expect.objectContaining({ seq, body: `m${seq}` })),
       has_more: false,
+      cursor: 10,
     })
     expect(await readSeqs(roomId, '?after=7')).toEqual({ seqs: [8, 9, 10], has_more: false })
     expect(await readSeqs(roomId, '?after=3&before=8')).toEqual({ seqs: [4, 5, 6, 7], has_more: false })

@@ -50,6 +50,8 @@ async function messageTriggers(database: TestDatabase): Promise<string[]> {
 }
 
 const SCHEMA_TABLES = [
+  'message_changes',
+  'message_reactions',
   'messages',
   'parley_instances',
   'room_members',
@@ -57,6 +59,14 @@ const SCHEMA_TABLES = [
   'rooms',
   'stream_presence',
   'stream_tickets',
+]
+
+const MESSAGE_TRIGGERS = [
+  'messages_assign_seq',
+  'messages_change',
+  'messages_clear_deleted_reactions',
+  'messages_count_deleted',
+  'messages_notify',
 ]
 
 describe('migrations', () => {
@@ -68,11 +78,7 @@ describe('migrations', () => {
       timeout: 60_000,
     })
     expect(await publicTables(database)).toEqual(SCHEMA_TABLES)
-    expect(await messageTriggers(database)).toEqual([
-      'messages_assign_seq',
-      'messages_count_deleted',
-      'messages_notify',
-    ])
+    expect(await messageTriggers(database)).toEqual(MESSAGE_TRIGGERS)
     expect(await appliedMigrations(database)).toEqual(await journalTimestamps())
 
     // The server's migrator shares drizzle-kit's bookkeeping, so it finds nothing left to do.
@@ -81,7 +87,7 @@ describe('migrations', () => {
   })
 
   it.each([
-    ['0009_message_counter_triggers.sql', 'messages.sql'],
+    ['0011_message_change_triggers.sql', 'messages.sql'],
     ['0004_member_triggers.sql', 'members.sql'],
   ])('installs trigger SQL with drizzle/%s byte-identical to sql/%s', async (migrationFile, sqlFile) => {
     const [migration, source] = await Promise.all([
@@ -99,10 +105,6 @@ describe('migrations', () => {
     expect(outcomes).toEqual(['ok', 'ok', 'ok', 'ok'])
     expect(await appliedMigrations(database)).toEqual(await journalTimestamps())
     expect(await publicTables(database)).toEqual(SCHEMA_TABLES)
-    expect(await messageTriggers(database)).toEqual([
-      'messages_assign_seq',
-      'messages_count_deleted',
-      'messages_notify',
-    ])
+    expect(await messageTriggers(database)).toEqual(MESSAGE_TRIGGERS)
   })
 })

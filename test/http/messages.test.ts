@@ -39,6 +39,11 @@ describe('POST /rooms/:id/messages', () => {
       user_name: 'bob',
       body: 'hello',
       created_at: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/),
+      edited_at: null,
+      deleted_at: null,
+      reactions: {},
+      reply_to: null,
+      reply_count: 0,
     })
     expect((await readPage(server, roomId)).messages).toEqual([message])
   })

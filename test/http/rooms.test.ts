@@ -39,6 +39,7 @@ describe('POST /rooms', () => {
       last_seq: 0,
       message_count: 0,
       last_message_at: null,
+      cursor: 0,
     })
     expect(await getRoom(server, room.id)).toEqual(room)
   })
@@ -123,6 +124,7 @@ describe('GET /rooms/:id', () => {
       last_seq: 0,
       message_count: 0,
       last_message_at: null,
+      cursor: 0,
     })
   })
 

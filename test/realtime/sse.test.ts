@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { encodeEventFrame, encodeFrame, encodeMessageFrame } from '../../src/realtime/sse.js'
+import { encodeEventFrame, encodeFrame, encodeHistoryFrame } from '../../src/realtime/sse.js'
 
 describe('encodeFrame', () => {
   it('writes id, event and data lines and ends the frame with a blank line', () => {
     expect(encodeFrame('message', '{"a":1}', 7)).toBe('id: 7\nevent: message\ndata: {"a":1}\n\n')
-    expect(encodeMessageFrame('{}', '1:5,2:9')).toBe('id: 1:5,2:9\nevent: message\ndata: {}\n\n')
+    const edit = { cursor: 5, event: 'edit', json: '{}' } as const
+    expect(encodeHistoryFrame(edit, '1:5,2:9')).toBe('id: 1:5,2:9\nevent: edit\ndata: {}\n\n')
   })
 
   it('splits data on every kind of line break, so content cannot end the frame or add a field', () => {

@@ -1,4 +1,4 @@
-import type { Message, Room } from '../../src/wire.js'
+import type { Message, MessagePage, Room } from '../../src/wire.js'
 import { expect } from 'vitest'
 import type { TestServer } from './server.js'
 
@@ -36,11 +36,6 @@ export async function lobby(server: TestServer): Promise<Room[]> {
 export async function lastSeq(server: TestServer, roomId: number): Promise<number> {
   const response = await server.request(`/rooms/${roomId}`)
   return ((await response.json()) as Room).last_seq
-}
-
-export interface MessagePage {
-  messages: Message[]
-  has_more: boolean
 }
 
 /** GET /rooms/:id/messages with `query`, which must answer 200. */

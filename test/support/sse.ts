@@ -2,9 +2,18 @@ import type { Message } from '../../src/wire.js'
 import { EventSource } from 'eventsource'
 import { until } from './wait.js'
 
+/** A change to a room's history as a stream delivered it: its event name, `id:` and data. */
+export interface HistoryEvent {
+  type: 'message' | 'edit' | 'delete' | 'reaction'
+  id: string
+  data: unknown
+}
+
 export interface StreamClient {
   messages: Message[]
-  /** The `id:` of the latest message: a seq, or a `room:seq,…` cursor on a multi-room stream. */
+  /** Every change to history (new messages included), in arrival order. */
+  changes: HistoryEvent[]
+  /** The `id:` of the latest change: a cursor, or a `room:cursor,…` map on a multi-room stream. */
   lastEventId(): string
   /** Every named event other than `message`, in arrival order. */
   events: { type: string; data: string }[]
@@ -63,12 +72,17 @@ function openEventSource(
     },
   })
   const messages: Message[] = []
+  const changes: HistoryEvent[] = []
   const events: { type: string; data: string }[] = []
   let lastId = ''
-  source.addEventListener('message', (event) => {
-    messages.push(JSON.parse(event.data) as Message)
-    lastId = event.lastEventId
-  })
+  for (const type of ['message', 'edit', 'delete', 'reaction'] as const) {
+    source.addEventListener(type, (event) => {
+      const data = JSON.parse(event.data) as unknown
+      if (type === 'message') messages.push(data as Message)
+      changes.push({ type, id: event.lastEventId, data })
+      lastId = event.lastEventId
+    })
+  }
   for (const type of ['expired', 'shutdown', 'removed', 'presence', 'typing', 'read']) {
     source.addEventListener(type, (event) => {
       events.push({ type, data: event.data })
@@ -87,6 +101,7 @@ function openEventSource(
   if (options.reconnect === false) source.addEventListener('error', () => source.close())
   return {
     messages,
+    changes,
     lastEventId: () => lastId,
     events,
     opened,

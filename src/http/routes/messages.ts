@@ -1,7 +1,8 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
-import { listMessages, postMessage, toMessage } from '../../chat/messages.js'
+import { findMessage, listMessages, listReplies, postMessage } from '../../chat/messages.js'
 import { secondsUntilAllowed } from '../../chat/rate-limit.js'
-import { MessageSchema } from '../../wire.js'
+import { messageNotFound } from '../../chat/errors.js'
+import { MessagePageSchema, MessageSchema } from '../../wire.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
 import { rateLimited } from '../errors.js'
@@ -12,7 +13,10 @@ import {
   errorResponses,
   jsonContent,
   notFoundResponse,
+  MessageParams,
+  messageNotFoundResponse,
   RoomIdParams,
+  seqParam,
 } from '../schemas.js'
 import { bodyText, trimmedText } from '../text.js'
 
@@ -29,10 +33,15 @@ export const PostMessageBody = z
       invalidCode: 'invalid_body',
     }),
     client_id: trimmedText({ field: 'client_id', max: 100 }).optional(),
+    reply_to: z
+      .number()
+      .int()
+      .min(1)
+      .max(Number.MAX_SAFE_INTEGER)
+      .optional()
+      .openapi({ description: 'The seq of the message of this room that this one replies to' }),
   })
   .openapi('PostMessage')
-
-const seqParam = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
 
 const MessagesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
@@ -40,7 +49,10 @@ const MessagesQuery = z.object({
   after: seqParam.optional(),
 })
 
-const MessagePage = z.object({ messages: z.array(MessageSchema), has_more: z.boolean() })
+const RepliesQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  after: seqParam.optional(),
+})
 
 const list = createRoute({
   method: 'get',
@@ -48,7 +60,33 @@ const list = createRoute({
   summary: "A page of a room's messages, ascending by seq (the latest 50 by default)",
   security: bearerSecurity,
   request: { params: RoomIdParams, query: MessagesQuery },
-  responses: { 200: jsonContent(MessagePage, 'The messages'), ...errorResponses, ...notFoundResponse },
+  responses: { 200: jsonContent(MessagePageSchema, 'The messages'), ...errorResponses, ...notFoundResponse },
+})
+
+const one = createRoute({
+  method: 'get',
+  path: '/rooms/{id}/messages/{seq}',
+  summary: 'One message (a tombstone once deleted)',
+  security: bearerSecurity,
+  request: { params: MessageParams },
+  responses: {
+    200: jsonContent(MessageSchema, 'The message'),
+    ...errorResponses,
+    ...messageNotFoundResponse,
+  },
+})
+
+const replies = createRoute({
+  method: 'get',
+  path: '/rooms/{id}/messages/{seq}/replies',
+  summary: 'A page of the replies to a message, ascending by seq',
+  security: bearerSecurity,
+  request: { params: MessageParams, query: RepliesQuery },
+  responses: {
+    200: jsonContent(MessagePageSchema, 'The replies'),
+    ...errorResponses,
+    ...messageNotFoundResponse,
+  },
 })
 
 const post = createRoute({
@@ -67,7 +105,7 @@ const post = createRoute({
     422: jsonContent(ErrorSchema, 'The body is too long'),
     429: jsonContent(ErrorSchema, 'Posting too fast; see Retry-After'),
     ...errorResponses,
-    ...notFoundResponse,
+    ...messageNotFoundResponse,
   },
 })
 
@@ -78,18 +116,34 @@ export function registerMessages(app: OpenAPIHono<AppEnv>, { db, config }: AppDe
     const { id } = c.req.valid('param')
     await requireReadableRoom(db, id, c.get('identity'))
     const page = await listMessages(db, id, c.req.valid('query'))
-    return c.json({ messages: page.rows.map(toMessage), has_more: page.hasMore }, 200)
+    return c.json({ messages: page.messages, has_more: page.hasMore, cursor: page.cursor }, 200)
+  })
+
+  app.openapi(one, async (c) => {
+    const { id, seq } = c.req.valid('param')
+    await requireReadableRoom(db, id, c.get('identity'))
+    const message = await findMessage(db, id, seq)
+    if (!message) throw messageNotFound(seq)
+    return c.json(message, 200)
+  })
+
+  app.openapi(replies, async (c) => {
+    const { id, seq } = c.req.valid('param')
+    await requireReadableRoom(db, id, c.get('identity'))
+    if (!(await findMessage(db, id, seq))) throw messageNotFound(seq)
+    const page = await listReplies(db, id, seq, c.req.valid('query'))
+    return c.json({ messages: page.messages, has_more: page.hasMore, cursor: page.cursor }, 200)
   })
 
   app.openapi(post, async (c) => {
     const { id } = c.req.valid('param')
-    const { body, client_id } = c.req.valid('json')
+    const { body, client_id, reply_to } = c.req.valid('json')
     const { userId, userName } = c.get('identity')
     await requireReadableRoom(db, id, c.get('identity'))
     const wait = await secondsUntilAllowed(db, userId, rateLimit)
     if (wait > 0) throw rateLimited(`Too many messages; try again in ${wait} s`, wait)
-    const input = { roomId: id, userId, userName, body, clientId: client_id }
+    const input = { roomId: id, userId, userName, body, clientId: client_id, replyTo: reply_to }
     const { message, created } = await postMessage(db, input)
-    return c.json(toMessage(message), created ? 201 : 200)
+    return c.json(message, created ? 201 : 200)
   })
 }
