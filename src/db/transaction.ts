@@ -6,7 +6,9 @@ import type { ReservedSql, Sql } from 'postgres'
  * committed). Not sql.begin: postgres.js 3.4.9 can write sql.begin's BEGIN on a pooled
  * connection without reserving it (porsager/postgres issues 823 and 1189), and the pool
  * then runs unrelated queries inside that transaction. sql.reserve() takes a connection
- * out of the pool before anything is sent on it.
+ * out of the pool before anything is sent on it. The same release crashes the process when
+ * the backend of a reserved connection dies before its ROLLBACK is written (porsager/postgres
+ * issue 1208); patches/postgres+3.4.9.patch makes that write fail like any other instead.
  */
 export async function inReservedTransaction<T>(sql: Sql, work: (tx: ReservedSql) => Promise<T>): Promise<T> {
   const tx = await sql.reserve()

@@ -6,6 +6,7 @@ import { createDb } from '../../src/db/client.js'
 import { inReservedTransaction } from '../../src/db/transaction.js'
 import { createTestDatabase, type TestDatabase } from '../support/database.js'
 import { range } from '../support/range.js'
+import { until } from '../support/wait.js'
 
 let database: TestDatabase
 
@@ -54,6 +55,31 @@ describe('transactions on a small, busy pool', () => {
       expect(owners[0]!.n).toBe(0)
     } finally {
       await sql.end({ timeout: 5 })
+    }
+  })
+})
+
+describe('a reserved transaction whose backend dies', () => {
+  it('fails with the connection closed instead of crashing the process, and the pool recovers', async () => {
+    const { db, sql } = createDb(database.url, { max: 2, applicationName: 'parley-dying-backend' })
+    try {
+      let pid: number | undefined
+      const dying = inReservedTransaction(sql, async (tx) => {
+        const [row] = await tx<{ pid: number }[]>`select pg_backend_pid() as pid`
+        pid = row?.pid
+        await tx`select pg_sleep(5)`
+      })
+      dying.catch(() => {})
+      await until(() => pid !== undefined, 'the transaction to start')
+      await database.sql`select pg_terminate_backend(${pid!})`
+      // Its rollback goes to a connection that is gone: a rejection, not an uncaught TypeError.
+      await expect(dying).rejects.toMatchObject({ code: expect.stringMatching(/CONNECTION|57P01/) })
+      await until(async () => {
+        const rows = await db.execute(raw`select 1 as one`).catch(() => [])
+        return rows.length === 1
+      }, 'the pool to answer again')
+    } finally {
+      await sql.end({ timeout: 1 })
     }
   })
 })
