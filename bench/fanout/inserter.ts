@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type postgres from 'postgres'
 import { LatencyHistogram } from '../lib/latency-histogram.js'
+import type { WriteMix } from './options.js'
 
 /** Inserts allowed in flight at once; past it the inserter falls behind its rate, and says so. */
 const MAX_IN_FLIGHT = 512
@@ -20,19 +21,48 @@ export interface InsertReport {
 
 export type Inserter = ReturnType<typeof createInserter>
 
-/**
- * Inserts messages straight into the table, as psql or any other producer would, each in its
- * own transaction (so each one commits and notifies). The body starts with performance.now()
- * at the moment of the insert: the subscribers, in this same process, subtract it from their
- * receipt time, so no clocks need to agree.
- */
-export function createInserter(sql: postgres.Sql, bodyBytes: number) {
-  const padding = 'x'.repeat(bodyBytes)
+const ALL_MESSAGES: WriteMix = { messages: 100, reactions: 0, edits: 0 }
 
-  function insert(roomId: number): Promise<unknown> {
+/**
+ * Writes straight into the tables, as psql or any other producer would, each write in its
+ * own transaction (so each one commits and notifies): new messages, and with a mix,
+ * reactions to and edits of each room's newest message. Every write carries
+ * performance.now() at the moment it is sent, at the start of the body or as a reaction's
+ * `:t<ms>_<fraction>_<n>:` name: the subscribers, in this same process, subtract it from
+ * their receipt time, so no clocks need to agree.
+ */
+export function createInserter(sql: postgres.Sql, bodyBytes: number, mix = ALL_MESSAGES) {
+  const padding = 'x'.repeat(bodyBytes)
+  const newestSeq = new Map<number, number>()
+  const writesPerRoom = new Map<number, number>()
+  let reactions = 0
+
+  const stampedBody = () => {
     const stamp = performance.now().toFixed(3)
-    const body = `${stamp} ${padding}`.slice(0, Math.max(bodyBytes, stamp.length))
-    return sql`insert into messages (room_id, user_id, user_name, body) values (${roomId}, 'bench', 'Bench', ${body})`.execute()
+    return `${stamp} ${padding}`.slice(0, Math.max(bodyBytes, stamp.length))
+  }
+
+  async function insertMessage(roomId: number): Promise<void> {
+    const [row] = await sql<{ seq: string }[]>`
+      insert into messages (room_id, user_id, user_name, body)
+      values (${roomId}, 'bench', 'Bench', ${stampedBody()}) returning seq`
+    newestSeq.set(roomId, Math.max(newestSeq.get(roomId) ?? 0, Number(row?.seq)))
+  }
+
+  /** The room's next write, by the mix: spread evenly over each room's writes. */
+  function insert(roomId: number): Promise<unknown> {
+    const n = writesPerRoom.get(roomId) ?? 0
+    writesPerRoom.set(roomId, n + 1)
+    const seq = newestSeq.get(roomId)
+    const slot = (n * 37) % 100
+    if (seq === undefined || slot < mix.messages) return insertMessage(roomId)
+    if (slot < mix.messages + mix.reactions) {
+      const [whole, fraction] = performance.now().toFixed(3).split('.')
+      const emoji = `:t${whole}_${fraction}_${reactions++ % 1000}:`
+      return sql`insert into message_reactions (room_id, seq, user_id, emoji)
+                 values (${roomId}, ${seq}, 'bench', ${emoji})`.execute()
+    }
+    return sql`update messages set body = ${stampedBody()} where room_id = ${roomId} and seq = ${seq}`.execute()
   }
 
   /**

@@ -25,6 +25,12 @@ export interface BenchOptions {
   /** Concurrent posting clients, one measurement each. */
   posters: number[]
   bodyBytes: number
+  /**
+   * What the fan-out's writes are, in percent: new messages, reactions added to recent
+   * messages, and edits of recent messages. Only Parley streams reactions and edits, so with
+   * any of them the fan-out runs on Parley alone.
+   */
+  mix: WriteMix
   /** The reconnect storm: streams of distinct users, over rooms, each this many messages behind. */
   stormStreams: number
   stormRooms: number
@@ -41,6 +47,12 @@ export interface BenchOptions {
   /** Run the servers with --cpu-prof (profiles under bench/results/profiles). */
   profile: boolean
   out: string
+}
+
+export interface WriteMix {
+  messages: number
+  reactions: number
+  edits: number
 }
 
 const USAGE = `Usage: npm run bench -- [options]
@@ -63,6 +75,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --scaling-targets LIST    servers the scaling curve runs on (parley,raw)
   --posters LIST            concurrent clients for the posting scenario (1,8,32)
   --body-bytes N            message body length (100)
+  --mix M,R,E               the fan-out's writes in percent: new messages, reactions, edits
+                            (100,0,0); with reactions or edits only Parley runs the fan-out
   --storm-streams N         reconnect storm: streams of distinct users opened at once (10000)
   --storm-rooms N           rooms the storm's streams spread over (100)
   --storm-behind N          messages each storm stream resumes behind its room (100)
@@ -95,6 +109,7 @@ const DEFAULTS: Omit<BenchOptions, 'scenarios' | 'targets' | 'profile' | 'durabl
   scalingTargets: ['parley', 'raw'],
   posters: [1, 8, 32],
   bodyBytes: 100,
+  mix: { messages: 100, reactions: 0, edits: 0 },
   stormStreams: 10_000,
   stormRooms: 100,
   stormBehind: 100,
@@ -145,6 +160,7 @@ export function parseBenchOptions(argv = process.argv.slice(2)): BenchOptions {
       'scaling-targets': text,
       posters: text,
       'body-bytes': text,
+      mix: text,
       'storm-streams': text,
       'storm-rooms': text,
       'storm-behind': text,
@@ -193,10 +209,21 @@ export function parseBenchOptions(argv = process.argv.slice(2)): BenchOptions {
       fail(`--${name}: unknown ${unknown.join(', ')}; choose from ${allowed.join(', ')}`)
     return list as T[]
   }
+  const mix = (): WriteMix => {
+    const parts = numbers('mix', [], 0, 100)
+    if (parts.length === 0) return base.mix
+    const [messages = 0, reactions = 0, edits = 0] = parts
+    if (parts.length !== 3 || messages + reactions + edits !== 100 || messages === 0)
+      fail('--mix must be three percentages adding up to 100, new messages first and not 0')
+    return { messages, reactions, edits }
+  }
   const maxSubscribers = 15_000
+  const writes = mix()
+  // The baselines stream new messages only: a mix with reactions or edits is Parley's alone.
+  const onlyMessages = writes.messages === 100
   return {
     scenarios: names('scenario', SCENARIOS, [...SCENARIOS]),
-    targets: names('targets', TARGET_NAMES, [...TARGET_NAMES]),
+    targets: onlyMessages ? names('targets', TARGET_NAMES, [...TARGET_NAMES]) : ['parley'],
     subscribers: Math.round(number('subscribers', base.subscribers, 1, maxSubscribers)),
     rooms: Math.round(number('rooms', base.rooms, 1, 10_000)),
     rate: number('rate', base.rate, 1, 100_000),
@@ -207,9 +234,10 @@ export function parseBenchOptions(argv = process.argv.slice(2)): BenchOptions {
     scalingSubscribers: numbers('scaling-subscribers', base.scalingSubscribers, 1, maxSubscribers),
     scalingRooms: numbers('scaling-rooms', base.scalingRooms, 1, 10_000),
     scalingGrid: values['scaling-grid'] ?? false,
-    scalingTargets: names('scaling-targets', TARGET_NAMES, base.scalingTargets),
+    scalingTargets: onlyMessages ? names('scaling-targets', TARGET_NAMES, base.scalingTargets) : ['parley'],
     posters: numbers('posters', base.posters, 1, 1000),
     bodyBytes: Math.round(number('body-bytes', base.bodyBytes, 24, 2000)),
+    mix: writes,
     stormStreams: Math.round(number('storm-streams', base.stormStreams, 1, maxSubscribers)),
     stormRooms: Math.round(number('storm-rooms', base.stormRooms, 1, 10_000)),
     stormBehind: Math.round(number('storm-behind', base.stormBehind, 1, 10_000)),

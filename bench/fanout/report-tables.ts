@@ -1,4 +1,5 @@
 import { formatRevision } from '../lib/git-revision.js'
+import type { BenchOptions } from './options.js'
 import type { PhaseResult } from './phase.js'
 import type { BenchResults, Comparison } from './report.js'
 
@@ -47,7 +48,7 @@ function fanoutSection({ options, fanout }: BenchResults): string[] {
   const stopped = rows.filter(([, r]) => r.session.open.failed > 0)
   return [
     `Fan-out: ${options.subscribers} subscribers over ${options.rooms} rooms, ${options.rate} msg/s for ` +
-      `${options.seconds} s (${rate(expected)} deliveries/s expected)`,
+      `${options.seconds} s (${rate(expected)} deliveries/s expected)${mixNote(options)}`,
     table<Row>(
       [
         ['server', ([name]) => name],
@@ -296,3 +297,9 @@ const times = (ratio: number | undefined) =>
   ratio === undefined ? '–' : `${ratio < 0.1 ? ratio.toPrecision(2) : ratio.toFixed(2)}×`
 
 const firstLine = (text: string | undefined) => text?.split('\n')[0] ?? ''
+
+/** ', writes 70% new messages, 20% reactions, 10% edits' when the writes are not all new messages. */
+function mixNote({ mix }: BenchOptions): string {
+  if (mix.messages === 100) return ''
+  return `; writes ${mix.messages}% new messages, ${mix.reactions}% reactions, ${mix.edits}% edits`
+}

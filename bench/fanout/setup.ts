@@ -68,7 +68,7 @@ export async function setUp(
     },
     token: await signHs256Token({ sub: 'bench', name: 'Bench' }, '24h', jwtSecret),
     sql,
-    inserter: createInserter(sql, options.bodyBytes),
+    inserter: createInserter(sql, options.bodyBytes, options.mix),
     databaseCpu: await postgresCpuMeter(sql),
     log,
     live: new Set(),

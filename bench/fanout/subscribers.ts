@@ -23,8 +23,9 @@ export interface OpenReport {
 
 /**
  * One SSE stream of the load generator, kept as cheap as possible: its chunks are scanned
- * for complete frames (a blank line), and of each frame only `id:` and the number the
- * inserter put at the start of the body are read; everything else is skipped unparsed.
+ * for complete frames (a blank line), and of each frame only `id:` and the stamp the
+ * inserter wrote are read (at the start of a body, or in a reaction's `:t<ms>_<fraction>_n:`
+ * name); everything else is skipped unparsed.
  */
 class Subscription {
   lastSeq = -1
@@ -55,8 +56,7 @@ class Subscription {
       return
     }
     this.lastSeq = seq
-    const body = text.indexOf('"body":"', start)
-    const stamp = body === -1 || body > end ? Number.NaN : Number.parseFloat(text.slice(body + 8, body + 32))
+    const stamp = stampOf(text, start, end)
     if (!(stamp >= phase.start)) {
       phase.stale++
       return
@@ -64,6 +64,15 @@ class Subscription {
     phase.delivered++
     phase.latency.record(now - stamp)
   }
+}
+
+/** The inserter's performance.now() in the frame between `start` and `end`, or NaN. */
+function stampOf(text: string, start: number, end: number): number {
+  const body = text.indexOf('"body":"', start)
+  if (body !== -1 && body < end) return Number.parseFloat(text.slice(body + 8, body + 32))
+  const emoji = text.indexOf('"emoji":":t', start)
+  if (emoji === -1 || emoji > end) return Number.NaN
+  return Number.parseFloat(text.slice(emoji + 11, emoji + 32).replace('_', '.'))
 }
 
 export type Fleet = ReturnType<typeof createFleet>
