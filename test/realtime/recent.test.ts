@@ -98,4 +98,31 @@ describe('the recent window', () => {
     expect(resumed.lastEventId()).toBe(`${first}:5,${second}:5`)
     expect(server.hub.stats().replayQueries - before.replayQueries).toBe(0)
   })
+
+  it('shares one database read among streams resuming together from the same point beyond the window', async () => {
+    const roomId = await createRoom(server, 'recent-shared')
+    await insert(roomId, 30)
+    // A second instance has no window for the room yet: these resumes need the database.
+    const cold = await startTestServer(database, { STREAM_BUFFER_BYTES: '65536' })
+    try {
+      const before = cold.hub.stats()
+      // The read waits for this lock, so all the streams arrive while it is in flight.
+      const resumers: StreamClient[] = []
+      await database.sql.begin(async (tx) => {
+        await tx`lock table messages in access exclusive mode`
+        for (const i of range(1, 12)) {
+          const token = await cold.token(`shared-${i}`)
+          const stream = openStream(cold.url, roomId, { token, lastEventId: 10 })
+          resumers.push(stream)
+          streams.push(stream)
+        }
+        await until(() => cold.hub.stats().streams === 12, 'every stream to be joining')
+      })
+      for (const stream of resumers) await stream.waitFor(20)
+      for (const stream of resumers) expect(stream.seqs()).toEqual(range(11, 30))
+      expect(cold.hub.stats().replayQueries - before.replayQueries).toBe(1)
+    } finally {
+      await cold.close()
+    }
+  })
 })
