@@ -217,3 +217,15 @@ describe('the change limit', () => {
     }
   })
 })
+
+describe('/openapi.json', () => {
+  it('documents every endpoint of the message lifecycle', async () => {
+    const response = await server.request('/openapi.json', { as: null })
+    const paths = ((await response.json()) as { paths: Record<string, Record<string, unknown>> }).paths
+    const operations = (path: string) => Object.keys(paths[path] ?? {}).sort()
+    expect(operations('/rooms/{id}/messages/{seq}')).toEqual(['delete', 'get', 'patch'])
+    expect(operations('/rooms/{id}/messages/{seq}/reactions/{emoji}')).toEqual(['delete', 'put'])
+    expect(operations('/rooms/{id}/messages/{seq}/reactions')).toEqual(['get'])
+    expect(operations('/rooms/{id}/messages/{seq}/replies')).toEqual(['get'])
+  })
+})
