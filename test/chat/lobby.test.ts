@@ -83,6 +83,18 @@ describe('unread_count', () => {
     expect(await unreadOf(roomId, 'frank')).toBe(3)
     expect(await unreadOf(roomId, 'gina')).toBe(8)
   })
+
+  it('does not count an edit, a reaction or a tombstone as anything new', async () => {
+    const roomId = await createRoom(server, 'unread-changes', 'carol')
+    await database.sql`update rooms set name = ${`counter-${roomId}`} where id = ${roomId}`
+    await insert(roomId, 'dave', 2)
+    await server.request(`/rooms/${roomId}/read`, { method: 'POST', body: '{"seq":2}', as: 'hank' })
+    await database.sql`update messages set body = 'edited' where room_id = ${roomId} and seq = 1`
+    await database.sql`insert into message_reactions (room_id, seq, user_id, emoji) values (${roomId}, 2, 'dave', '👍')`
+    await database.sql`update messages set deleted_at = now() where room_id = ${roomId} and seq = 2`
+    expect(await unreadOf(roomId, 'hank')).toBe(0)
+    expect(await room(roomId)).toMatchObject({ last_seq: 2, message_count: 2, cursor: 5 })
+  })
 })
 
 describe('GET /rooms pages', () => {
