@@ -42,11 +42,6 @@ export function wireMessageActions(list, { roomId, me, messages, composer, error
     if (button.dataset.armed !== 'true') {
       button.dataset.armed = 'true'
       button.textContent = 'Confirm delete'
-      const disarm = () => {
-        button.dataset.armed = 'false'
-        button.textContent = 'Delete'
-      }
-      button.addEventListener('blur', disarm, { once: true })
       return
     }
     void attempt('delete the message', () => api(path(seq), { method: 'DELETE' }))
@@ -86,6 +81,15 @@ export function wireMessageActions(list, { roomId, me, messages, composer, error
         case 'delete':
           return remove(button, seq)
       }
+    },
+    { signal },
+  )
+  list.addEventListener(
+    'focusout',
+    (event) => {
+      if (event.target.dataset?.armed !== 'true') return
+      event.target.dataset.armed = 'false'
+      event.target.textContent = 'Delete'
     },
     { signal },
   )

@@ -49,9 +49,31 @@ export function createMessageList(scroller, list, { me, names, onVisible, fetchM
     const message = shown.get(seq)
     const item = items.get(seq)
     if (!message || !item) return
-    item.firstElementChild.replaceWith(
-      renderContent(message, { me, canModerate, parent: parentOf(message), mine: mine.get(seq) }),
+    const old = item.firstElementChild
+    const next = renderContent(message, { me, canModerate, parent: parentOf(message), mine: mine.get(seq) })
+    // Asked before the swap: a focused element taken out of the page gives up its focus.
+    const focused = old.contains(document.activeElement) ? document.activeElement : undefined
+    old.replaceWith(next)
+    carryOver(old, next, item, focused)
+  }
+
+  /**
+   * What the reader was doing in a message rebuilt under them (someone reacted meanwhile)
+   * carries over: the open picker, the button with focus, a Delete waiting for its confirmation.
+   */
+  function carryOver(old, next, item, focused) {
+    const picker = next.querySelector('.picker')
+    if (picker && old.querySelector('.picker')?.hidden === false) picker.hidden = false
+    if (!focused) return
+    const same = [...next.querySelectorAll('button[data-action]')].find(
+      (button) =>
+        button.dataset.action === focused.dataset.action && button.dataset.emoji === focused.dataset.emoji,
     )
+    if (same && focused.dataset.armed === 'true') {
+      same.dataset.armed = 'true'
+      same.textContent = focused.textContent
+    }
+    ;(same ?? item).focus({ preventScroll: true })
   }
 
   function rerenderRepliesTo(seq) {

@@ -183,10 +183,14 @@ describe.skipIf(!hasChromium)(title, { timeout: 60_000 }, () => {
     await act(bob.page, 1, 'React')
     await bob.page.getByRole('button', { name: 'React with 👍' }).click()
     await Promise.all([waitForChips(alice.page, 1, ['👍 1']), waitForChips(bob.page, 1, ['👍 1'])])
+    // Bob's picker stays open, with its focus, while alice's reaction rebuilds the message.
+    await act(bob.page, 1, 'React')
     await item(alice.page, 1).locator('.reactions .chip', { hasText: '👍' }).click()
     await Promise.all([waitForChips(alice.page, 1, ['👍 2']), waitForChips(bob.page, 1, ['👍 2'])])
     expect(await item(alice.page, 1).locator('.reactions .chip').getAttribute('aria-pressed')).toBe('true')
-    await act(bob.page, 1, 'React')
+    expect(await bob.page.evaluate<string>(`document.activeElement.getAttribute('aria-label')`)).toBe(
+      'React with 👍',
+    )
     await bob.page.getByRole('button', { name: 'React with 🎉' }).click()
     await waitForChips(alice.page, 1, ['🎉 1', '👍 2'])
     await item(bob.page, 1).locator('.reactions .chip', { hasText: '👍' }).click()
