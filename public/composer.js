@@ -1,18 +1,23 @@
-// The send box: Enter sends, Shift+Enter starts a new line; typing on/off goes out as the
-// user types; a failed send keeps the text and says why.
+// The send box: Enter sends (or saves an edit, or sends a reply), Shift+Enter starts a new
+// line, Escape cancels an edit or a reply; typing on/off goes out as the user types; a
+// failed send keeps the text and says why.
 
 import { api, ApiError } from './api.js'
+import { excerpt } from './message-view.js'
 import { showError } from './ui.js'
 
 const ATTEMPTS = 3
 
 /** Posts `body`, retrying network and server failures with the same client_id. */
-async function postMessage(roomId, body) {
+async function postMessage(roomId, body, replyTo) {
   // One client_id for every attempt: a retry after a lost answer returns the original.
   const clientId = newClientId()
   for (let attempt = 1; ; attempt++) {
     try {
-      return await api(`/rooms/${roomId}/messages`, { method: 'POST', body: { body, client_id: clientId } })
+      return await api(`/rooms/${roomId}/messages`, {
+        method: 'POST',
+        body: { body, client_id: clientId, ...(replyTo === null ? {} : { reply_to: replyTo }) },
+      })
     } catch (error) {
       const retryable = !(error instanceof ApiError) || error.status >= 500
       if (!retryable || attempt === ATTEMPTS) throw error
@@ -27,25 +32,77 @@ function newClientId() {
   return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`
 }
 
-/** Wires the send form for room `roomId` until `signal` aborts; `onSent(message)` gets each stored message. */
-export function wireComposer({ form, input, error }, { roomId, typing, onSent, signal }) {
+/**
+ * Wires the send form for room `roomId` until `signal` aborts; `onSent(message)` gets each
+ * stored message. The form also edits (the Up arrow in an empty box edits `lastOwn()`) and
+ * replies: `context` is the line above the box that says which, with its Cancel button.
+ * Returns `{ edit(message), replyTo(message), forget(seq) }`.
+ */
+export function wireComposer({ form, input, error, context }, { roomId, typing, onSent, lastOwn, signal }) {
+  // What Enter does besides posting: { kind: 'edit' | 'reply', message, draft }.
+  let mode
+
+  function setMode(next) {
+    mode = next
+    context.line.hidden = !mode
+    if (mode?.kind === 'edit') context.text.textContent = 'Editing your message (Escape cancels)'
+    if (mode?.kind === 'reply')
+      context.text.textContent = `Replying to ${mode.message.user_name}: ${excerpt(mode.message.body)}`
+  }
+
+  function edit(message) {
+    if (message.deleted_at) return
+    // What was being written comes back when the edit ends.
+    const draft = mode?.kind === 'edit' ? mode.draft : input.value
+    typing.stop()
+    input.value = message.body
+    setMode({ kind: 'edit', message, draft })
+    input.focus()
+  }
+
+  function cancel() {
+    if (mode?.kind === 'edit') input.value = mode.draft
+    showError(error, '')
+    setMode(undefined)
+    input.focus()
+  }
+
+  async function save(current, body) {
+    if (body !== current.message.body)
+      await api(`/rooms/${roomId}/messages/${current.message.seq}`, { method: 'PATCH', body: { body } })
+    if (mode === current) {
+      input.value = current.draft
+      setMode(undefined)
+    }
+  }
+
+  async function send(body) {
+    const replyTo = mode?.kind === 'reply' ? mode.message.seq : null
+    input.value = ''
+    typing.stop()
+    if (replyTo !== null) setMode(undefined)
+    onSent(await postMessage(roomId, body, replyTo))
+  }
+
   form.addEventListener(
     'submit',
     async (event) => {
       event.preventDefault()
       const body = input.value.trim()
       if (!body) return
-      input.value = ''
-      typing.stop()
+      const current = mode
       showError(error, '')
       try {
-        onSent(await postMessage(roomId, body))
+        if (current?.kind === 'edit') await save(current, body)
+        else await send(body)
       } catch (failure) {
         if (signal.aborted) return
+        const verb = current?.kind === 'edit' ? 'Not saved' : 'Not sent'
+        if (current?.kind === 'reply' && !mode) setMode(current)
         if (!input.value) input.value = body
         const wait =
           failure instanceof ApiError && failure.retryAfterS ? ` (try again in ${failure.retryAfterS} s)` : ''
-        showError(error, `Not sent: ${failure.message}${wait}`)
+        showError(error, `${verb}: ${failure.message}${wait}`)
       }
     },
     { signal },
@@ -53,11 +110,42 @@ export function wireComposer({ form, input, error }, { roomId, typing, onSent, s
   input.addEventListener(
     'keydown',
     (event) => {
-      if (event.key !== 'Enter' || event.shiftKey || event.isComposing) return
-      event.preventDefault()
-      form.requestSubmit()
+      if (event.isComposing) return
+      if (event.key === 'Escape' && mode) {
+        event.preventDefault()
+        cancel()
+      } else if (event.key === 'ArrowUp' && input.value === '' && mode?.kind !== 'edit') {
+        const message = lastOwn()
+        if (!message) return
+        event.preventDefault()
+        edit(message)
+      } else if (event.key === 'Enter' && !event.shiftKey) {
+        event.preventDefault()
+        form.requestSubmit()
+      }
     },
     { signal },
   )
-  input.addEventListener('input', () => typing.input(input.value), { signal })
+  input.addEventListener(
+    'input',
+    () => {
+      if (mode?.kind !== 'edit') typing.input(input.value)
+    },
+    { signal },
+  )
+  context.cancel.addEventListener('click', cancel, { signal })
+  setMode(undefined)
+
+  return {
+    edit,
+    replyTo(message) {
+      if (mode?.kind === 'edit') cancel()
+      setMode({ kind: 'reply', message })
+      input.focus()
+    },
+    /** The message being edited or answered was deleted: there is nothing to do with it now. */
+    forget(seq) {
+      if (mode?.message.seq === seq) cancel()
+    },
+  }
 }

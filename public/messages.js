@@ -1,44 +1,134 @@
 // The message log of the room view: <li>s kept in seq order, each shown once, whatever
-// order they arrive in (history pages, the stream, our own POST answers).
+// order they arrive in (history pages, the stream, our own POST answers), and brought up
+// to date by the stream's edits, deletes and reactions. Each <li> stays for good once
+// shown (read receipts and the visibility observer hold on to it); its content is rebuilt.
 
-import { h, timeElement } from './ui.js'
+import { renderContent } from './message-view.js'
+import { h } from './ui.js'
+
+const HIGHLIGHT_MS = 2_000
 
 /**
  * `onVisible(entries)` hears the IntersectionObserver that watches every message (and
- * whatever else is passed to `observe`) inside the scroller.
+ * whatever else is passed to `observe`) inside the scroller. `fetchMessage(seq)` resolves
+ * with a message that is not shown, for the quote of a reply to it.
  */
-export function createMessageList(scroller, list, me, names, onVisible) {
+export function createMessageList(scroller, list, { me, names, onVisible, fetchMessage }) {
   const items = new Map()
+  const shown = new Map()
   const seqs = []
+  // Messages quoted by a shown reply but not shown themselves (null: unavailable).
+  const quoted = new Map()
+  // The emoji we reacted with, per message, only where we know it in full: a message with
+  // no reactions, one whose reactions we fetched, both kept up by our own reaction events.
+  const mine = new Map()
   const observer = new IntersectionObserver(onVisible, { root: scroller })
+  let canModerate = false
+  let highlightTimer
 
-  function render(message) {
-    return h(
-      'li',
-      { class: message.user_id === me ? 'message mine' : 'message', 'data-seq': message.seq },
-      h(
-        'div',
-        { class: 'meta' },
-        h('span', { class: 'author', text: message.user_name }),
-        ' ',
-        timeElement(message.created_at),
-      ),
-      h('p', { class: 'body', text: message.body }),
+  function parentOf(message) {
+    if (!message.reply_to) return undefined
+    const seq = message.reply_to
+    if (shown.has(seq)) return shown.get(seq)
+    if (!quoted.has(seq)) {
+      quoted.set(seq, undefined)
+      fetchMessage(seq).then(
+        (parent) => setQuoted(seq, parent),
+        () => setQuoted(seq, null),
+      )
+    }
+    return quoted.get(seq)
+  }
+
+  function setQuoted(seq, message) {
+    quoted.set(seq, message)
+    rerenderRepliesTo(seq)
+  }
+
+  function rerender(seq) {
+    const message = shown.get(seq)
+    const item = items.get(seq)
+    if (!message || !item) return
+    const old = item.firstElementChild
+    const next = renderContent(message, { me, canModerate, parent: parentOf(message), mine: mine.get(seq) })
+    // Asked before the swap: a focused element taken out of the page gives up its focus.
+    const focused = old.contains(document.activeElement) ? document.activeElement : undefined
+    old.replaceWith(next)
+    carryOver(old, next, item, focused)
+  }
+
+  /**
+   * What the reader was doing in a message rebuilt under them (someone reacted meanwhile)
+   * carries over: the open picker, the button with focus, a Delete waiting for its confirmation.
+   */
+  function carryOver(old, next, item, focused) {
+    const picker = next.querySelector('.picker')
+    if (picker && old.querySelector('.picker')?.hidden === false) picker.hidden = false
+    if (!focused) return
+    const same = [...next.querySelectorAll('button[data-action]')].find(
+      (button) =>
+        button.dataset.action === focused.dataset.action && button.dataset.emoji === focused.dataset.emoji,
     )
+    if (same && focused.dataset.armed === 'true') {
+      same.dataset.armed = 'true'
+      same.textContent = focused.textContent
+    }
+    ;(same ?? item).focus({ preventScroll: true })
+  }
+
+  function rerenderRepliesTo(seq) {
+    for (const message of shown.values()) if (message.reply_to === seq) rerender(message.seq)
   }
 
   /** Inserts a message in seq order, once; answers whether it was new. */
   function insert(message) {
     if (items.has(message.seq)) return false
     names.set(message.user_id, message.user_name)
-    const item = render(message)
+    shown.set(message.seq, message)
+    if (Object.keys(message.reactions).length === 0) mine.set(message.seq, new Set())
+    const item = h('li', {
+      class: message.user_id === me ? 'message mine' : 'message',
+      'data-seq': message.seq,
+      tabindex: '-1',
+    })
+    item.append(h('div'))
+    items.set(message.seq, item)
+    rerender(message.seq)
     let index = seqs.length
     while (index > 0 && seqs[index - 1] > message.seq) index--
     seqs.splice(index, 0, message.seq)
     list.insertBefore(item, items.get(seqs[index + 1]) ?? null)
-    items.set(message.seq, item)
     observer.observe(item)
+    // A shown message is quoted from the list from now on.
+    if (quoted.delete(message.seq)) rerenderRepliesTo(message.seq)
     return true
+  }
+
+  /** Replaces a message with a newer state of it, wherever it is shown or quoted. */
+  function replace(message) {
+    if (shown.has(message.seq)) {
+      shown.set(message.seq, message)
+      rerender(message.seq)
+    } else if (quoted.get(message.seq)) {
+      quoted.set(message.seq, message)
+    } else return
+    rerenderRepliesTo(message.seq)
+  }
+
+  /**
+   * A new reply's parent counts one more, but a count kept here would drift: a message's
+   * `message` and `edit` events show it as it is when sent, replies not yet delivered
+   * included. So the count is asked for afresh.
+   */
+  function refreshReplyCount(seq) {
+    fetchMessage(seq).then(
+      (fresh) => {
+        const message = shown.get(seq)
+        if (message && message.reply_count !== fresh.reply_count)
+          replace({ ...message, reply_count: fresh.reply_count })
+      },
+      () => {},
+    )
   }
 
   function nearBottom() {
@@ -53,8 +143,16 @@ export function createMessageList(scroller, list, me, names, onVisible) {
     /** Shown seqs, ascending (read receipts search it). */
     seqs,
     item: (seq) => items.get(seq),
+    message: (seq) => shown.get(seq),
     oldestSeq: () => seqs[0],
-    newestSeq: () => seqs.at(-1),
+    /** The newest message of ours that is not deleted, for the Up arrow. */
+    lastOwn() {
+      for (let index = seqs.length - 1; index >= 0; index--) {
+        const message = shown.get(seqs[index])
+        if (message.user_id === me && !message.deleted_at) return message
+      }
+      return undefined
+    },
     /** The latest page, scrolled to its end. */
     showLatest(messages) {
       for (const message of messages) insert(message)
@@ -64,6 +162,7 @@ export function createMessageList(scroller, list, me, names, onVisible) {
     showLive(message, { follow = false } = {}) {
       const stick = follow || nearBottom()
       const added = insert(message)
+      if (added && shown.has(message.reply_to)) refreshReplyCount(message.reply_to)
       if (added && stick) scrollToBottom()
       return added
     },
@@ -73,6 +172,51 @@ export function createMessageList(scroller, list, me, names, onVisible) {
       for (const message of messages) insert(message)
       scroller.scrollTop = scroller.scrollHeight - fromBottom
     },
+    /** An `edit` event: the message as it is after the edit. */
+    edited: replace,
+    /** A `delete` event: a tombstone without body or reactions. */
+    deleted(seq) {
+      const message = shown.get(seq) ?? quoted.get(seq)
+      if (!message) return
+      mine.set(seq, new Set())
+      replace({
+        ...message,
+        body: '',
+        reactions: {},
+        deleted_at: message.deleted_at ?? new Date().toISOString(),
+      })
+    },
+    /** A `reaction` event: the totals after it, and ours if it was ours. */
+    reacted({ seq, emoji, user_id, action, reactions }) {
+      const message = shown.get(seq)
+      if (!message) return
+      if (user_id === me) setMine(seq, emoji, action === 'added')
+      replace({ ...message, reactions })
+    },
+    /** Our reactions to `seq`, if known; `learnMine` tells them once fetched. */
+    mine: (seq) => mine.get(seq),
+    learnMine(seq, emojis) {
+      mine.set(seq, new Set(emojis))
+      rerender(seq)
+    },
+    setMine,
+    /** Owners may delete anyone's message: every message gets a Delete action. */
+    setModerator(value) {
+      canModerate = value
+      for (const seq of seqs) rerender(seq)
+    },
+    /** Scrolls a shown message into the middle of the view and marks it for a moment. */
+    highlight(seq) {
+      const item = items.get(seq)
+      if (!item) return false
+      for (const marked of list.querySelectorAll('.highlighted')) marked.classList.remove('highlighted')
+      clearTimeout(highlightTimer)
+      item.scrollIntoView({ block: 'center' })
+      item.classList.add('highlighted')
+      item.focus({ preventScroll: true })
+      highlightTimer = setTimeout(() => item.classList.remove('highlighted'), HIGHLIGHT_MS)
+      return true
+    },
     /** Observing afresh reports an element again even if it never left the view. */
     reobserve(element) {
       observer.unobserve(element)
@@ -80,8 +224,17 @@ export function createMessageList(scroller, list, me, names, onVisible) {
     },
     unobserve: (element) => observer.unobserve(element),
     clear() {
+      clearTimeout(highlightTimer)
       observer.disconnect()
       list.replaceChildren()
     },
+  }
+
+  function setMine(seq, emoji, reacted) {
+    const set = mine.get(seq)
+    if (!set) return
+    if (reacted) set.add(emoji)
+    else set.delete(emoji)
+    rerender(seq)
   }
 }

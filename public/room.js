@@ -1,8 +1,10 @@
 // The room view: the latest history over REST, then one stream resuming right after it;
-// older pages on scrolling up; read marks while the tab has focus.
+// older pages on scrolling up; read marks while the tab has focus; what a message's
+// buttons do is in message-actions.js, the send box in composer.js.
 
 import { api, ApiError, currentSession } from './api.js'
 import { wireComposer } from './composer.js'
+import { wireMessageActions } from './message-actions.js'
 import { createMessageList } from './messages.js'
 import { createPresenceList, createReceipts, createTypingIndicator, createTypingSender } from './social.js'
 import { connectRoomStream } from './stream.js'
@@ -27,11 +29,17 @@ export function openRoom(roomId) {
     input: byId('message-input'),
     send: byId('send-button'),
     error: byId('send-error'),
+    context: { line: byId('composing'), text: byId('composing-text'), cancel: byId('composing-cancel') },
   }
   const listening = new AbortController()
   const { signal } = listening
   const names = new Map()
-  const messages = createMessageList(view.scroller, byId('messages'), me, names, onVisible)
+  const messages = createMessageList(view.scroller, byId('messages'), {
+    me,
+    names,
+    onVisible,
+    fetchMessage: (seq) => api(`/rooms/${roomId}/messages/${seq}`),
+  })
   const typingOut = createTypingSender(roomId)
   const typingIn = createTypingIndicator(byId('typing'))
   let staleTimer
@@ -43,7 +51,7 @@ export function openRoom(roomId) {
   let stream
   let closed = false
   let hasMore = false
-  let loadingOlder = false
+  let loadingOlder
   let visibleMax = 0
   let markedRead = 0
 
@@ -76,22 +84,38 @@ export function openRoom(roomId) {
     else messages.unobserve(view.older)
   }
 
-  async function loadOlder() {
-    if (!hasMore || loadingOlder || closed) return
-    loadingOlder = true
+  /**
+   * Loads the next older page; calls made while one is on its way wait for that one.
+   * Resolves with whether a page came.
+   */
+  function loadOlder() {
+    if (!hasMore || closed) return Promise.resolve(false)
+    loadingOlder ??= fetchOlder().finally(() => {
+      loadingOlder = undefined
+      view.scroller.removeAttribute('aria-busy')
+    })
+    return loadingOlder
+  }
+
+  async function fetchOlder() {
     view.scroller.setAttribute('aria-busy', 'true')
     try {
       const page = await api(`/rooms/${roomId}/messages?limit=${PAGE_SIZE}&before=${messages.oldestSeq()}`)
-      if (closed) return
+      if (closed) return false
       messages.showOlder(page.messages)
       receipts.render()
       setHasMore(page.has_more)
+      return true
     } catch (error) {
       showError(view.error, error)
-    } finally {
-      loadingOlder = false
-      view.scroller.removeAttribute('aria-busy')
+      return false
     }
+  }
+
+  /** Shows the message a reply quotes, loading older pages until it is there. */
+  async function showMessage(seq) {
+    while (!messages.item(seq) && (await loadOlder()));
+    if (!messages.highlight(seq) && !closed) showError(view.error, 'That message could not be shown.')
   }
 
   function onVisible(entries) {
@@ -133,6 +157,14 @@ export function openRoom(roomId) {
       typingIn.remove(message.user_id)
       showLive(message)
     },
+    change(type, data) {
+      if (type === 'edit') messages.edited(data)
+      else if (type === 'reaction') messages.reacted(data)
+      else if (type === 'delete') {
+        messages.deleted(data.seq)
+        composer.forget(data.seq)
+      }
+    },
     event(type, data) {
       if (type === 'open') void refreshSocial()
       else if (type === 'presence') presence.update(data)
@@ -143,6 +175,17 @@ export function openRoom(roomId) {
     gone,
   }
 
+  /** Owners may delete anyone's message; the server decides, this only shows them the button. */
+  async function learnRole() {
+    try {
+      const { members } = await api(`/rooms/${roomId}/members`)
+      if (!closed && members.some((member) => member.user_id === me && member.role === 'owner'))
+        messages.setModerator(true)
+    } catch {
+      // Without the list only one's own messages offer Delete.
+    }
+  }
+
   async function start() {
     try {
       const room = await api(`/rooms/${roomId}`)
@@ -151,12 +194,13 @@ export function openRoom(roomId) {
       document.title = `${room.name} · Parley`
       // Members are listed in read receipts; joining a public room makes us one.
       if (room.visibility === 'public') await api(`/rooms/${roomId}/join`, { method: 'POST' })
+      void learnRole()
       const page = await api(`/rooms/${roomId}/messages?limit=${PAGE_SIZE}`)
       if (closed) return
       messages.showLatest(page.messages)
       setHasMore(page.has_more)
-      // Resumes right after the history shown: nothing in between is missed or repeated.
-      stream = connectRoomStream(roomId, messages.newestSeq() ?? 0, streamHandlers)
+      // Resumes right after the change the page is consistent with: nothing is missed or repeated.
+      stream = connectRoomStream(roomId, page.cursor, streamHandlers)
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) gone('not_found')
       else setStatus('gone', `Could not open the room: ${error.message}`)
@@ -170,10 +214,20 @@ export function openRoom(roomId) {
   showError(view.error, '')
   setStatus('connecting')
   setSendable(true)
-  wireComposer(view, {
+  const composer = wireComposer(view, {
     roomId,
     typing: typingOut,
     onSent: (message) => showLive(message, { follow: true }),
+    lastOwn: () => messages.lastOwn(),
+    signal,
+  })
+  wireMessageActions(byId('messages'), {
+    roomId,
+    me,
+    messages,
+    composer,
+    error: view.error,
+    showMessage,
     signal,
   })
   view.older.addEventListener('click', () => void loadOlder(), { signal })

@@ -2,20 +2,25 @@
 // so that the token never appears in a URL (proxies, access logs and browser history keep
 // those). A spent ticket opens nothing, so EventSource is never left to reconnect by itself:
 // on any error, and when the server says the token expired, we close it, buy a new ticket
-// (with a fresh token if need be) and open a new one that resumes after the last seq
-// received, so nothing is missed or repeated.
+// (with a fresh token if need be) and open a new one that resumes after the last change
+// received, so nothing is missed or repeated. Every change to the room's history (a new
+// message, an edit, a delete, a reaction) comes with `id:` the room's change cursor after
+// it; that, not a message's seq, is where a stream resumes.
 
 import { api, ApiError, refreshToken } from './api.js'
 
 const MAX_BACKOFF_MS = 15_000
 
+const CHANGES = ['edit', 'delete', 'reaction']
+
 /**
- * Connects to room `roomId`'s stream, replaying everything after `afterSeq` first.
- * handlers: message(msg), event(type, data) for presence/typing/read/open,
- * status('connecting' | 'live' | 'reconnecting'), gone(reason) when the room is lost for good.
+ * Connects to room `roomId`'s stream, replaying every change after cursor `afterCursor` first.
+ * handlers: message(msg), change(type, data) for edit/delete/reaction, event(type, data) for
+ * presence/typing/read/open, status('connecting' | 'live' | 'reconnecting'), gone(reason)
+ * when the room is lost for good.
  */
-export function connectRoomStream(roomId, afterSeq, handlers) {
-  let lastSeq = afterSeq
+export function connectRoomStream(roomId, afterCursor, handlers) {
+  let lastEventId = afterCursor
   let source
   let stopped = false
   let failures = 0
@@ -34,7 +39,7 @@ export function connectRoomStream(roomId, afterSeq, handlers) {
     if (stopped) return
     const url = new URL(`/rooms/${roomId}/stream`, window.location.origin)
     url.searchParams.set('ticket', ticket)
-    url.searchParams.set('last_event_id', String(lastSeq))
+    url.searchParams.set('last_event_id', String(lastEventId))
     source = new EventSource(url)
 
     source.addEventListener('open', () => {
@@ -43,10 +48,15 @@ export function connectRoomStream(roomId, afterSeq, handlers) {
       handlers.event('open')
     })
     source.addEventListener('message', (event) => {
-      const message = JSON.parse(event.data)
-      if (message.seq > lastSeq) lastSeq = message.seq
-      handlers.message(message)
+      remember(event)
+      handlers.message(JSON.parse(event.data))
     })
+    for (const type of CHANGES) {
+      source.addEventListener(type, (event) => {
+        remember(event)
+        handlers.change(type, JSON.parse(event.data))
+      })
+    }
     for (const type of ['presence', 'typing', 'read']) {
       source.addEventListener(type, (event) => handlers.event(type, JSON.parse(event.data)))
     }
@@ -58,6 +68,12 @@ export function connectRoomStream(roomId, afterSeq, handlers) {
     source.addEventListener('error', () => {
       if (!stopped) replace({ freshToken: false })
     })
+  }
+
+  /** Only history events carry an id; others repeat the last one, which changes nothing. */
+  function remember(event) {
+    const id = Number(event.lastEventId)
+    if (Number.isSafeInteger(id) && id > lastEventId) lastEventId = id
   }
 
   /** Closes the current EventSource and opens another once we know why it failed. */
@@ -90,5 +106,5 @@ export function connectRoomStream(roomId, afterSeq, handlers) {
   }
 
   open()
-  return { stop, lastSeq: () => lastSeq }
+  return { stop, lastEventId: () => lastEventId }
 }

@@ -1,5 +1,3 @@
-import type { AddressInfo } from 'node:net'
-import { connect, createServer, type Socket } from 'node:net'
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../support/database.js'
@@ -16,44 +14,11 @@ import {
   waitForBodies,
   waitLive,
 } from './browser.js'
+import { startRelay } from './relay.js'
 
 const title = hasChromium
   ? 'stream tickets in the browser client'
   : `stream tickets in the browser client (skipped: ${CHROMIUM_PATH} is missing; apt-get install chromium)`
-
-/**
- * A TCP relay in front of the server that the test can cut, as a network drop would: the
- * browser talks to the relay only, so every one of its connections goes down at once.
- */
-async function startRelay(targetPort: number) {
-  const sockets = new Set<Socket>()
-  const relay = createServer((client) => {
-    const upstream = connect(targetPort, '127.0.0.1')
-    for (const socket of [client, upstream]) {
-      sockets.add(socket)
-      socket.on('error', () => socket.destroy())
-      socket.on('close', () => {
-        sockets.delete(socket)
-        client.destroy()
-        upstream.destroy()
-      })
-    }
-    client.pipe(upstream)
-    upstream.pipe(client)
-  })
-  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve))
-  const cut = () => {
-    for (const socket of sockets) socket.destroy()
-  }
-  return {
-    url: `http://127.0.0.1:${(relay.address() as AddressInfo).port}`,
-    cut,
-    close: () => {
-      cut()
-      return new Promise<void>((resolve) => relay.close(() => resolve()))
-    },
-  }
-}
 
 describe.skipIf(!hasChromium)(title, { timeout: 60_000 }, () => {
   let database: TestDatabase
