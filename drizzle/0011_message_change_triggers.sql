@@ -45,17 +45,21 @@ BEGIN
 END;
 $$;
 --> statement-breakpoint
--- Posting also marks the room read up to the author's message: whoever posts has seen
--- the room, and so a room's unread count for a user is the room's messages after the mark.
-CREATE OR REPLACE FUNCTION parley_notify_message() RETURNS trigger
+-- Once per statement, over the rows it inserted: each room's doorbell rings once, with its
+-- newest cursor, however many messages a batch or a multi-row psql INSERT holds. Posting
+-- also marks the room read up to the author's message: whoever posts has seen the room, and
+-- so a room's unread count for a user is the room's messages after the mark. Marks are
+-- written in (room, user) order, so concurrent batches never deadlock on them.
+CREATE OR REPLACE FUNCTION parley_notify_messages() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO room_reads (room_id, user_id, last_read_seq)
-  VALUES (NEW.room_id, NEW.user_id, NEW.seq)
+  SELECT room_id, user_id, max(seq) FROM new_messages GROUP BY room_id, user_id ORDER BY room_id, user_id
   ON CONFLICT (room_id, user_id) DO UPDATE
     SET last_read_seq = excluded.last_read_seq, updated_at = now()
     WHERE room_reads.last_read_seq < excluded.last_read_seq;
-  PERFORM pg_notify('parley_messages', NEW.room_id::text || ':' || NEW.created_cursor::text);
+  PERFORM pg_notify('parley_messages', room_id::text || ':' || max(created_cursor)::text)
+     FROM new_messages GROUP BY room_id;
   RETURN NULL;
 END;
 $$;
@@ -198,7 +202,10 @@ CREATE TRIGGER messages_assign_seq BEFORE INSERT ON messages
 DROP TRIGGER IF EXISTS messages_notify ON messages;
 --> statement-breakpoint
 CREATE TRIGGER messages_notify AFTER INSERT ON messages
-  FOR EACH ROW EXECUTE FUNCTION parley_notify_message();
+  REFERENCING NEW TABLE AS new_messages
+  FOR EACH STATEMENT EXECUTE FUNCTION parley_notify_messages();
+--> statement-breakpoint
+DROP FUNCTION IF EXISTS parley_notify_message();
 --> statement-breakpoint
 DROP TRIGGER IF EXISTS messages_change ON messages;
 --> statement-breakpoint

@@ -73,7 +73,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --scaling-rooms LIST      (10,100,1000); each room gets rate/rooms messages per second
   --scaling-grid            every subscribers × rooms pair, not only the cross through the defaults
   --scaling-targets LIST    servers the scaling curve runs on (parley,raw)
-  --posters LIST            concurrent clients for the posting scenario (1,8,32)
+  --posters LIST            concurrent clients for the posting scenario, each its own user (1,8,32,128)
   --body-bytes N            message body length (100)
   --mix M,R,E               the fan-out's writes in percent: new messages, reactions, edits
                             (100,0,0); with reactions or edits only Parley runs the fan-out
@@ -107,7 +107,7 @@ const DEFAULTS: Omit<BenchOptions, 'scenarios' | 'targets' | 'profile' | 'durabl
   scalingRooms: [10, 100, 1000],
   scalingGrid: false,
   scalingTargets: ['parley', 'raw'],
-  posters: [1, 8, 32],
+  posters: [1, 8, 32, 128],
   bodyBytes: 100,
   mix: { messages: 100, reactions: 0, edits: 0 },
   stormStreams: 10_000,

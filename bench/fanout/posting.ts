@@ -1,3 +1,4 @@
+import { signHs256Token } from '../../src/auth/sign.js'
 import { Agent } from 'node:http'
 import postgres from 'postgres'
 import { requestJson } from '../lib/http-json.js'
@@ -38,12 +39,18 @@ export async function runPosting(
   try {
     for (const clients of options.posters) {
       const agent = new Agent({ keepAlive: true, maxSockets: clients })
-      const http = await closedLoop(context, clients, options.stepSeconds, server.pid, async (i) => {
+      // Each client posts as its own user, as people do.
+      const tokens = await Promise.all(
+        Array.from({ length: clients }, (_, c) =>
+          signHs256Token({ sub: `poster-${c}` }, '2h', context.launch.jwtSecret),
+        ),
+      )
+      const http = await closedLoop(context, clients, options.stepSeconds, server.pid, async (i, client) => {
         const roomId = roomIds[i % roomIds.length]!
         const url = new URL(`/rooms/${roomId}/messages`, server.url)
         const response = await requestJson(url, {
           method: 'POST',
-          token: context.token,
+          token: tokens[client]!,
           body: { body: 'x'.repeat(options.bodyBytes) },
           agent,
         })
@@ -82,7 +89,7 @@ async function closedLoop(
   clients: number,
   seconds: number,
   serverPid: number | undefined,
-  send: (i: number) => Promise<void>,
+  send: (i: number, client: number) => Promise<void>,
 ) {
   const latency = new LatencyHistogram()
   let requests = 0
@@ -94,11 +101,11 @@ async function closedLoop(
   const started = performance.now()
   const deadline = started + seconds * 1000
   await Promise.all(
-    Array.from({ length: clients }, async () => {
+    Array.from({ length: clients }, async (_, client) => {
       while (performance.now() < deadline) {
         const sent = performance.now()
         try {
-          await send(counter++)
+          await send(counter++, client)
           requests++
           latency.record(performance.now() - sent)
         } catch (error) {

@@ -145,18 +145,22 @@ describe('messages_notify', () => {
     }
   })
 
-  it('notifies once per row, in seq order, for a multi-row insert', async () => {
-    const roomId = await newRoom('batch')
+  it('rings each room once per statement, with its newest cursor, for a multi-row insert', async () => {
+    const [first, second] = [await newRoom('batch-a'), await newRoom('batch-b')]
     const payloads: string[] = []
     const { unlisten } = await database.sql.listen('parley_messages', (payload) => {
-      if (payload.startsWith(`${roomId}:`)) payloads.push(payload)
+      if (payload.startsWith(`${first}:`) || payload.startsWith(`${second}:`)) payloads.push(payload)
     })
     try {
       await database.sql`
         insert into messages (room_id, user_id, user_name, body)
-        select ${roomId}, 'ops', 'Ops', 'm' || n from generate_series(1, 5) n order by n`
-      await until(() => payloads.length >= 5, 'five notifications')
-      expect(payloads).toEqual(range(1, 5).map((seq) => `${roomId}:${seq}`))
+        select case when n <= 5 then ${first}::bigint else ${second}::bigint end, 'ops', 'Ops', 'm' || n
+        from generate_series(1, 8) n order by n`
+      // Notifications arrive in commit order: a later single insert's comes after the batch's.
+      await database.sql`insert into messages (room_id, user_id, user_name, body) values (${first}, 'ops', 'Ops', 'one')`
+      await until(() => payloads.length >= 3, 'three notifications')
+      expect(payloads.slice(0, 2).sort()).toEqual([`${first}:5`, `${second}:3`].sort())
+      expect(payloads.slice(2)).toEqual([`${first}:6`])
     } finally {
       await unlisten()
     }
