@@ -4,14 +4,12 @@ import { constraintName, isForeignKeyViolation } from '../db/errors.js'
 import { isoTimestamp } from '../db/sql.js'
 import type { Message, Reaction } from '../wire.js'
 import { ChatError, messageDeleted, messageNotFound } from './errors.js'
-import { findMessage, MESSAGE_COLUMNS, type MessageRecord, toMessage } from './messages.js'
+import { findMessage, type MessageRecord, messageColumns, toMessage } from './messages.js'
 
 // Edits, deletes and reactions. Each is one statement on the message's row or a reaction
 // row; the triggers in sql/messages.sql number it with the room's change cursor and ring
 // the room's doorbell, exactly as for the same change made with psql. When the statement
 // touches nothing, the message is read to say why.
-
-const messageColumns = sql.raw(MESSAGE_COLUMNS)
 
 /** The message, or why it cannot be changed: missing (404) or a tombstone (409). */
 async function liveMessage(db: Db, roomId: number, seq: number): Promise<Message> {

@@ -10,7 +10,8 @@ export const MESSAGE_COLUMNS = `m.id, m.room_id, m.seq, m.user_id, m.user_name, 
   ${isoText('m.created_at')} as created_at, ${isoText('m.edited_at')} as edited_at,
   ${isoText('m.deleted_at')} as deleted_at, m.reactions, m.reply_to, m.reply_count`
 
-const messageColumns = sql.raw(MESSAGE_COLUMNS)
+/** MESSAGE_COLUMNS for drizzle's sql templates. */
+export const messageColumns = sql.raw(MESSAGE_COLUMNS)
 
 export type MessageRecord = RowOf<Message>
 
