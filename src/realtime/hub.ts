@@ -26,6 +26,8 @@ interface Room {
   recent: RecentChanges
   /** Replay reads in flight, by the cursor they read after: resumes from the same point share one. */
   replays: Map<number, Promise<ReplayPage>>
+  /** Called when the running fetch loop ends: true when it read everything up to its end. */
+  fetched: ((ok: boolean) => void)[]
 }
 
 interface ReplayPage {
@@ -196,15 +198,38 @@ export function createHub(options: HubOptions) {
         room.cursor = page.through
         if (options.observeLag) observeLag(page, options.observeLag)
       }
+      settleFetched(room, true)
     } catch (error) {
       logger.warn({ err: error, roomId: room.id }, 'fetching new messages failed; retrying')
       room.dirty = true
       const retry = setTimeout(() => markDirty(room), 1_000)
       retry.unref()
+      settleFetched(room, false)
     } finally {
       room.fetching = false
       forgetIfEmpty(room)
     }
+  }
+
+  function settleFetched(room: Room, ok: boolean): void {
+    const waiting = room.fetched
+    room.fetched = []
+    for (const resolve of waiting) resolve(ok)
+  }
+
+  /**
+   * Waits until this instance has delivered the room up to `cursor`, a point another
+   * instance already delivered (a client hopping from a faster instance): a fetch that starts
+   * now sees every change up to it. Throws if that fetch failed, so the stream ends and its
+   * client retries; a point the database never reached (a forged one) ends the wait too,
+   * and the stream joins live.
+   */
+  async function deliveredUpTo(room: Room): Promise<void> {
+    const ok = await new Promise<boolean>((resolve) => {
+      room.fetched.push(resolve)
+      markDirty(room)
+    })
+    if (!ok || stopped) throw new Error('the room could not be brought up to the resume point')
   }
 
   /**
@@ -239,6 +264,7 @@ export function createHub(options: HubOptions) {
       public: false,
       recent: createRecentChanges(0, Number.POSITIVE_INFINITY),
       replays: new Map(),
+      fetched: [],
     }
     // The room is registered before its cursor is read, so a notification racing the read
     // marks it dirty instead of being dropped.
@@ -284,7 +310,9 @@ export function createHub(options: HubOptions) {
         closeRemoved(stream, room.id)
         return
       }
-      let cursor = afterCursor ?? room.cursor
+      // Joining below the resume point would send this stream what it already has.
+      if (afterCursor !== undefined && afterCursor > room.cursor) await deliveredUpTo(room)
+      let cursor = Math.min(afterCursor ?? room.cursor, room.cursor)
       while (!stream.closed && cursor < room.cursor) {
         if (room.recent.covers(cursor)) {
           // Served from memory, in the same tick as the join below: no query, no gap.
@@ -355,6 +383,7 @@ export function createHub(options: HubOptions) {
       stopTimers()
       const frame = encodeEventFrame('shutdown', { reason: 'server_shutdown' }, retryMs)
       for (const stream of [...streams]) close(stream, frame)
+      for (const room of rooms.values()) settleFetched(room, false)
       await listener.stop()
     },
     subscribe,

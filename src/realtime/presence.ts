@@ -49,7 +49,8 @@ const FRAME_OVERHEAD_BYTES = 120
  * The rows live under the instance's heartbeat, so an instance that dies leaves no ghosts
  * for longer than the TTL: any survivor sweeps them and announces the leaves. A batch
  * takes an advisory lock per (room, user), in one order on every instance, so two
- * instances never both announce the same user.
+ * instances never both announce the same user, and then one per room, so that two
+ * instances' counts of one room never cross.
  */
 export function createPresence({ sql, logger, ttlMs, batchMs, listMax }: PresenceOptions) {
   const instanceId = randomUUID()
@@ -133,6 +134,11 @@ export function createPresence({ sql, logger, ttlMs, batchMs, listMax }: Presenc
     for (const person of joined) roomOf(person.roomId).joined.push(presentUser(person))
     for (const person of left) roomOf(person.roomId).left.push(presentUser(person))
     if (byRoom.size === 0) return
+    // Counted under the room's lock, held until commit: batches of one room from any
+    // instance count one after another, each seeing the ones before, and their frames are
+    // announced in that order, so the last frame always carries the true count.
+    const roomKeys = [...byRoom.keys()].sort((a, b) => a - b).map((roomId) => `presence:${roomId}`)
+    await tx`select pg_advisory_xact_lock(hashtextextended(k, 0)) from unnest(${roomKeys}::text[]) with ordinality as t(k, n) order by n`
     const counts = await tx<{ room_id: string; count: number }[]>`
       select p.room_id, count(distinct p.user_id)::int as count
       from stream_presence p join parley_instances i on i.id = p.instance_id

@@ -172,8 +172,11 @@ describe('the change feed', () => {
     streams.push(stream)
     await stream.opened
     await until(() => server.hub.subscriberCount(second) === 1, 'both rooms to join')
+    // Rooms are delivered independently, so each change is awaited before the next.
     await call(`/rooms/${first}/messages`, 'POST', { body: 'a' })
+    await until(() => stream.changes.length === 1, 'the first room’s message')
     await call(`/rooms/${second}/messages`, 'POST', { body: 'b' })
+    await until(() => stream.changes.length === 2, 'the second room’s message')
     await call(`/rooms/${first}/messages/1/reactions/%F0%9F%91%8D`, 'PUT')
     await until(() => stream.changes.length === 3, 'three changes')
     expect(stream.changes.map((change) => change.id)).toEqual([

@@ -67,6 +67,27 @@ describe('a crowd', () => {
       expect(frame.joined.length + frame.left.length).toBeLessThanOrEqual(100)
   })
 
+  it('ends on the true count when two instances announce joins to one room at the same moment', async () => {
+    const roomId = await createRoom(server, 'simultaneous')
+    const observer = await watch(server, roomId, 'counting-observer')
+    await until(() => framesOf(observer).at(-1)?.count === 1, 'the observer to be counted')
+    // Both instances' batches queue behind this lock, and are released together.
+    await database.sql.begin(async (tx) => {
+      await tx`lock table stream_presence in share mode`
+      await Promise.all([watch(server, roomId, 'left-door'), watch(other, roomId, 'right-door')])
+      await until(async () => {
+        const [row] = await database.sql<{ waiting: number }[]>`
+          select count(*)::int as waiting from pg_stat_activity
+          where datname = current_database() and wait_event_type = 'Lock' and query like '%stream_presence%'`
+        return row!.waiting === 2
+      }, 'both batches to wait')
+    })
+    await until(async () => (await presentCount(roomId)) === 3, 'all three present')
+    await until(() => framesOf(observer).length >= 3, 'both join frames')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(framesOf(observer).at(-1)?.count).toBe(3)
+  })
+
   it('leaving with a shutting-down instance is one frame per room, naming who left', async () => {
     const leaving = await startTestServer(database)
     const roomId = await createRoom(server, 'shutdown-crowd')
