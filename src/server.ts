@@ -7,6 +7,7 @@ import { type Auth, createAuth, resolveAuthOptions } from './auth/jwt.js'
 import { readableRoom } from './chat/access.js'
 import type { Config } from './config.js'
 import { createDb } from './db/client.js'
+import { createPosting } from './chat/posting.js'
 import { createApp } from './http/app.js'
 import { resolvePublicFolder } from './http/routes/browser-client.js'
 import { createMetrics } from './metrics.js'
@@ -53,12 +54,20 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     batchMs: config.PRESENCE_BATCH_MS,
     listMax: config.PRESENCE_LIST_MAX,
   })
+  const posting = createPosting({
+    db,
+    logger,
+    rateLimit: { count: config.RATE_LIMIT_MESSAGES, windowMs: config.RATE_LIMIT_WINDOW_MS },
+    batchMax: config.POST_BATCH_MAX,
+    batchMs: config.POST_BATCH_MS,
+  })
   const sessions = createStreamSessions({ hub, admission, presence, logger, retryMs: config.SSE_RETRY_MS })
   await hub.start()
   await presence.start()
 
   const app = createApp({
     db,
+    posting,
     auth,
     hub,
     admission,

@@ -1,11 +1,19 @@
 /** What the chat domain refuses, in its own words; the HTTP layer maps each code to a status. */
 export type ChatErrorCode =
-  'room_not_found' | 'message_not_found' | 'message_deleted' | 'forbidden' | 'name_taken' | 'client_id_reused'
+  | 'room_not_found'
+  | 'message_not_found'
+  | 'message_deleted'
+  | 'forbidden'
+  | 'name_taken'
+  | 'client_id_reused'
+  | 'rate_limited'
 
 export class ChatError extends Error {
   constructor(
     readonly code: ChatErrorCode,
     message: string,
+    /** For `rate_limited`: the seconds to wait. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message)
   }

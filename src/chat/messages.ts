@@ -81,13 +81,15 @@ export async function postMessage(
   }
 }
 
-async function findByClientId(db: Db, userId: string, clientId: string): Promise<Message | undefined> {
+/** The message `userId` posted with `clientId`, in whichever room. */
+export async function findByClientId(db: Db, userId: string, clientId: string): Promise<Message | undefined> {
   const rows = await db.execute<MessageRecord>(sql`
     select ${messageColumns} from messages m where m.user_id = ${userId} and m.client_id = ${clientId}`)
   return rows[0] && toMessage(rows[0])
 }
 
-function retried(original: Message, input: NewMessage) {
+/** A retried post's answer: the original, unless the client_id was used in another room. */
+export function retried(original: Message, input: NewMessage) {
   if (original.room_id !== input.roomId) {
     throw new ChatError('client_id_reused', 'This client_id was already used for a message in another room')
   }

@@ -6,6 +6,7 @@ import type { Logger } from 'pino'
 import type { ZodError } from 'zod'
 import type { Auth } from '../auth/jwt.js'
 import { redeemStreamTicket } from '../auth/tickets.js'
+import type { Posting } from '../chat/posting.js'
 import type { Config, DevSignInSettings } from '../config.js'
 import type { Db } from '../db/client.js'
 import type { Metrics } from '../metrics.js'
@@ -30,6 +31,7 @@ import { registerStreamTickets } from './routes/stream-tickets.js'
 
 export interface AppDeps {
   db: Db
+  posting: Posting
   auth: Auth
   hub: Hub
   admission: Admission

@@ -58,6 +58,7 @@ const chatStatus: Record<ChatErrorCode, ContentfulStatusCode> = {
   forbidden: 403,
   name_taken: 409,
   client_id_reused: 409,
+  rate_limited: 429,
 }
 
 export function errorBody(code: ErrorCode, message: string) {
@@ -70,8 +71,10 @@ export function createErrorHandler(logger: Logger) {
       for (const [name, value] of Object.entries(error.headers)) c.header(name, value)
       return c.json(errorBody(error.code, error.message), error.status)
     }
-    if (error instanceof ChatError)
+    if (error instanceof ChatError) {
+      if (error.retryAfterSeconds !== undefined) c.header('Retry-After', String(error.retryAfterSeconds))
       return c.json(errorBody(error.code, error.message), chatStatus[error.code])
+    }
     if (error instanceof HTTPException) return renderHttpException(error, c)
     if (isDatabaseUnavailable(error)) {
       logger.warn({ requestId: c.get('requestId'), err: error }, 'database unavailable')

@@ -1,11 +1,9 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
-import { findMessage, listMessages, listReplies, postMessage } from '../../chat/messages.js'
-import { secondsUntilAllowed } from '../../chat/rate-limit.js'
+import { findMessage, listMessages, listReplies } from '../../chat/messages.js'
 import { messageNotFound } from '../../chat/errors.js'
 import { MessagePageSchema, MessageSchema } from '../../wire.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
-import { rateLimited } from '../errors.js'
 import { requireReadableRoom } from '../guards.js'
 import {
   bearerSecurity,
@@ -109,9 +107,7 @@ const post = createRoute({
   },
 })
 
-export function registerMessages(app: OpenAPIHono<AppEnv>, { db, config }: AppDeps) {
-  const rateLimit = { count: config.RATE_LIMIT_MESSAGES, windowMs: config.RATE_LIMIT_WINDOW_MS }
-
+export function registerMessages(app: OpenAPIHono<AppEnv>, { db, posting }: AppDeps) {
   app.openapi(list, async (c) => {
     const { id } = c.req.valid('param')
     await requireReadableRoom(db, id, c.get('identity'))
@@ -138,12 +134,10 @@ export function registerMessages(app: OpenAPIHono<AppEnv>, { db, config }: AppDe
   app.openapi(post, async (c) => {
     const { id } = c.req.valid('param')
     const { body, client_id, reply_to } = c.req.valid('json')
-    const { userId, userName } = c.get('identity')
-    await requireReadableRoom(db, id, c.get('identity'))
-    const wait = await secondsUntilAllowed(db, userId, rateLimit)
-    if (wait > 0) throw rateLimited(`Too many messages; try again in ${wait} s`, wait)
-    const input = { roomId: id, userId, userName, body, clientId: client_id, replyTo: reply_to }
-    const { message, created } = await postMessage(db, input)
+    const { userId, userName, isAdmin } = c.get('identity')
+    // Access, the client_id, the reply's parent and the rate limit are checked in the batch.
+    const request = { roomId: id, userId, userName, isAdmin, body, clientId: client_id, replyTo: reply_to }
+    const { message, created } = await posting.post(request)
     return c.json(message, created ? 201 : 200)
   })
 }
