@@ -53,6 +53,7 @@ describe('loadConfig', () => {
       SHUTDOWN_TIMEOUT_MS: 10_000,
       METRICS_TOKEN: undefined,
       LOG_LEVEL: 'info',
+      LOG_FORMAT: 'auto',
     })
   })
 
@@ -74,6 +75,7 @@ describe('loadConfig', () => {
     ['MIGRATE_ON_START', 'maybe'],
     ['NODE_ENV', 'staging'],
     ['LOG_LEVEL', 'loud'],
+    ['LOG_FORMAT', 'yaml'],
     ['DATABASE_URL', 'mysql://db.internal/parley'],
     ['JWT_JWKS_URL', 'not a url'],
   ])('rejects %s=%j with a message naming the variable', (name, value) => {

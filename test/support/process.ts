@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { stripVTControlCharacters } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { TEST_SECRET } from './server.js'
 import { until } from './wait.js'
@@ -67,15 +68,15 @@ export async function startParleyProcess(
     const lines = (partial + chunk).split('\n')
     partial = lines.pop() ?? ''
     for (const line of lines) {
-      let entry: LogLine
-      try {
-        entry = JSON.parse(line) as LogLine
-      } catch {
-        continue // the welcome text is plain lines
-      }
-      logs.push(entry)
-      if (entry.msg === 'listening' && port === undefined) {
-        port = entry.port as number
+      const entry = parseLogLine(line)
+      if (entry) logs.push(entry)
+      const listeningOn = entry
+        ? entry.msg === 'listening'
+          ? entry.port
+          : undefined
+        : prettyListeningPort(line)
+      if (typeof listeningOn === 'number' && port === undefined) {
+        port = listeningOn
         instance.url = `http://127.0.0.1:${port}`
         onListening?.(instance)
       }
@@ -88,4 +89,20 @@ export async function startParleyProcess(
     throw new Error(`instance exited ${JSON.stringify(instance.exit)} before listening:\n${stderr}${stdout}`)
   }
   return instance
+}
+
+/** A pino JSON line, or undefined for the welcome text and pretty log lines. */
+function parseLogLine(line: string): LogLine | undefined {
+  try {
+    const entry: unknown = JSON.parse(line)
+    return typeof entry === 'object' && entry !== null ? (entry as LogLine) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** The port of a pretty `listening` line (LOG_FORMAT=pretty): `[…] INFO: listening {"port":…}`. */
+function prettyListeningPort(line: string): number | undefined {
+  const port = /INFO: listening \{"port":([0-9]+)\}$/.exec(stripVTControlCharacters(line))?.[1]
+  return port === undefined ? undefined : Number(port)
 }
