@@ -2,11 +2,13 @@ import { ensureDefaultRoom } from './chat/rooms.js'
 import { ConfigError, loadConfig, usesOwnSecret } from './config.js'
 import type { EmbeddedDatabase } from './db/embedded.js'
 import { runMigrations } from './db/migrate.js'
+import { loadEnvFile } from './env-file.js'
 import { createLogger, prettyDestination, resolveLogFormat } from './logger.js'
 import { startServer } from './server.js'
 import { printWelcome } from './welcome.js'
 
 async function main(): Promise<void> {
+  loadEnvFile()
   const config = loadConfig()
   const pretty = resolveLogFormat(config, Boolean(process.stdout.isTTY)) === 'pretty'
   const logger = createLogger(config.LOG_LEVEL, pretty ? prettyDestination(process.stdout) : undefined)

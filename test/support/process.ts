@@ -1,12 +1,21 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { stripVTControlCharacters } from 'node:util'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { TEST_SECRET } from './server.js'
 import { until } from './wait.js'
 
 // Real `node src/main.ts` processes: what a deployment runs.
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+// By path, so that a process started in a directory without node_modules still finds it.
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
+// An empty working directory unless a test gives one: a developer's .env must not reach the tests.
+let emptyDir: string | undefined
+const emptyWorkingDirectory = () => (emptyDir ??= mkdtempSync(join(tmpdir(), 'parley-process-')))
 
 export type LogLine = Record<string, unknown> & { msg?: string }
 
@@ -21,16 +30,20 @@ export interface ParleyProcess {
   exited: Promise<void>
 }
 
-/** Starts `node src/main.ts` and resolves once it logs `listening` (or fails with its output). */
+/**
+ * Starts `node src/main.ts` in `cwd` and resolves once it logs `listening` (or fails with its
+ * output). A variable given as undefined in `env` is left unset.
+ */
 export async function startParleyProcess(
   databaseUrl: string,
-  env: Record<string, string> = {},
+  env: Record<string, string | undefined> = {},
   onListening?: (instance: ParleyProcess) => void,
+  cwd = emptyWorkingDirectory(),
 ): Promise<ParleyProcess> {
   // MIGRATE_ON_START keeps its default (true) unless a test sets it.
   const { MIGRATE_ON_START: _ignored, ...inherited } = process.env
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
+  const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/main.ts')], {
+    cwd,
     env: {
       ...inherited,
       DATABASE_URL: databaseUrl,
