@@ -2,13 +2,16 @@ import { ensureDefaultRoom } from './chat/rooms.js'
 import { ConfigError, loadConfig, usesOwnSecret } from './config.js'
 import type { EmbeddedDatabase } from './db/embedded.js'
 import { runMigrations } from './db/migrate.js'
-import { createLogger } from './logger.js'
+import { loadEnvFile } from './env-file.js'
+import { createLogger, prettyDestination, resolveLogFormat } from './logger.js'
 import { startServer } from './server.js'
 import { printWelcome } from './welcome.js'
 
 async function main(): Promise<void> {
+  loadEnvFile()
   const config = loadConfig()
-  const logger = createLogger(config.LOG_LEVEL)
+  const pretty = resolveLogFormat(config, Boolean(process.stdout.isTTY)) === 'pretty'
+  const logger = createLogger(config.LOG_LEVEL, pretty ? prettyDestination(process.stdout) : undefined)
 
   let embedded: EmbeddedDatabase | undefined
   let databaseUrl = config.DATABASE_URL

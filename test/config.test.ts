@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import { ConfigError, configSchema, loadConfig } from '../src/config.js'
@@ -55,6 +56,7 @@ describe('loadConfig', () => {
       SHUTDOWN_TIMEOUT_MS: 10_000,
       METRICS_TOKEN: undefined,
       LOG_LEVEL: 'info',
+      LOG_FORMAT: 'auto',
     })
   })
 
@@ -76,6 +78,7 @@ describe('loadConfig', () => {
     ['MIGRATE_ON_START', 'maybe'],
     ['NODE_ENV', 'staging'],
     ['LOG_LEVEL', 'loud'],
+    ['LOG_FORMAT', 'yaml'],
     ['DATABASE_URL', 'mysql://db.internal/parley'],
     ['JWT_JWKS_URL', 'not a url'],
   ])('rejects %s=%j with a message naming the variable', (name, value) => {
@@ -160,4 +163,28 @@ describe('README', () => {
     expect(documented.length, 'a variable is listed twice').toBe(new Set(documented).size)
     expect([...documented].sort()).toEqual(Object.keys(configSchema.shape).sort())
   })
+})
+
+/** The `# NAME=value` lines of .env.example, in order; its other comments explain them. */
+function exampleSettings(text: string): [string, string][] {
+  return text.split(/\r?\n/).flatMap((line) => {
+    const match = /^# ?([A-Z][A-Z0-9_]*)=(.*)$/.exec(line)
+    return match ? [[match[1]!, match[2]!] as [string, string]] : []
+  })
+}
+
+describe('.env.example', () => {
+  it('lists every variable of the config schema once, and nothing else', async () => {
+    const text = await readFile(new URL('../.env.example', import.meta.url), 'utf8')
+    const names = exampleSettings(text).map(([name]) => name)
+    expect(names.length, 'a variable is listed twice').toBe(new Set(names).size)
+    expect([...names].sort()).toEqual(Object.keys(configSchema.shape).sort())
+  })
+
+  it.each(exampleSettings(readFileSync(new URL('../.env.example', import.meta.url), 'utf8')))(
+    'gives %s its default value (%j), so uncommenting it changes nothing',
+    (name, value) => {
+      expect(loadConfig({ [name]: value })).toEqual(loadConfig({}))
+    },
+  )
 })

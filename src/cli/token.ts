@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import { createAuth, resolveAuthOptions } from '../auth/jwt.js'
 import { loadConfig } from '../config.js'
+import { loadEnvFile } from '../env-file.js'
 
 const usage = 'Usage: npm run token -- <user id> [display name] [--ttl 1h]'
 
@@ -11,6 +12,8 @@ async function main(): Promise<void> {
   })
   const [sub, ...nameParts] = positionals
   if (!sub) throw new Error(usage)
+  // The same secret the server reads, .env included.
+  loadEnvFile()
   const auth = createAuth(await resolveAuthOptions(loadConfig()))
   if (!auth.signToken) {
     throw new Error(
