@@ -160,6 +160,8 @@ function serverEnv(options: SoakOptions, databaseUrl: string, secret: string): R
     HOST: '127.0.0.1',
     // The port is only announced at info level; startServerProcess discards the rest.
     LOG_LEVEL: 'info',
+    // The port is read from the JSON 'listening' line, whatever a developer's .env says.
+    LOG_FORMAT: 'json',
     MIGRATE_ON_START: 'false',
     MAX_STREAMS: String(options.clients + 100),
     MAX_STREAMS_PER_USER: String(options.clients + 100),

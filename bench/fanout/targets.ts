@@ -49,6 +49,7 @@ export function targetLaunch(name: TargetName, context: LaunchContext): TargetLa
       JWT_SECRET: context.jwtSecret,
       // The harness picks the port and waits for /readyz, so nothing needs the 'listening' line.
       LOG_LEVEL: 'warn',
+      LOG_FORMAT: 'json',
       MIGRATE_ON_START: 'false',
       MAX_STREAMS: limit,
       MAX_STREAMS_PER_USER: limit,
