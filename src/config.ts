@@ -51,7 +51,7 @@ export const configSchema = z.object({
   RATE_LIMIT_WINDOW_MS: int(100, 86_400_000).default(10_000),
   RATE_LIMIT_CHANGES: int(0, 1_000_000).default(60),
   POST_BATCH_MAX: int(1, 1_000).default(100),
-  POST_BATCH_MS: int(0, 1_000).default(2),
+  POST_BATCH_MS: int(0, 1_000).default(0),
   ROOMS_PER_HOUR: int(0, 1_000_000).default(50),
   PRESENCE_TTL_MS: int(1_000, 600_000).default(20_000),
   PRESENCE_BATCH_MS: int(10, 10_000).default(500),

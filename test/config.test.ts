@@ -47,7 +47,7 @@ describe('loadConfig', () => {
       RATE_LIMIT_WINDOW_MS: 10_000,
       RATE_LIMIT_CHANGES: 60,
       POST_BATCH_MAX: 100,
-      POST_BATCH_MS: 2,
+      POST_BATCH_MS: 0,
       ROOMS_PER_HOUR: 50,
       PRESENCE_TTL_MS: 20_000,
       PRESENCE_BATCH_MS: 500,

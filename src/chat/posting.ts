@@ -21,7 +21,10 @@ export interface PostingOptions {
   rateLimit: RateLimit
   /** A batch closes at this many messages… */
   batchMax: number
-  /** …or this long after its first message, whichever comes first. */
+  /**
+   * …or this long after its first message, whichever comes first; with 0, at the end of
+   * the event loop's turn, so the posts that arrived together go together at no wait.
+   */
   batchMs: number
 }
 
@@ -65,7 +68,7 @@ const MAX_IN_FLIGHT = 2
 // rows, then rooms in ascending order) and batches of several processes never deadlock.
 const POST_BATCH = `
   with req as (
-    select * from json_to_recordset($1::json)
+    select * from json_to_recordset($1::text::json)
       as t(ord int, room_id bigint, user_id text, user_name text, body text,
            client_id text, reply_to bigint, is_admin boolean)
   ), parents as materialized (
@@ -123,7 +126,9 @@ const POST_BATCH = `
  * Group commit for posting. Messages posted to this process at about the same moment are
  * decided and inserted together in one statement, and each request is answered once its
  * batch has committed, so a 201 means the message is stored, numbered and announced. A
- * batch closes at `batchMax` messages or `batchMs` after its first, whichever comes first.
+ * batch closes at `batchMax` messages or `batchMs` after its first, whichever comes first,
+ * and goes as soon as fewer than MAX_IN_FLIGHT batches are being stored: under load the
+ * posts that arrive while batches commit gather into the next one by themselves.
  *
  * Everything a single post promises holds per message: one refused message (a room it may
  * not read, a rate limit reached, a client_id used in another room) is answered alone while
@@ -133,7 +138,7 @@ const POST_BATCH = `
  */
 export function createPosting({ db, logger, rateLimit, batchMax, batchMs }: PostingOptions) {
   let queue: Pending[] = []
-  let timer: NodeJS.Timeout | undefined
+  let cancelScheduled: (() => void) | undefined
   let inFlight = 0
   const counters = { batches: 0, messages: 0, batchesPostedOneByOne: 0 }
 
@@ -141,13 +146,22 @@ export function createPosting({ db, logger, rateLimit, batchMax, batchMs }: Post
     return new Promise<Posted>((resolve, reject) => {
       queue.push({ request, resolve, reject })
       if (queue.length >= batchMax) dispatch()
-      else timer ??= setTimeout(dispatch, batchMs)
+      else cancelScheduled ??= schedule(dispatch)
     })
   }
 
+  function schedule(work: () => void): () => void {
+    if (batchMs > 0) {
+      const timer = setTimeout(work, batchMs)
+      return () => clearTimeout(timer)
+    }
+    const immediate = setImmediate(work)
+    return () => clearImmediate(immediate)
+  }
+
   function dispatch(): void {
-    clearTimeout(timer)
-    timer = undefined
+    cancelScheduled?.()
+    cancelScheduled = undefined
     while (inFlight < MAX_IN_FLIGHT && queue.length > 0) {
       const batch = queue.slice(0, batchMax)
       queue = queue.slice(batch.length)
