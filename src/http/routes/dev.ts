@@ -22,7 +22,7 @@ export function userIdFromName(name: string): string {
     .slice(0, 40)
 }
 
-const DevTokenBody = z
+export const DevTokenBody = z
   .object({
     name: nameText({ field: 'name', max: 50 }).refine(
       (name) => userIdFromName(name) !== '',
@@ -31,7 +31,7 @@ const DevTokenBody = z
   })
   .openapi('DevTokenRequest')
 
-const DevToken = z
+export const DevToken = z
   .object({
     token: z.string(),
     user_id: z.string(),

@@ -3,7 +3,7 @@ import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
 import { jsonContent } from '../schemas.js'
 
-const Status = z.object({
+export const HealthStatus = z.object({
   status: z.enum(['ok', 'unavailable']),
   checks: z.record(z.string(), z.boolean()).optional(),
 })
@@ -12,14 +12,14 @@ const healthz = createRoute({
   method: 'get',
   path: '/healthz',
   summary: 'Liveness: the process answers',
-  responses: { 200: jsonContent(Status, 'Alive') },
+  responses: { 200: jsonContent(HealthStatus, 'Alive') },
 })
 
 const readyz = createRoute({
   method: 'get',
   path: '/readyz',
   summary: 'Readiness: the database answers and live delivery is listening',
-  responses: { 200: jsonContent(Status, 'Ready'), 503: jsonContent(Status, 'Not ready') },
+  responses: { 200: jsonContent(HealthStatus, 'Ready'), 503: jsonContent(HealthStatus, 'Not ready') },
 })
 
 export function registerHealth(app: OpenAPIHono<AppEnv>, { pingDatabase, hub }: AppDeps) {

@@ -15,7 +15,7 @@ import {
 } from '../schemas.js'
 import { trimmedText } from '../text.js'
 
-const AddMemberBody = z
+export const AddMemberBody = z
   .object({
     user_id: trimmedText({ field: 'user_id', max: 200 }),
     role: RoomRoleSchema.default('member'),

@@ -37,7 +37,7 @@ const ReactionParams = MessageParams.extend({
     .openapi({ param: { name: 'emoji', in: 'path' }, example: '👍' }),
 })
 
-const EditBody = PostMessageBody.pick({ body: true }).openapi('EditMessage')
+export const EditBody = PostMessageBody.pick({ body: true }).openapi('EditMessage')
 
 const refusals = {
   403: jsonContent(ErrorSchema, 'The caller may read the room but not change this message'),

@@ -41,13 +41,13 @@ export const PostMessageBody = z
   })
   .openapi('PostMessage')
 
-const MessagesQuery = z.object({
+export const MessagesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   before: seqParam.optional(),
   after: seqParam.optional(),
 })
 
-const RepliesQuery = z.object({
+export const RepliesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   after: seqParam.optional(),
 })

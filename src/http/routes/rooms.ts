@@ -27,7 +27,7 @@ export const CreateRoomBody = z
   })
   .openapi('CreateRoom')
 
-const LobbyQuery = z.object({
+export const LobbyQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z
     .string()

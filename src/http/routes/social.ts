@@ -8,10 +8,10 @@ import type { AppEnv } from '../env.js'
 import { requireReadableRoom } from '../guards.js'
 import { bearerSecurity, errorResponses, jsonContent, notFoundResponse, RoomIdParams } from '../schemas.js'
 
-const TypingBody = z.object({ state: z.enum(['on', 'off']) }).openapi('Typing')
-const ReadBody = z.object({ seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }).openapi('Read')
+export const TypingBody = z.object({ state: z.enum(['on', 'off']) }).openapi('Typing')
+export const ReadBody = z.object({ seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }).openapi('Read')
 
-const PresenceQuery = z.object({
+export const PresenceQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(200),
   cursor: z.string().max(300).optional().openapi({ description: 'The `next_cursor` of the previous page' }),
 })
