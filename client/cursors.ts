@@ -1,0 +1,59 @@
+/**
+ * Where a stream resumes: the change cursor of each of its rooms after the last history
+ * event delivered. A single-room stream's `id:` is the room's cursor; a multi-room stream's
+ * is `room:cursor,…` for all its rooms.
+ */
+export function createCursors(roomIds: readonly number[], multi: boolean, after?: Record<number, number>) {
+  const cursors = new Map<number, number>()
+  for (const roomId of roomIds) {
+    const cursor = after?.[roomId]
+    if (cursor !== undefined) cursors.set(roomId, cursor)
+  }
+
+  function parse(id: string): Map<number, number> | undefined {
+    if (!multi)
+      return /^[0-9]+$/.test(id) && roomIds[0] !== undefined ? new Map([[roomIds[0], Number(id)]]) : undefined
+    const parsed = new Map<number, number>()
+    for (const part of id.split(',')) {
+      const match = /^([0-9]+):([0-9]+)$/.exec(part.trim())
+      if (!match) return undefined
+      parsed.set(Number(match[1]), Number(match[2]))
+    }
+    return parsed
+  }
+
+  return {
+    /**
+     * Takes in the `id:` of a history event of room `roomId`; false when that room's cursor
+     * is already there or past it, a change delivered before, to be dropped.
+     */
+    advance(id: string, roomId: number | undefined): boolean {
+      const parsed = parse(id)
+      const room = multi ? roomId : roomIds[0]
+      if (!parsed || room === undefined) return true
+      const next = parsed.get(room)
+      const known = cursors.get(room)
+      if (next !== undefined && known !== undefined && next <= known) return false
+      for (const [roomId, cursor] of parsed) {
+        if (!roomIds.includes(roomId)) continue
+        if (cursor > (cursors.get(roomId) ?? -1)) cursors.set(roomId, cursor)
+      }
+      return true
+    },
+
+    /** The Last-Event-ID to send: nothing until some room has a cursor. */
+    lastEventId(rooms: readonly number[] = roomIds): string | undefined {
+      if (!multi) {
+        const cursor = rooms[0] === undefined ? undefined : cursors.get(rooms[0])
+        return cursor === undefined ? undefined : String(cursor)
+      }
+      const parts = rooms.flatMap((roomId) => {
+        const cursor = cursors.get(roomId)
+        return cursor === undefined ? [] : [`${roomId}:${cursor}`]
+      })
+      return parts.length > 0 ? parts.join(',') : undefined
+    },
+
+    get: (roomId: number) => cursors.get(roomId),
+  }
+}

@@ -1,0 +1,50 @@
+import type { HistoryEventData, HistoryEventName, StreamEventData, StreamEventName } from '../src/wire.js'
+
+/** Every event a stream delivers, by name, with its data as the server's schemas type it. */
+export type ParleyEvents = { [Name in HistoryEventName]: HistoryEventData<Name> } & {
+  [Name in StreamEventName]: StreamEventData<Name>
+}
+
+export type ParleyEventName = keyof ParleyEvents
+
+/** The names of the events that change a room's history and carry its change cursor. */
+export const HISTORY_EVENTS: ReadonlySet<string> = new Set<HistoryEventName>([
+  'message',
+  'edit',
+  'delete',
+  'reaction',
+])
+
+export interface EventMeta {
+  /** The frame's `id:`: the room's change cursor, or a multi-room cursor `1:5,2:9`; history events only. */
+  id?: string
+  /** The room the event belongs to, when its data names it (every event but presence and the closing ones). */
+  roomId?: number
+}
+
+export type EventHandlers = {
+  [Name in ParleyEventName]?: (data: ParleyEvents[Name], meta: EventMeta) => void
+}
+
+/** The room an event's data names, if any. */
+export function roomOf(data: unknown): number | undefined {
+  const roomId = (data as { room_id?: unknown } | null)?.room_id
+  return typeof roomId === 'number' ? roomId : undefined
+}
+
+/**
+ * Calls the handler for `name`, if any. A handler that throws must not look like a broken
+ * connection (which would reconnect and deliver the same event again), so its error is
+ * rethrown on its own turn, where the runtime reports it.
+ */
+export function deliver(handlers: EventHandlers, name: string, data: unknown, meta: EventMeta): void {
+  const handler = (handlers as Record<string, ((data: unknown, meta: EventMeta) => void) | undefined>)[name]
+  if (!handler) return
+  try {
+    handler(data, meta)
+  } catch (error) {
+    setTimeout(() => {
+      throw error
+    }, 0)
+  }
+}

@@ -1,0 +1,59 @@
+import { createRest } from './rest.js'
+import { openStream, type StreamHandlers, type StreamOptions } from './stream.js'
+import { createTransport, type RequestOptions, type TransportOptions } from './transport.js'
+
+export type ClientOptions = TransportOptions
+
+export type ParleyClient = ReturnType<typeof createClient>
+
+/**
+ * A Parley client for browsers and Node 20: typed REST calls, and streams that resume where
+ * they stopped after every drop. `getToken` is asked for the bearer token (and for a new
+ * one when the server says it expired).
+ */
+export function createClient(options: ClientOptions) {
+  const transport = createTransport(options)
+  const rest = createRest(transport)
+  return {
+    ...rest,
+    rooms: {
+      ...rest.rooms,
+      /** A room's stream: its history events from `options.after[id]` on (or live), and its presence, typing, reads. */
+      stream: (id: number, handlers: StreamHandlers, streamOptions?: StreamOptions) =>
+        openStream(transport, { roomIds: [id], multi: false }, handlers, streamOptions),
+    },
+    /** One stream for up to 50 rooms, each resumed by its own cursor. */
+    stream: (roomIds: number[], handlers: StreamHandlers, streamOptions?: StreamOptions) =>
+      openStream(transport, { roomIds, multi: true }, handlers, streamOptions),
+    /** Any call by path, with the client's token handling and errors: the JSON answer, undefined for 204. */
+    request: <T = unknown>(method: string, path: string, request?: RequestOptions) =>
+      transport.json<T>(method, path, request),
+  }
+}
+
+export { ParleyError, type ParleyErrorCode } from './errors.js'
+export { backoffDelay, retryAfterDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js'
+export { createSseParser, type SseEvent } from './sse-parser.js'
+export type { EventHandlers, EventMeta, ParleyEventName, ParleyEvents } from './events.js'
+export type {
+  CloseReason,
+  ParleyStream,
+  StateChange,
+  StreamHandlers,
+  StreamOptions,
+  StreamState,
+} from './stream.js'
+export type { GetToken, RequestOptions } from './transport.js'
+export type * from './rest.js'
+export type {
+  LobbyPage,
+  LobbyRoom,
+  Member,
+  Message,
+  MessagePage,
+  Reaction,
+  ReadMark,
+  Room,
+  RoomRole,
+  StreamTicket,
+} from '../src/wire.js'

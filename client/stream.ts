@@ -1,0 +1,247 @@
+import type { StreamTicket } from '../src/wire.js'
+import { backoffDelay, type BackoffPolicy, DEFAULT_BACKOFF, retryAfterDelay } from './backoff.js'
+import { createCursors } from './cursors.js'
+import { ParleyError, toParleyError } from './errors.js'
+import { deliver, type EventHandlers, HISTORY_EVENTS, roomOf } from './events.js'
+import { createSseParser, type SseEvent } from './sse-parser.js'
+import type { Transport } from './transport.js'
+
+export type StreamState = 'connecting' | 'open' | 'reconnecting' | 'closed'
+
+/** Why a stream closed for good: close() was called, the caller was removed, or the server refused it. */
+export type CloseReason = 'closed' | 'removed' | 'not_found' | 'refused'
+
+export interface StateChange {
+  /** With `reconnecting`: how long until the next attempt. */
+  delayMs?: number
+  /** With `reconnecting`: what ended the last attempt; with `closed`: what refused the stream. */
+  error?: unknown
+  /** With `closed`. */
+  reason?: CloseReason
+}
+
+export interface StreamHandlers extends EventHandlers {
+  state?(state: StreamState, change: StateChange): void
+}
+
+export interface StreamOptions {
+  /**
+   * Resume after these change cursors instead of starting live: a room's `cursor` (from
+   * GET /rooms/:id or a page of messages), by room id.
+   */
+  after?: Record<number, number>
+  backoff?: Partial<BackoffPolicy>
+  /** Math.random unless given (tests make the jitter deterministic with their own). */
+  random?: () => number
+  /**
+   * Reconnect when nothing arrives for this long, heartbeats included (the server pings
+   * every 15 s by default): a connection can die without either end hearing of it.
+   * 0 turns it off. Default 45 000.
+   */
+  idleTimeoutMs?: number
+}
+
+export interface ParleyStream {
+  readonly state: StreamState
+  /** The Last-Event-ID the next connection will send: where it resumes. */
+  readonly lastEventId: string | undefined
+  close(): void
+}
+
+/** What a connection's end asks for next. */
+type Next =
+  { retry: 'now' | 'backoff' } | { retry: 'after'; seconds: number } | { stop: CloseReason; error?: unknown }
+
+export function openStream(
+  transport: Transport,
+  target: { roomIds: number[]; multi: boolean },
+  handlers: StreamHandlers,
+  options: StreamOptions = {},
+): ParleyStream {
+  const policy = { ...DEFAULT_BACKOFF, ...options.backoff }
+  const random = options.random ?? Math.random
+  const idleTimeoutMs = options.idleTimeoutMs ?? 45_000
+  const rooms = [...target.roomIds]
+  const cursors = createCursors(rooms, target.multi, options.after)
+  let state: StreamState = 'connecting'
+  let closed = false
+  let renew = false
+  let connection: AbortController | undefined
+  let wake: (() => void) | undefined
+
+  function setState(next: StreamState, change: StateChange = {}) {
+    if (state === next && next !== 'reconnecting') return
+    state = next
+    handlers.state?.(next, change)
+  }
+
+  function sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms)
+      wake = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+  }
+
+  async function run() {
+    let failures = 0
+    handlers.state?.('connecting', {})
+    while (!closed) {
+      const next = await connect(() => (failures = 0))
+      if (closed) return
+      if ('stop' in next) return finish(next.stop, next.error)
+      failures = next.retry === 'now' ? 0 : failures + 1
+      const delayMs =
+        next.retry === 'now'
+          ? 0
+          : next.retry === 'after'
+            ? retryAfterDelay(next.seconds, policy, random)
+            : backoffDelay(failures, policy, random)
+      setState('reconnecting', { delayMs })
+      if (delayMs > 0) await sleep(delayMs)
+    }
+  }
+
+  /** One connection, from buying its ticket to the end of its body. */
+  async function connect(opened: () => void): Promise<Next> {
+    const abort = new AbortController()
+    connection = abort
+    let ending: Next = { retry: 'backoff' }
+    try {
+      if (renew) await transport.token(true)
+      renew = false
+      const { ticket } = await transport.json<StreamTicket>('POST', '/stream-tickets', {
+        signal: abort.signal,
+      })
+      const response = await transport.fetch(streamUrl(ticket), {
+        headers: streamHeaders(),
+        signal: abort.signal,
+      })
+      if (!response.ok) throw await toParleyError(response)
+      opened()
+      setState('open')
+      await read(response, abort, (next) => (ending = next))
+      return ending
+    } catch (error) {
+      return closed ? { stop: 'closed' } : afterFailure(error)
+    } finally {
+      abort.abort()
+    }
+  }
+
+  function streamUrl(ticket: string): string {
+    return target.multi
+      ? transport.url('/stream', { rooms: rooms.join(','), ticket })
+      : transport.url(`/rooms/${rooms[0]}/stream`, { ticket })
+  }
+
+  function streamHeaders(): Record<string, string> {
+    const headers: Record<string, string> = { accept: 'text/event-stream' }
+    const lastEventId = cursors.lastEventId(rooms)
+    if (lastEventId !== undefined) headers['last-event-id'] = lastEventId
+    return headers
+  }
+
+  function afterFailure(error: unknown): Next {
+    if (!(error instanceof ParleyError)) return { retry: 'backoff' }
+    if (error.status === 404) return { stop: 'not_found', error }
+    if (error.status === 401) renew = true
+    if ((error.status === 429 || error.status === 503) && error.retryAfter !== undefined) {
+      return { retry: 'after', seconds: error.retryAfter }
+    }
+    const transient =
+      error.status === 401 || error.status === 408 || error.status === 429 || error.status >= 500
+    return transient ? { retry: 'backoff' } : { stop: 'refused', error }
+  }
+
+  /** Reads frames until the body ends, the connection idles out, or a closing event says what next. */
+  async function read(response: Response, abort: AbortController, end: (next: Next) => void) {
+    const reader = response.body?.getReader()
+    if (!reader) return
+    let idle: ReturnType<typeof setTimeout> | undefined
+    const restartIdle = () => {
+      clearTimeout(idle)
+      if (idleTimeoutMs > 0) idle = setTimeout(() => abort.abort(), idleTimeoutMs)
+    }
+    const parser = createSseParser({
+      activity: restartIdle,
+      event: (event) => {
+        const next = handle(event)
+        if (next) {
+          end(next)
+          abort.abort()
+        }
+      },
+    })
+    const decoder = new TextDecoder()
+    restartIdle()
+    try {
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) break
+        parser.feed(decoder.decode(value, { stream: true }))
+      }
+    } catch (error) {
+      // Our own abort after a closing event ends the read; anything else is a dropped connection.
+      if (!abort.signal.aborted) throw error
+    } finally {
+      clearTimeout(idle)
+    }
+  }
+
+  /** Delivers one event; returns what to do next when it is one that ends the connection. */
+  function handle(event: SseEvent): Next | undefined {
+    let data: unknown
+    try {
+      data = JSON.parse(event.data)
+    } catch {
+      return undefined
+    }
+    const roomId = roomOf(data)
+    if (HISTORY_EVENTS.has(event.event) && event.id !== undefined && !cursors.advance(event.id, roomId)) {
+      return undefined
+    }
+    deliver(handlers, event.event, data, { id: event.id, roomId })
+    if (event.event === 'expired') {
+      renew = true
+      return { retry: 'now' }
+    }
+    if (event.event === 'shutdown') return { retry: 'backoff' }
+    if (event.event === 'removed') return removedFrom(roomId)
+    return undefined
+  }
+
+  /** A multi-room stream goes on with its other rooms; a room's own stream ends for good. */
+  function removedFrom(roomId: number | undefined): Next {
+    const index = roomId === undefined ? -1 : rooms.indexOf(roomId)
+    if (target.multi && index !== -1 && rooms.length > 1) {
+      rooms.splice(index, 1)
+      return { retry: 'now' }
+    }
+    return { stop: 'removed' }
+  }
+
+  function finish(reason: CloseReason, error?: unknown) {
+    closed = true
+    connection?.abort()
+    setState('closed', error === undefined ? { reason } : { reason, error })
+  }
+
+  void run()
+
+  return {
+    get state() {
+      return state
+    },
+    get lastEventId() {
+      return cursors.lastEventId(rooms)
+    },
+    close() {
+      if (closed) return
+      finish('closed')
+      wake?.()
+    },
+  }
+}

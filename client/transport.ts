@@ -1,0 +1,82 @@
+import { toParleyError } from './errors.js'
+
+/**
+ * Where the client gets its bearer token. Called before requests with `renew: false` (return
+ * the token you hold) and, after a 401 or a stream's `expired` event, with `renew: true`:
+ * then return a new one (sign in again, refresh, ask the user).
+ */
+export type GetToken = (context: { renew: boolean }) => string | Promise<string>
+
+export interface TransportOptions {
+  /** The server's origin, with a path prefix if it has one; '' for the page's own origin. */
+  baseUrl: string
+  getToken: GetToken
+  /** Defaults to the global fetch. */
+  fetch?: typeof fetch
+}
+
+export type Query = Record<string, string | number | boolean | undefined>
+
+export interface RequestOptions {
+  query?: Query
+  body?: unknown
+  /** false for the endpoints that take no token (sign-in, health). */
+  auth?: boolean
+  signal?: AbortSignal
+}
+
+export type Transport = ReturnType<typeof createTransport>
+
+/** URLs, the token, and the one place an answer becomes a value or a ParleyError. */
+export function createTransport(options: TransportOptions) {
+  const base = options.baseUrl.replace(/\/+$/, '')
+  const fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init))
+  let renewal: Promise<string> | undefined
+
+  function url(path: string, query: Query = {}): string {
+    const params = new URLSearchParams()
+    for (const [name, value] of Object.entries(query))
+      if (value !== undefined) params.set(name, String(value))
+    const search = params.toString()
+    return `${base}${path}${search ? `?${search}` : ''}`
+  }
+
+  /** The token to send; renewals asked for while one is under way share it. */
+  async function token(renew: boolean): Promise<string> {
+    if (!renew) return renewal ?? options.getToken({ renew: false })
+    renewal ??= Promise.resolve(options.getToken({ renew: true })).finally(() => (renewal = undefined))
+    return renewal
+  }
+
+  /** One call; a 401 renews the token through getToken and tries once more. */
+  async function send(method: string, path: string, request: RequestOptions = {}): Promise<Response> {
+    const { query, body, auth = true, signal } = request
+    for (let attempt = 0; ; attempt++) {
+      const headers: Record<string, string> = {}
+      if (auth) headers.authorization = `Bearer ${await token(attempt > 0)}`
+      if (body !== undefined) headers['content-type'] = 'application/json'
+      const init: RequestInit = {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }
+      if (signal) init.signal = signal
+      const response = await fetchImpl(url(path, query), init)
+      if (response.status === 401 && auth && attempt === 0) {
+        await response.body?.cancel()
+        continue
+      }
+      if (!response.ok) throw await toParleyError(response)
+      return response
+    }
+  }
+
+  /** The JSON answer of a call (undefined for 204). */
+  async function json<T>(method: string, path: string, request?: RequestOptions): Promise<T> {
+    const response = await send(method, path, request)
+    if (response.status === 204) return undefined as T
+    return (await response.json()) as T
+  }
+
+  return { url, token, send, json, fetch: fetchImpl }
+}
