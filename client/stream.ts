@@ -50,7 +50,9 @@ export interface ParleyStream {
 
 /** What a connection's end asks for next. */
 type Next =
-  { retry: 'now' | 'backoff' } | { retry: 'after'; seconds: number } | { stop: CloseReason; error?: unknown }
+  | { retry: 'now' | 'backoff'; error?: unknown }
+  | { retry: 'after'; seconds: number; error: unknown }
+  | { stop: CloseReason; error?: unknown }
 
 export function openStream(
   transport: Transport,
@@ -99,7 +101,7 @@ export function openStream(
           : next.retry === 'after'
             ? retryAfterDelay(next.seconds, policy, random)
             : backoffDelay(failures, policy, random)
-      setState('reconnecting', { delayMs })
+      setState('reconnecting', next.error === undefined ? { delayMs } : { delayMs, error: next.error })
       if (delayMs > 0) await sleep(delayMs)
     }
   }
@@ -145,15 +147,15 @@ export function openStream(
   }
 
   function afterFailure(error: unknown): Next {
-    if (!(error instanceof ParleyError)) return { retry: 'backoff' }
+    if (!(error instanceof ParleyError)) return { retry: 'backoff', error }
     if (error.status === 404) return { stop: 'not_found', error }
     if (error.status === 401) renew = true
     if ((error.status === 429 || error.status === 503) && error.retryAfter !== undefined) {
-      return { retry: 'after', seconds: error.retryAfter }
+      return { retry: 'after', seconds: error.retryAfter, error }
     }
     const transient =
       error.status === 401 || error.status === 408 || error.status === 429 || error.status >= 500
-    return transient ? { retry: 'backoff' } : { stop: 'refused', error }
+    return transient ? { retry: 'backoff', error } : { stop: 'refused', error }
   }
 
   /** Reads frames until the body ends, the connection idles out, or a closing event says what next. */

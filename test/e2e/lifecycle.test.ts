@@ -18,7 +18,7 @@ import {
   waitForValue,
   waitLive,
 } from './browser.js'
-import { startRelay } from './relay.js'
+import { startRelay } from '../support/relay.js'
 
 const title = hasChromium
   ? 'editing, deleting, reacting and replying in the browser client'

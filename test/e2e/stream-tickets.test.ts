@@ -14,7 +14,7 @@ import {
   waitForBodies,
   waitLive,
 } from './browser.js'
-import { startRelay } from './relay.js'
+import { startRelay } from '../support/relay.js'
 
 const title = hasChromium
   ? 'stream tickets in the browser client'
