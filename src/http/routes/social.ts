@@ -9,7 +9,9 @@ import { requireReadableRoom } from '../guards.js'
 import { bearerSecurity, errorResponses, jsonContent, notFoundResponse, RoomIdParams } from '../schemas.js'
 
 export const TypingBody = z.object({ state: z.enum(['on', 'off']) }).openapi('Typing')
-export const ReadBody = z.object({ seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }).openapi('Read')
+export const ReadBody = z
+  .object({ seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) })
+  .openapi('Read')
 
 export const PresenceQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(200),
