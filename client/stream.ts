@@ -118,7 +118,7 @@ export function openStream(
         signal: abort.signal,
       })
       const response = await transport.fetch(streamUrl(ticket), {
-        headers: streamHeaders(),
+        headers: { accept: 'text/event-stream' },
         signal: abort.signal,
       })
       if (!response.ok) throw await toParleyError(response)
@@ -133,17 +133,15 @@ export function openStream(
     }
   }
 
+  /**
+   * The cursor goes in `last_event_id`, which the server reads like the Last-Event-ID
+   * header: a custom header would make a browser's cross-origin request need a preflight.
+   */
   function streamUrl(ticket: string): string {
+    const query = { ticket, last_event_id: cursors.lastEventId(rooms) }
     return target.multi
-      ? transport.url('/stream', { rooms: rooms.join(','), ticket })
-      : transport.url(`/rooms/${rooms[0]}/stream`, { ticket })
-  }
-
-  function streamHeaders(): Record<string, string> {
-    const headers: Record<string, string> = { accept: 'text/event-stream' }
-    const lastEventId = cursors.lastEventId(rooms)
-    if (lastEventId !== undefined) headers['last-event-id'] = lastEventId
-    return headers
+      ? transport.url('/stream', { rooms: rooms.join(','), ...query })
+      : transport.url(`/rooms/${rooms[0]}/stream`, query)
   }
 
   function afterFailure(error: unknown): Next {

@@ -1,17 +1,13 @@
-// The session (kept in sessionStorage: one per tab, gone when the tab closes) and every
-// REST call. A 401 gets one fresh token and one retry.
+// The session (kept in sessionStorage: one per tab, gone when the tab closes) and the
+// client library, which makes every REST call and opens every stream with the session's
+// token, and asks for a new one (refreshToken below) after a 401 or an expired stream.
+
+import { createClient, ParleyError } from './parley-client.js'
 
 const STORAGE_KEY = 'parley.session'
 
-/** An API error: the server's `{"error":{"code","message"}}`, with the HTTP status. */
-export class ApiError extends Error {
-  constructor(status, code, message, retryAfterS) {
-    super(message)
-    this.status = status
-    this.code = code
-    this.retryAfterS = retryAfterS
-  }
-}
+/** An API error: the server's `{"error":{"code","message"}}`, with `status` and `retryAfter`. */
+export { ParleyError as ApiError }
 
 let session = loadSession()
 let refreshing
@@ -43,16 +39,17 @@ export function setTokenPrompt(prompt) {
   askForToken = prompt
 }
 
-async function toApiError(response) {
-  const body = await response.json().catch(() => undefined)
-  const retryAfter = Number(response.headers.get('retry-after')) || undefined
-  return new ApiError(
-    response.status,
-    body?.error?.code ?? 'http_error',
-    body?.error?.message ?? `The server answered ${response.status}`,
-    retryAfter,
-  )
-}
+/**
+ * The page's client: same-origin calls with the session's token; a renewal gets a new one
+ * from the dev endpoint or from the user. Signed out, calls go without one and get 401.
+ */
+export const client = createClient({
+  baseUrl: '',
+  async getToken({ renew }) {
+    if (renew && session) await refreshToken()
+    return session?.token ?? ''
+  },
+})
 
 /** Whether this server signs development tokens: its API description lists POST /dev/token only then. */
 export async function devSignInAvailable() {
@@ -64,13 +61,7 @@ export async function devSignInAvailable() {
 
 /** Development sign-in: a one-hour token for a name, from POST /dev/token. */
 export async function signInWithName(name) {
-  const response = await fetch('/dev/token', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ name }),
-  })
-  if (!response.ok) throw await toApiError(response)
-  const issued = await response.json()
+  const issued = await client.devToken({ name })
   saveSession({
     mode: 'dev',
     name,
@@ -84,8 +75,7 @@ export async function signInWithName(name) {
 export async function signInWithToken(token) {
   const trimmed = token.trim()
   const claims = readClaims(trimmed)
-  const response = await fetch('/rooms', { headers: { authorization: `Bearer ${trimmed}` } })
-  if (!response.ok) throw await toApiError(response)
+  await createClient({ baseUrl: '', getToken: () => trimmed }).rooms.list({ limit: 1 })
   saveSession({
     mode: 'token',
     token: trimmed,
@@ -125,20 +115,6 @@ export function refreshToken() {
 }
 
 /** A REST call as the signed-in user; resolves with the JSON body (undefined for 204). */
-export async function api(path, { method = 'GET', body } = {}) {
-  for (let attempt = 0; ; attempt++) {
-    const headers = { authorization: `Bearer ${session?.token ?? ''}` }
-    if (body !== undefined) headers['content-type'] = 'application/json'
-    const response = await fetch(path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    if (response.status === 401 && attempt === 0 && session) {
-      await refreshToken()
-      continue
-    }
-    if (!response.ok) throw await toApiError(response)
-    return response.status === 204 ? undefined : response.json()
-  }
+export function api(path, { method = 'GET', body } = {}) {
+  return client.request(method, path, { body })
 }

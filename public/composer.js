@@ -101,7 +101,7 @@ export function wireComposer({ form, input, error, context }, { roomId, typing, 
         if (current?.kind === 'reply' && !mode) setMode(current)
         if (!input.value) input.value = body
         const wait =
-          failure instanceof ApiError && failure.retryAfterS ? ` (try again in ${failure.retryAfterS} s)` : ''
+          failure instanceof ApiError && failure.retryAfter ? ` (try again in ${failure.retryAfter} s)` : ''
         showError(error, `${verb}: ${failure.message}${wait}`)
       }
     },

@@ -16,7 +16,7 @@ export function wireMessageActions(list, { roomId, me, messages, composer, error
       await action()
     } catch (failure) {
       if (signal.aborted) return
-      const wait = failure.retryAfterS ? ` (try again in ${failure.retryAfterS} s)` : ''
+      const wait = failure.retryAfter ? ` (try again in ${failure.retryAfter} s)` : ''
       showError(error, `Could not ${what}: ${failure.message}${wait}`)
     }
   }
