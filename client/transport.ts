@@ -3,7 +3,8 @@ import { toParleyError } from './errors.js'
 /**
  * Where the client gets its bearer token. Called before requests with `renew: false` (return
  * the token you hold) and, after a 401 or a stream's `expired` event, with `renew: true`:
- * then return a new one (sign in again, refresh, ask the user).
+ * then get a new one (sign in again, refresh, ask the user) and hold it, since the client
+ * keeps no token of its own and asks again before the next request.
  */
 export type GetToken = (context: { renew: boolean }) => string | Promise<string>
 
