@@ -33,6 +33,8 @@ export interface StreamOptions {
   backoff?: Partial<BackoffPolicy>
   /** Math.random unless given (tests make the jitter deterministic with their own). */
   random?: () => number
+  /** The clock (Date.now unless given): how long a connection lasted decides whether backoff starts over. */
+  now?: () => number
   /**
    * Reconnect when nothing arrives for this long, heartbeats included (the server pings
    * every 15 s by default): a connection can die without either end hearing of it.
@@ -54,6 +56,9 @@ type Next =
   | { retry: 'after'; seconds: number; error: unknown }
   | { stop: CloseReason; error?: unknown }
 
+/** A connection that stayed open this long was a success: the next failure backs off from the start. */
+const STABLE_MS = 10_000
+
 export function openStream(
   transport: Transport,
   target: { roomIds: number[]; multi: boolean },
@@ -62,6 +67,7 @@ export function openStream(
 ): ParleyStream {
   const policy = { ...DEFAULT_BACKOFF, ...options.backoff }
   const random = options.random ?? Math.random
+  const now = options.now ?? Date.now
   const idleTimeoutMs = options.idleTimeoutMs ?? 45_000
   const rooms = [...target.roomIds]
   const cursors = createCursors(rooms, target.multi, options.after)
@@ -87,13 +93,19 @@ export function openStream(
     })
   }
 
+  /**
+   * Failures in a row count on across connections that open and soon drop: a server that
+   * accepts and then fails at once must not be retried at the first step's pace forever.
+   */
   async function run() {
     let failures = 0
     handlers.state?.('connecting', {})
     while (!closed) {
-      const next = await connect(() => (failures = 0))
+      let openedAt: number | undefined
+      const next = await connect(() => (openedAt = now()))
       if (closed) return
       if ('stop' in next) return finish(next.stop, next.error)
+      if (openedAt !== undefined && now() - openedAt >= STABLE_MS) failures = 0
       failures = next.retry === 'now' ? 0 : failures + 1
       const delayMs =
         next.retry === 'now'

@@ -214,9 +214,11 @@ function createSseParser(handlers) {
 }
 
 // client/stream.ts
+var STABLE_MS = 1e4;
 function openStream(transport, target, handlers, options = {}) {
   const policy = { ...DEFAULT_BACKOFF, ...options.backoff };
   const random = options.random ?? Math.random;
+  const now = options.now ?? Date.now;
   const idleTimeoutMs = options.idleTimeoutMs ?? 45e3;
   const rooms = [...target.roomIds];
   const cursors = createCursors(rooms, target.multi, options.after);
@@ -243,9 +245,11 @@ function openStream(transport, target, handlers, options = {}) {
     let failures = 0;
     handlers.state?.("connecting", {});
     while (!closed) {
-      const next = await connect(() => failures = 0);
+      let openedAt;
+      const next = await connect(() => openedAt = now());
       if (closed) return;
       if ("stop" in next) return finish(next.stop, next.error);
+      if (openedAt !== void 0 && now() - openedAt >= STABLE_MS) failures = 0;
       failures = next.retry === "now" ? 0 : failures + 1;
       const delayMs = next.retry === "now" ? 0 : next.retry === "after" ? retryAfterDelay(next.seconds, policy, random) : backoffDelay(failures, policy, random);
       setState("reconnecting", next.error === void 0 ? { delayMs } : { delayMs, error: next.error });

@@ -70,15 +70,49 @@ describe('the client library streams under faults', () => {
         select pg_terminate_backend(pid) from pg_stat_activity
         where datname = current_database() and application_name = 'parley-listener'`
       expect(killed.length).toBe(1)
-      relay.cut()
+      const drops = () =>
+        watchers.map((watcher) => watcher.states.filter((state) => state === 'reconnecting').length)
+      // Each cut drops both live connections; the next waits until both are back.
+      const cut = async () => {
+        const before = drops()
+        relay.cut()
+        await until(() => drops().every((count, i) => count > before[i]!), 'both clients to notice the cut')
+        for (const watcher of watchers) await watcher.waitOpen()
+      }
+      await cut()
       await until(() => watchers.every((watcher) => watcher.seqs.length >= 40), 'more deliveries')
-      relay.cut()
+      await cut()
       await writing
       for (const watcher of watchers) await watcher.waitForSeqs(80)
       for (const watcher of watchers) expect(watcher.seqs).toEqual(range(1, 80))
       for (const watcher of watchers)
         expect(watcher.states.filter((state) => state === 'reconnecting').length).toBeGreaterThanOrEqual(2)
       for (const watcher of watchers) watcher.stream.close()
+    } finally {
+      await relay.close()
+    }
+  })
+
+  it('keeps doubling its backoff over connections that drop as soon as they open, and starts over after one that lasted', async () => {
+    const relay = await startRelay(files.server.port)
+    try {
+      const room = await testClient(files.server, 'alice').rooms.create({ name: 'faults-flapping' })
+      let clock = 0
+      const watcher = recordStream(testClient(files.server, 'bob', relay.url), room.id, {
+        random: () => 0.5,
+        now: () => clock,
+        backoff: { baseMs: 100, capMs: 5_000 },
+      })
+      const dropOnceOpen = async (lasting: number) => {
+        await watcher.waitOpen()
+        clock += lasting
+        relay.cut()
+        await until(() => watcher.stream.state === 'reconnecting', 'the drop')
+      }
+      for (const lasting of [0, 0, 0, 10_000]) await dropOnceOpen(lasting)
+      await watcher.waitOpen()
+      expect(watcher.changes.flatMap((change) => change.delayMs ?? [])).toEqual([50, 100, 200, 50])
+      watcher.stream.close()
     } finally {
       await relay.close()
     }
