@@ -19,8 +19,10 @@ import type { AppEnv } from './env.js'
 import { ApiError, createErrorHandler, type ErrorCode, errorBody } from './errors.js'
 import { registerBrowserClient } from './routes/browser-client.js'
 import { registerDev } from './routes/dev.js'
+import { registerDms } from './routes/dms.js'
 import { registerHealth } from './routes/health.js'
 import { registerMembers } from './routes/members.js'
+import { registerMentions } from './routes/mentions.js'
 import { registerMessageChanges } from './routes/message-changes.js'
 import { registerMessages } from './routes/messages.js'
 import { registerMetrics } from './routes/metrics.js'
@@ -93,6 +95,8 @@ export function createApp(deps: AppDeps) {
   app.use('/rooms', auth)
   app.use('/rooms/*', auth)
   app.use('/stream', auth)
+  app.use('/dms', auth)
+  app.use('/mentions', auth)
   // A ticket is bought with the header only: a ticket or a URL token cannot buy another.
   app.use('/stream-tickets', auth)
 
@@ -101,6 +105,8 @@ export function createApp(deps: AppDeps) {
   registerMessages(app, deps)
   registerMessageChanges(app, deps)
   registerMembers(app, deps)
+  registerDms(app, deps)
+  registerMentions(app, deps)
   registerSocial(app, deps)
   registerStream(app, deps)
   registerStreamTickets(app, deps)

@@ -51,6 +51,7 @@ async function messageTriggers(database: TestDatabase): Promise<string[]> {
 
 const SCHEMA_TABLES = [
   'message_changes',
+  'message_mentions',
   'message_reactions',
   'messages',
   'parley_instances',
@@ -67,6 +68,9 @@ const MESSAGE_TRIGGERS = [
   'messages_clear_deleted_reactions',
   'messages_count_deleted',
   'messages_notify',
+  'messages_record_mentions',
+  'messages_set_mentions',
+  'messages_update_mentions',
 ]
 
 describe('migrations', () => {
@@ -89,6 +93,7 @@ describe('migrations', () => {
   it.each([
     ['0011_message_change_triggers.sql', 'messages.sql'],
     ['0004_member_triggers.sql', 'members.sql'],
+    ['0014_mention_triggers.sql', 'mentions.sql'],
   ])('installs trigger SQL with drizzle/%s byte-identical to sql/%s', async (migrationFile, sqlFile) => {
     const [migration, source] = await Promise.all([
       readFile(join(projectRoot, 'drizzle', migrationFile)),
