@@ -115,10 +115,12 @@ export const StreamTicketSchema = z
   })
   .meta({ id: 'StreamTicket' })
 
+const RoomRefSchema = z.object({ id: roomId, name: z.string(), kind: z.enum(['room', 'dm']) })
+
 export const MentionSchema = z
   .object({
     message: MessageSchema,
-    room: z.object({ id: roomId, name: z.string(), kind: z.enum(['room', 'dm']) }),
+    room: RoomRefSchema,
   })
   .meta({ id: 'Mention' })
 
@@ -186,6 +188,20 @@ export const historyEvents = {
     reactions: MessageSchema.shape.reactions,
   }),
 }
+
+/**
+ * The events of a user's own stream (GET /me/stream), each sent with `id:` the user's
+ * cursor after it, replayed in order after a Last-Event-ID.
+ */
+export const userEvents = {
+  mention: z.strictObject({ room: RoomRefSchema, message: MessageSchema }),
+  dm: z.strictObject({ room: RoomRefSchema, message: MessageSchema }),
+  added: z.strictObject({ room: RoomRefSchema }),
+  removed: z.strictObject({ room_id: roomId }),
+}
+
+export type UserEventName = keyof typeof userEvents
+export type UserEventData<Name extends UserEventName> = z.infer<(typeof userEvents)[Name]>
 
 export type HistoryEventName = keyof typeof historyEvents
 export type HistoryEventData<Name extends HistoryEventName> = z.infer<(typeof historyEvents)[Name]>

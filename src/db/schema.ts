@@ -214,6 +214,33 @@ export const messageChanges = pgTable(
   ],
 )
 
+/** Each user's event cursor, advanced by every event of theirs (sql/user-events.sql). */
+export const userFeeds = pgTable('user_feeds', {
+  userId: text('user_id').primaryKey(),
+  lastCursor: bigint('last_cursor', { mode: 'number' }).notNull().default(0),
+})
+
+/**
+ * What concerns one person across rooms, numbered by their cursor: what GET /me/stream
+ * sends and replays. The message or room is read when the event is sent, under the rules
+ * of that moment.
+ */
+export const userEvents = pgTable(
+  'user_events',
+  {
+    userId: text('user_id').notNull(),
+    cursor: bigint('cursor', { mode: 'number' }).notNull(),
+    kind: text('kind', { enum: ['mention', 'dm', 'added', 'removed'] }).notNull(),
+    roomId: bigint('room_id', { mode: 'number' }).notNull(),
+    seq: bigint('seq', { mode: 'number' }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.userId, table.cursor] }),
+    check('user_events_kind', sql`${table.kind} in ('mention', 'dm', 'added', 'removed')`),
+  ],
+)
+
 export type RoomRow = typeof rooms.$inferSelect
 export type MessageRow = typeof messages.$inferSelect
 export type MemberRow = typeof roomMembers.$inferSelect

@@ -6,6 +6,22 @@ CREATE TABLE "message_mentions" (
 	CONSTRAINT "message_mentions_user_id_message_id_pk" PRIMARY KEY("user_id","message_id")
 );
 --> statement-breakpoint
+CREATE TABLE "user_events" (
+	"user_id" text NOT NULL,
+	"cursor" bigint NOT NULL,
+	"kind" text NOT NULL,
+	"room_id" bigint NOT NULL,
+	"seq" bigint,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "user_events_user_id_cursor_pk" PRIMARY KEY("user_id","cursor"),
+	CONSTRAINT "user_events_kind" CHECK ("user_events"."kind" in ('mention', 'dm', 'added', 'removed'))
+);
+--> statement-breakpoint
+CREATE TABLE "user_feeds" (
+	"user_id" text PRIMARY KEY NOT NULL,
+	"last_cursor" bigint DEFAULT 0 NOT NULL
+);
+--> statement-breakpoint
 ALTER TABLE "messages" ADD COLUMN "mentions" text[] DEFAULT '{}'::text[] NOT NULL;--> statement-breakpoint
 ALTER TABLE "room_members" ADD COLUMN "user_name" text;--> statement-breakpoint
 ALTER TABLE "rooms" ADD COLUMN "kind" text DEFAULT 'room' NOT NULL;--> statement-breakpoint
