@@ -9,7 +9,7 @@ import { ChatError } from './errors.js'
 // Every figure is a column the message triggers keep (sql/messages.sql): reading a room
 // never counts its messages, whatever their number.
 const roomColumns = sql`
-  r.id, r.name, r.visibility, r.created_by, ${isoTimestamp('r.created_at')} as created_at, r.last_seq,
+  r.id, r.name, r.visibility, r.kind, r.created_by, ${isoTimestamp('r.created_at')} as created_at, r.last_seq,
   r.message_count, ${isoTimestamp('r.last_message_at')} as last_message_at, r.last_cursor as cursor`
 
 /** The one mapper from a room row (roomColumns) to its JSON. */
@@ -18,6 +18,7 @@ function toRoom(row: RowOf<Room>): Room {
     id: Number(row.id),
     name: row.name,
     visibility: row.visibility,
+    kind: row.kind,
     created_by: row.created_by,
     created_at: row.created_at,
     last_seq: Number(row.last_seq),
@@ -52,6 +53,8 @@ export interface LobbyPage {
   after?: LobbyCursor
   /** Only rooms whose name contains this, ignoring case. */
   q?: string
+  /** Only rooms of this kind. */
+  kind?: 'room' | 'dm'
 }
 
 const activity = sql.raw('coalesce(r.last_message_at, r.created_at)')
@@ -70,21 +73,37 @@ export async function listRooms(db: Db, viewer: Viewer, page: LobbyPage) {
     ? sql`and (${activity}, r.id) < (${page.after.activity}::timestamptz, ${page.after.id})`
     : sql``
   const named = page.q ? sql`and r.name ilike ${`%${page.q.replace(/[\\%_]/g, '\\$&')}%`}` : sql``
-  const rows = await db.execute<RowOf<LobbyRoom> & { activity: string }>(sql`
+  const ofKind = page.kind ? sql`and r.kind = ${page.kind}` : sql``
+  const rows = await db.execute<
+    RowOf<Omit<LobbyRoom, 'other_user'>> & {
+      activity: string
+      other_id: string | null
+      other_name: string | null
+    }
+  >(sql`
     select ${roomColumns},
       to_char(${activity} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as activity,
       case when r.message_count = r.last_seq then greatest(r.last_seq - coalesce(rr.last_read_seq, 0), 0)
         else (select count(*) from messages m where m.room_id = r.id and m.user_id <> ${viewer.userId}
               and m.seq > coalesce(rr.last_read_seq, 0))
-      end as unread_count
+      end as unread_count,
+      (select count(*) from message_mentions mm where mm.user_id = ${viewer.userId} and mm.room_id = r.id
+         and mm.seq > coalesce(rr.last_read_seq, 0)) as mention_count,
+      other.user_id as other_id, coalesce(other.user_name, other.user_id) as other_name
     from rooms r
     left join room_reads rr on rr.room_id = r.id and rr.user_id = ${viewer.userId}
-    where ${visibleTo(viewer)} ${after} ${named}
+    left join room_members other on r.kind = 'dm' and other.room_id = r.id
+      and other.user_id = case when r.dm_low = ${viewer.userId} then r.dm_high else r.dm_low end
+    where ${visibleTo(viewer)} ${after} ${named} ${ofKind}
     order by ${activity} desc, r.id desc
     limit ${page.limit + 1}`)
-  const rooms = rows
-    .slice(0, page.limit)
-    .map((row) => ({ ...toRoom(row), unread_count: Number(row.unread_count) }))
+  const rooms = rows.slice(0, page.limit).map((row) => ({
+    ...toRoom(row),
+    unread_count: Number(row.unread_count),
+    mention_count: Number(row.mention_count),
+    other_user:
+      row.other_id === null ? null : { user_id: row.other_id, user_name: row.other_name ?? row.other_id },
+  }))
   const last = rows.length > page.limit ? rows[page.limit - 1] : undefined
   const nextCursor = last ? encodeLobbyCursor({ activity: last.activity, id: Number(last.id) }) : null
   return { rooms, nextCursor }

@@ -51,6 +51,11 @@ export interface HubOptions {
    * before a private room's first frame is written to a stream joining it.
    */
   mayRead: (roomId: number, stream: Stream) => Promise<boolean>
+  /**
+   * Others served by the same LISTEN connection (the process holds one): their channels,
+   * and what they do each time LISTEN is established, when notices may have been lost.
+   */
+  alsoListening?: { channels: Record<string, (payload: string) => void>; onListen: () => void }
 }
 
 export type Hub = ReturnType<typeof createHub>
@@ -97,9 +102,13 @@ export function createHub(options: HubOptions) {
       [channels.messages]: onMessage,
       [channels.members]: (payload) => void onMemberRemoved(payload),
       [channels.events]: onRoomEvent,
+      ...options.alsoListening?.channels,
     },
     probeMs: options.probeMs,
-    onListen: () => void catchUp(),
+    onListen: () => {
+      void catchUp()
+      options.alsoListening?.onListen()
+    },
     onDown: (error) => {
       counters.reconnects++
       logger.warn({ err: error.message }, 'listener connection lost; reconnecting')
