@@ -57,6 +57,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     // The one access rule of chat/access.ts, asked again by the hub for streams already open.
     mayRead: async (roomId, subscriber) => (await readableRoom(db, roomId, subscriber)) !== undefined,
     alsoListening: { channels: { [channels.users]: userFeed.onNotice }, onListen: userFeed.onListen },
+    onRoomActivity: userFeed.onRoomActivity,
   })
   const presence = createPresence({
     sql,

@@ -200,6 +200,16 @@ export const userEvents = {
   removed: z.strictObject({ room_id: roomId }),
 }
 
+/**
+ * Sent on a user's stream without `id:` when their unread or mention count of a room they
+ * are a member of changes: state, not history, so a reconnecting client reads GET /rooms.
+ */
+export const unreadEvent = z.strictObject({
+  room_id: roomId,
+  unread_count: z.number().int(),
+  mention_count: z.number().int(),
+})
+
 export type UserEventName = keyof typeof userEvents
 export type UserEventData<Name extends UserEventName> = z.infer<(typeof userEvents)[Name]>
 

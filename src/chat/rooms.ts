@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm'
+import { type SQL, sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { isUniqueViolation } from '../db/errors.js'
 import { isoTimestamp, type RowOf } from '../db/sql.js'
@@ -60,13 +60,28 @@ export interface LobbyPage {
 const activity = sql.raw('coalesce(r.last_message_at, r.created_at)')
 
 /**
- * A page of the rooms the viewer may read, most recently active first (a room without
- * messages by its creation), and the cursor of the next page if there is one.
+ * A user's unread_count and mention_count of room `r`, whose read mark is `rr` (left
+ * joined): the one definition the lobby and the user stream share.
  *
- * Unread is others' messages after the viewer's read mark. Posting moves the author's mark
- * to their message (sql/messages.sql), so none of the viewer's own messages is after it,
- * and in a room without holes in seq (message_count = last_seq) that is last_seq − mark.
- * Only a room whose messages were deleted by hand is counted, and only after the mark.
+ * Unread is others' messages after the read mark. Posting moves the author's mark to their
+ * message (sql/messages.sql), so none of the user's own messages is after it, and in a room
+ * without holes in seq (message_count = last_seq) that is last_seq − mark. Only a room
+ * whose messages were deleted by hand is counted, and only after the mark.
+ */
+export function unreadColumns(userId: SQL) {
+  return sql`
+      case when r.message_count = r.last_seq then greatest(r.last_seq - coalesce(rr.last_read_seq, 0), 0)
+        else (select count(*) from messages m where m.room_id = r.id and m.user_id <> ${userId}
+              and m.seq > coalesce(rr.last_read_seq, 0))
+      end as unread_count,
+      (select count(*) from message_mentions mm where mm.user_id = ${userId} and mm.room_id = r.id
+         and mm.seq > coalesce(rr.last_read_seq, 0)) as mention_count`
+}
+
+/**
+ * A page of the rooms the viewer may read, most recently active first (a room without
+ * messages by its creation), with the viewer's unread and mention counts (unreadColumns),
+ * and the cursor of the next page if there is one.
  */
 export async function listRooms(db: Db, viewer: Viewer, page: LobbyPage) {
   const after = page.after
@@ -83,12 +98,7 @@ export async function listRooms(db: Db, viewer: Viewer, page: LobbyPage) {
   >(sql`
     select ${roomColumns},
       to_char(${activity} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as activity,
-      case when r.message_count = r.last_seq then greatest(r.last_seq - coalesce(rr.last_read_seq, 0), 0)
-        else (select count(*) from messages m where m.room_id = r.id and m.user_id <> ${viewer.userId}
-              and m.seq > coalesce(rr.last_read_seq, 0))
-      end as unread_count,
-      (select count(*) from message_mentions mm where mm.user_id = ${viewer.userId} and mm.room_id = r.id
-         and mm.seq > coalesce(rr.last_read_seq, 0)) as mention_count,
+      ${unreadColumns(sql`${viewer.userId}`)},
       other.user_id as other_id, coalesce(other.user_name, other.user_id) as other_name
     from rooms r
     left join room_reads rr on rr.room_id = r.id and rr.user_id = ${viewer.userId}

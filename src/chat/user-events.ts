@@ -3,13 +3,12 @@ import type { Db } from '../db/client.js'
 import type { UserEventData, UserEventName } from '../wire.js'
 import type { Viewer } from './access.js'
 import { type MessageRecord, messageColumns, toMessage } from './messages.js'
+import { unreadColumns } from './rooms.js'
 
 /** One of a user's events as their stream sends it: `id:` its cursor. */
-export interface UserEvent<Name extends UserEventName = UserEventName> {
-  cursor: number
-  event: Name
-  data: UserEventData<Name>
-}
+export type UserEvent = {
+  [Name in UserEventName]: { cursor: number; event: Name; data: UserEventData<Name> }
+}[UserEventName]
 
 type EventRow = { [K in keyof MessageRecord]: MessageRecord[K] | null } & {
   cursor: string
@@ -67,4 +66,44 @@ function toUserEvent(row: EventRow): UserEvent | undefined {
   if (row.id === null) return undefined
   const message = toMessage(row as MessageRecord)
   return { cursor, event: row.kind, data: { room, message } }
+}
+
+/** The rooms `userId` is a member of: those whose unread counts their stream follows. */
+export async function memberRooms(db: Db, userId: string): Promise<number[]> {
+  const rows = await db.execute<{ room_id: string }>(
+    sql`select room_id from room_members where user_id = ${userId}`,
+  )
+  return rows.map((row) => Number(row.room_id))
+}
+
+export interface UnreadCounts {
+  roomId: number
+  userId: string
+  unreadCount: number
+  mentionCount: number
+}
+
+/** The unread and mention counts of each (room, user) pair, in one query. */
+export async function unreadCounts(
+  db: Db,
+  pairs: { roomId: number; userId: string }[],
+): Promise<UnreadCounts[]> {
+  if (pairs.length === 0) return []
+  const rows = await db.execute<{
+    room_id: string
+    user_id: string
+    unread_count: string
+    mention_count: string
+  }>(sql`
+    select t.room_id, t.user_id, ${unreadColumns(sql.raw('t.user_id'))}
+      from json_to_recordset(${JSON.stringify(pairs.map((pair) => ({ room_id: pair.roomId, user_id: pair.userId })))}::text::json)
+             as t(room_id bigint, user_id text)
+      join rooms r on r.id = t.room_id
+      left join room_reads rr on rr.room_id = t.room_id and rr.user_id = t.user_id`)
+  return rows.map((row) => ({
+    roomId: Number(row.room_id),
+    userId: row.user_id,
+    unreadCount: Number(row.unread_count),
+    mentionCount: Number(row.mention_count),
+  }))
 }

@@ -56,6 +56,8 @@ export interface HubOptions {
    * and what they do each time LISTEN is established, when notices may have been lost.
    */
   alsoListening?: { channels: Record<string, (payload: string) => void>; onListen: () => void }
+  /** Told of every room whose history changed or whose read marks moved, as the listener hears it. */
+  onRoomActivity?: (roomId: number) => void
 }
 
 export type Hub = ReturnType<typeof createHub>
@@ -154,6 +156,7 @@ export function createHub(options: HubOptions) {
   function onMessage(payload: string): void {
     counters.notifications++
     const notice = parseMessageNotice(payload)
+    if (notice) options.onRoomActivity?.(notice.roomId)
     const room = notice && rooms.get(notice.roomId)
     if (room && notice.cursor > room.cursor) markDirty(room)
   }
@@ -164,6 +167,7 @@ export function createHub(options: HubOptions) {
       counters.refused++
       return
     }
+    if (event.event === 'read') options.onRoomActivity?.(event.roomId)
     const room = rooms.get(event.roomId)
     if (!room) return
     // While access is being checked again, a private room's events wait for nobody.

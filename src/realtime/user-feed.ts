@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import type { Identity } from '../auth/jwt.js'
-import { userCursor, userEventsAfter } from '../chat/user-events.js'
+import { memberRooms, unreadCounts, userCursor, userEventsAfter } from '../chat/user-events.js'
 import type { Db } from '../db/client.js'
 import { parseUserNotice } from '../db/notify.js'
 import type { Admission, Refusal } from './admission.js'
@@ -18,6 +18,8 @@ export interface UserFeedOptions {
   maxBufferBytes: number
   /** Events read per query. */
   batchSize?: number
+  /** How long room activity is gathered before the unread counts it changed are read. */
+  unreadWaitMs?: number
 }
 
 interface Subscriber {
@@ -29,6 +31,10 @@ interface Subscriber {
   /** A notice arrived while reading: read again once done. */
   again: boolean
   closed: boolean
+  /** The rooms the user is a member of, whose unread counts the stream follows. */
+  rooms: Set<number>
+  /** Per room, the counts last sent, "unread:mentions". */
+  sentCounts: Map<number, string>
 }
 
 export interface UserStreamRequest {
@@ -53,7 +59,65 @@ export function createUserFeed(options: UserFeedOptions) {
   const { db, admission, logger } = options
   const batchSize = options.batchSize ?? 200
   const byUser = new Map<string, Set<Subscriber>>()
+  const byRoom = new Map<number, Set<Subscriber>>()
+  const unreadWaitMs = options.unreadWaitMs ?? 100
+  // Rooms with activity not yet read back into unread counts, and the timer that will.
+  const active = new Set<number>()
+  let unreadTimer: NodeJS.Timeout | undefined
   let stopping = false
+
+  function follow(subscriber: Subscriber, roomId: number): void {
+    subscriber.rooms.add(roomId)
+    let followers = byRoom.get(roomId)
+    if (!followers) byRoom.set(roomId, (followers = new Set()))
+    followers.add(subscriber)
+  }
+
+  function unfollow(subscriber: Subscriber, roomId: number): void {
+    subscriber.rooms.delete(roomId)
+    subscriber.sentCounts.delete(roomId)
+    const followers = byRoom.get(roomId)
+    followers?.delete(subscriber)
+    if (followers?.size === 0) byRoom.delete(roomId)
+  }
+
+  /** A room's history changed or a read mark moved in it: its followers' counts may have. */
+  function onRoomActivity(roomId: number): void {
+    if (!byRoom.has(roomId)) return
+    active.add(roomId)
+    unreadTimer ??= setTimeout(() => void sendUnreadCounts(), unreadWaitMs)
+  }
+
+  /** One query for every (room, user) pair the gathered activity concerns on this instance. */
+  async function sendUnreadCounts(): Promise<void> {
+    unreadTimer = undefined
+    const pairs = new Map<string, { roomId: number; userId: string }>()
+    for (const roomId of active) {
+      for (const subscriber of byRoom.get(roomId) ?? []) {
+        const { userId } = subscriber.identity
+        pairs.set(`${roomId}\0${userId}`, { roomId, userId })
+      }
+    }
+    active.clear()
+    try {
+      for (const counts of await unreadCounts(db, [...pairs.values()])) {
+        const text = `${counts.unreadCount}:${counts.mentionCount}`
+        for (const subscriber of byUser.get(userKey(counts.userId)) ?? []) {
+          if (!subscriber.rooms.has(counts.roomId) || subscriber.sentCounts.get(counts.roomId) === text)
+            continue
+          subscriber.sentCounts.set(counts.roomId, text)
+          const data = {
+            room_id: counts.roomId,
+            unread_count: counts.unreadCount,
+            mention_count: counts.mentionCount,
+          }
+          write(subscriber, encodeFrame('unread', JSON.stringify(data)))
+        }
+      }
+    } catch (error) {
+      logger.warn({ err: error }, 'unread counts could not be read')
+    }
+  }
 
   const heartbeat = setInterval(() => {
     const now = Date.now()
@@ -97,6 +161,8 @@ export function createUserFeed(options: UserFeedOptions) {
           const page = await userEventsAfter(db, subscriber.identity, subscriber.delivered, batchSize)
           for (const event of page.events) {
             write(subscriber, encodeFrame(event.event, JSON.stringify(event.data), event.cursor))
+            if (event.event === 'added') follow(subscriber, event.data.room.id)
+            if (event.event === 'removed') unfollow(subscriber, event.data.room_id)
           }
           subscriber.delivered = page.reached
           more = page.more
@@ -142,6 +208,8 @@ export function createUserFeed(options: UserFeedOptions) {
       reading: false,
       again: false,
       closed: false,
+      rooms: new Set(),
+      sentCounts: new Map(),
     }
     // Registered before the starting point is read, so no notice is missed in between.
     let subscribers = byUser.get(key)
@@ -153,6 +221,7 @@ export function createUserFeed(options: UserFeedOptions) {
       subscriber.closed = true
       subscribers.delete(subscriber)
       if (subscribers.size === 0 && byUser.get(key) === subscribers) byUser.delete(key)
+      for (const roomId of [...subscriber.rooms]) unfollow(subscriber, roomId)
       admission.release(identity.userId)
       logger.info({ requestId, userId: identity.userId, ms: Date.now() - opened }, 'user stream closed')
     })
@@ -161,7 +230,12 @@ export function createUserFeed(options: UserFeedOptions) {
     req.on('error', forget)
     openEventStream(res, options.retryMs)
     try {
-      subscriber.delivered = request.after ?? (await userCursor(db, identity.userId))
+      const [cursor, rooms] = await Promise.all([
+        request.after ?? userCursor(db, identity.userId),
+        memberRooms(db, identity.userId),
+      ])
+      if (!subscriber.closed) for (const roomId of rooms) follow(subscriber, roomId)
+      subscriber.delivered = cursor
       await read(subscriber)
     } catch (error) {
       logger.warn({ err: error, userId: identity.userId }, 'user stream could not start')
@@ -174,13 +248,14 @@ export function createUserFeed(options: UserFeedOptions) {
   function stop(): void {
     stopping = true
     clearInterval(heartbeat)
+    clearTimeout(unreadTimer)
     const frame = encodeEventFrame('shutdown', { reason: 'server_shutdown' }, options.retryMs)
     for (const subscribers of byUser.values()) for (const subscriber of subscribers) end(subscriber, frame)
   }
 
   const openStreams = () => [...byUser.values()].reduce((sum, subscribers) => sum + subscribers.size, 0)
 
-  return { open, onNotice, onListen, stop, openStreams }
+  return { open, onNotice, onListen, onRoomActivity, stop, openStreams }
 }
 
 export type UserFeed = ReturnType<typeof createUserFeed>

@@ -24,10 +24,16 @@ afterAll(async () => {
 interface UserEvent {
   type: string
   id: string
-  data: { room?: { id: number; name: string }; room_id?: number; message?: { body: string; seq: number } }
+  data: {
+    room?: { id: number; name: string }
+    room_id?: number
+    message?: { body: string; seq: number }
+    unread_count?: number
+    mention_count?: number
+  }
 }
 
-const TYPES = ['mention', 'dm', 'added', 'removed', 'expired', 'shutdown']
+const TYPES = ['mention', 'dm', 'added', 'removed', 'unread', 'expired', 'shutdown']
 
 function openUserStream(user: string, lastEventId?: number) {
   const events: UserEvent[] = []
@@ -53,10 +59,12 @@ function openUserStream(user: string, lastEventId?: number) {
     events,
     opened,
     summary: () =>
-      events.map(
-        (event) =>
-          `${event.id} ${event.type} ${event.data.message?.body ?? event.data.room?.name ?? event.data.room_id}`,
-      ),
+      events
+        .filter((event) => event.type !== 'unread')
+        .map(
+          (event) =>
+            `${event.id} ${event.type} ${event.data.message?.body ?? event.data.room?.name ?? event.data.room_id}`,
+        ),
     close: () => source.close(),
   }
 }
@@ -163,6 +171,29 @@ describe('GET /me/stream', () => {
     })
     await until(() => stream.events.length === 2, 'the mention made while nobody listened', 15_000)
     expect(stream.summary()).toEqual(['1 mention @bea before', '2 mention @bea unheard'])
+    stream.close()
+  })
+
+  it('pushes unread and mention counts of the rooms its user is a member of as they change', async () => {
+    const room = await newRoom('user-stream-unread', 'cy')
+    const elsewhere = await newRoom('user-stream-elsewhere', 'cy')
+    expect((await server.request(`/rooms/${room}/join`, { method: 'POST', as: 'dee' })).status).toBe(201)
+    const stream = openUserStream('dee')
+    await stream.opened
+    const unread = () =>
+      stream.events.filter((event) => event.type === 'unread').map((event) => JSON.stringify(event.data))
+    const counts = (unreadCount: number, mentionCount: number) =>
+      JSON.stringify({ room_id: room, unread_count: unreadCount, mention_count: mentionCount })
+
+    expect((await post(room, 'first', 'cy')).status).toBe(201)
+    await until(() => unread().length === 1, 'the first count')
+    expect((await post(elsewhere, 'not a room of dee', 'cy')).status).toBe(201)
+    await database.sql`insert into messages (room_id, user_id, user_name, body) values (${room}, 'ops', 'Ops', 'for @dee')`
+    await until(() => unread().length === 2, 'the count after the psql insert')
+    const read = await server.request(`/rooms/${room}/read`, { method: 'POST', body: '{"seq":2}', as: 'dee' })
+    expect(read.status).toBe(200)
+    await until(() => unread().length === 3, 'the count after reading')
+    expect(unread()).toEqual([counts(1, 0), counts(2, 1), counts(0, 0)])
     stream.close()
   })
 
