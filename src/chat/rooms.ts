@@ -88,7 +88,16 @@ export async function listRooms(db: Db, viewer: Viewer, page: LobbyPage) {
     ? sql`and (${activity}, r.id) < (${page.after.activity}::timestamptz, ${page.after.id})`
     : sql``
   const named = page.q ? sql`and r.name ilike ${`%${page.q.replace(/[\\%_]/g, '\\$&')}%`}` : sql``
-  const ofKind = page.kind ? sql`and r.kind = ${page.kind}` : sql``
+  // Direct messages are listed to their two people only, admins included, and found from
+  // the caller's memberships, so listing them costs what the caller belongs to, not what
+  // the database holds.
+  const mine = sql`r.id in (select room_id from room_members where user_id = ${viewer.userId})`
+  const ofKind =
+    page.kind === 'dm'
+      ? sql`and r.kind = 'dm' and ${mine}`
+      : page.kind === 'room'
+        ? sql`and r.kind = 'room'`
+        : sql`and (r.kind = 'room' or ${mine})`
   const rows = await db.execute<
     RowOf<Omit<LobbyRoom, 'other_user'>> & {
       activity: string

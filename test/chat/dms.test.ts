@@ -2,7 +2,7 @@ import type { LobbyRoom, Room } from '../../src/wire.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { expectError } from '../support/api.js'
 import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { postMessage, startTestServer, type TestServer } from '../support/server.js'
+import { postMessage, signTestToken, startTestServer, type TestServer } from '../support/server.js'
 
 // Direct messages (src/chat/dms.ts): one private room per pair, whoever asks first, with
 // members that never change.
@@ -140,5 +140,24 @@ describe('POST /dms', () => {
     const limit = responses.indexOf(429)
     expect(responses.slice(0, limit).every((status) => status === 201)).toBe(true)
     expect((await openDm('chatty', { user_id: 'peer-0' })).status).toBe(200)
+  })
+})
+
+describe('GET /rooms and direct messages', () => {
+  it('lists a conversation only to its two people, even to an admin', async () => {
+    const room = (await (await openDm('kim', { user_id: 'kai' })).json()) as Room
+    const admin = await signTestToken({ sub: 'boss', roles: ['admin'] })
+    const asAdmin = (query: string) =>
+      fetch(`${server.url}/rooms${query}`, { headers: { authorization: `Bearer ${admin}` } })
+    for (const query of ['?kind=dm', '', '?limit=200']) {
+      const listed = ((await (await asAdmin(query)).json()) as { rooms: LobbyRoom[] }).rooms
+      expect(listed.map((listedRoom) => listedRoom.id)).not.toContain(room.id)
+    }
+    // An admin may still open it, as any room.
+    expect(
+      (await fetch(`${server.url}/rooms/${room.id}`, { headers: { authorization: `Bearer ${admin}` } }))
+        .status,
+    ).toBe(200)
+    expect((await dmLobby('kim')).map((listed) => listed.id)).toContain(room.id)
   })
 })
