@@ -8,7 +8,7 @@ import {
   signInWithToken,
   signOut,
 } from './api.js'
-import { showLobby, wireCreateRoom } from './lobby.js'
+import { showLobby, wireCreateRoom, wireStartDm } from './lobby.js'
 import { openRoom } from './room.js'
 import { byId, showError } from './ui.js'
 
@@ -114,6 +114,7 @@ byId('sign-out').addEventListener('click', () => {
 setTokenPrompt(askForNewToken)
 wireSignIn()
 wireCreateRoom()
+wireStartDm()
 window.addEventListener('hashchange', () => void route())
 window.addEventListener('focus', () => {
   if (!room && currentSession()) void showLobby()

@@ -3,6 +3,7 @@
 // failed send keeps the text and says why.
 
 import { api, ApiError } from './api.js'
+import { wireMentionCompletion } from './mention-completion.js'
 import { excerpt } from './message-view.js'
 import { showError } from './ui.js'
 
@@ -36,11 +37,16 @@ function newClientId() {
  * Wires the send form for room `roomId` until `signal` aborts; `onSent(message)` gets each
  * stored message. The form also edits (the Up arrow in an empty box edits `lastOwn()`) and
  * replies: `context` is the line above the box that says which, with its Cancel button.
+ * Typing @ offers the room's `members()` to mention (`mentionOptions` is their list).
  * Returns `{ edit(message), replyTo(message), forget(seq) }`.
  */
-export function wireComposer({ form, input, error, context }, { roomId, typing, onSent, lastOwn, signal }) {
+export function wireComposer(
+  { form, input, error, context, mentionOptions },
+  { roomId, typing, onSent, lastOwn, members, signal },
+) {
   // What Enter does besides posting: { kind: 'edit' | 'reply', message, draft }.
   let mode
+  const completion = wireMentionCompletion({ input, list: mentionOptions }, { members, signal })
 
   function setMode(next) {
     mode = next
@@ -110,7 +116,7 @@ export function wireComposer({ form, input, error, context }, { roomId, typing, 
   input.addEventListener(
     'keydown',
     (event) => {
-      if (event.isComposing) return
+      if (event.isComposing || completion.handleKey(event)) return
       if (event.key === 'Escape' && mode) {
         event.preventDefault()
         cancel()

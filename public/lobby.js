@@ -1,44 +1,71 @@
-// The lobby: the rooms the user may see, with unread counts, and the create-room form.
+// The lobby: the rooms the user may see with their unread counts and mentions, the direct
+// messages with the other person's name, and the forms that create a room or start a
+// conversation.
 
 import { api } from './api.js'
 import { byId, h, showError, timeElement } from './ui.js'
 
-/** Shows the first page of rooms; "More rooms" appends the next page while there is one. */
+/** Shows the first page of rooms and of direct messages; "More" appends the next page while there is one. */
 export async function showLobby() {
-  const list = byId('room-list')
-  const empty = byId('lobby-empty')
   const error = byId('lobby-error')
-  const more = byId('more-rooms')
   showError(error, '')
-  const load = async (cursor) => {
-    const page = await api(cursor ? `/rooms?cursor=${encodeURIComponent(cursor)}` : '/rooms')
-    const items = page.rooms.map(roomItem)
-    if (cursor) list.append(...items)
-    else list.replaceChildren(...items)
-    more.hidden = !page.next_cursor
-    more.onclick = () => load(page.next_cursor).catch(fail)
-    return page
+  const mentions = new Map()
+  const countMentions = (rooms) => {
+    for (const room of rooms) mentions.set(room.id, room.mention_count)
+    const total = [...mentions.values()].reduce((sum, n) => sum + n, 0)
+    document.title = total > 0 ? `(${total}) Rooms · Parley` : 'Rooms · Parley'
   }
   const fail = (failure) => showError(error, `Could not load the rooms: ${failure.message}`)
-  try {
-    const first = await load(undefined)
-    empty.hidden = first.rooms.length > 0
-  } catch (failure) {
-    fail(failure)
-  }
+  const lists = [
+    { kind: 'room', list: byId('room-list'), more: byId('more-rooms'), empty: byId('lobby-empty') },
+    { kind: 'dm', list: byId('dm-list'), more: byId('more-dms'), empty: byId('dm-empty') },
+  ]
+  await Promise.all(
+    lists.map(async ({ kind, list, more, empty }) => {
+      const load = async (cursor) => {
+        const query = `kind=${kind}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`
+        const page = await api(`/rooms?${query}`)
+        const items = page.rooms.map(roomItem)
+        if (cursor) list.append(...items)
+        else list.replaceChildren(...items)
+        countMentions(page.rooms)
+        more.hidden = !page.next_cursor
+        more.onclick = () => load(page.next_cursor).catch(fail)
+        return page
+      }
+      try {
+        const first = await load(undefined)
+        empty.hidden = first.rooms.length > 0
+      } catch (failure) {
+        fail(failure)
+      }
+    }),
+  )
 }
+
+const count = (n) => (n > 99 ? '99+' : String(n))
 
 function roomItem(room) {
   const unread = room.unread_count
+  const mentions = room.mention_count
+  const name = room.other_user ? room.other_user.user_name : room.name
   return h(
     'li',
     { class: 'room-item' },
     h(
       'a',
       { href: `#/rooms/${room.id}` },
-      h('span', { class: 'room-name', text: room.name }),
-      room.visibility === 'private' ? h('span', { class: 'tag', text: 'private' }) : null,
-      unread > 0 ? h('span', { class: 'badge', text: `${unread > 99 ? '99+' : unread} unread` }) : null,
+      h('span', { class: 'room-name', text: name }),
+      room.kind === 'room' && room.visibility === 'private'
+        ? h('span', { class: 'tag', text: 'private' })
+        : null,
+      unread > 0 ? h('span', { class: 'badge', text: `${count(unread)} unread` }) : null,
+      mentions > 0
+        ? h('span', {
+            class: 'badge mention',
+            text: `${count(mentions)} ${mentions === 1 ? 'mention' : 'mentions'}`,
+          })
+        : null,
     ),
     h(
       'span',
@@ -46,6 +73,26 @@ function roomItem(room) {
       room.last_message_at ? ['last message ', timeElement(room.last_message_at)] : 'no messages yet',
     ),
   )
+}
+
+/** Wires the start-a-conversation form once: the conversation opens straight away. */
+export function wireStartDm() {
+  const form = byId('start-dm')
+  const error = byId('dm-error')
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault()
+    showError(error, '')
+    try {
+      const room = await api('/dms', {
+        method: 'POST',
+        body: { user_id: String(new FormData(form).get('user_id') ?? '') },
+      })
+      form.reset()
+      window.location.hash = `#/rooms/${room.id}`
+    } catch (failure) {
+      showError(error, failure)
+    }
+  })
 }
 
 /** Wires the create-room form once: a new room opens straight away. */

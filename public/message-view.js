@@ -25,9 +25,10 @@ const plural = (count, one, many) => `${count} ${count === 1 ? one : many}`
 export function renderContent(message, { me, canModerate, parent, mine }) {
   const deleted = Boolean(message.deleted_at)
   const own = message.user_id === me
+  const mentionsMe = !deleted && (message.mentions ?? []).includes(me)
   return h(
     'div',
-    { class: 'content' },
+    { class: mentionsMe ? 'content mentions-me' : 'content' },
     h(
       'div',
       { class: 'meta' },

@@ -30,6 +30,7 @@ export function openRoom(roomId) {
     send: byId('send-button'),
     error: byId('send-error'),
     context: { line: byId('composing'), text: byId('composing-text'), cancel: byId('composing-cancel') },
+    mentionOptions: byId('mention-options'),
   }
   const listening = new AbortController()
   const { signal } = listening
@@ -219,6 +220,11 @@ export function openRoom(roomId) {
     typing: typingOut,
     onSent: (message) => showLive(message, { follow: true }),
     lastOwn: () => messages.lastOwn(),
+    // The people @ completion offers: the room's members, the reader aside.
+    members: async () => {
+      const { members } = await api(`/rooms/${roomId}/members`)
+      return members.map((member) => member.user_id).filter((id) => id !== me)
+    },
     signal,
   })
   wireMessageActions(byId('messages'), {

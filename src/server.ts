@@ -7,6 +7,7 @@ import { type Auth, createAuth, resolveAuthOptions } from './auth/jwt.js'
 import { readableRoom } from './chat/access.js'
 import type { Config } from './config.js'
 import { createDb } from './db/client.js'
+import { channels } from './db/notify.js'
 import { createPosting } from './chat/posting.js'
 import { createApp } from './http/app.js'
 import { resolvePublicFolder } from './http/routes/browser-client.js'
@@ -15,6 +16,7 @@ import { createAdmission } from './realtime/admission.js'
 import { createHub } from './realtime/hub.js'
 import { createPresence } from './realtime/presence.js'
 import { createStreamSessions } from './realtime/session.js'
+import { createUserFeed } from './realtime/user-feed.js'
 
 export interface ServerOptions {
   config: Config
@@ -32,6 +34,18 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
   const auth = givenAuth ?? createAuth(await resolveAuthOptions(config))
   // Read at scrape time, after the hub below exists.
   const metrics = createMetrics(() => hub)
+  const admission = createAdmission({
+    maxStreams: config.MAX_STREAMS,
+    maxStreamsPerUser: config.MAX_STREAMS_PER_USER,
+  })
+  const userFeed = createUserFeed({
+    db,
+    admission,
+    logger,
+    heartbeatMs: config.HEARTBEAT_MS,
+    retryMs: config.SSE_RETRY_MS,
+    maxBufferBytes: config.STREAM_BUFFER_BYTES,
+  })
   const hub = createHub({
     db,
     databaseUrl,
@@ -42,10 +56,8 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     observeLag: metrics.observeDeliveryLag,
     // The one access rule of chat/access.ts, asked again by the hub for streams already open.
     mayRead: async (roomId, subscriber) => (await readableRoom(db, roomId, subscriber)) !== undefined,
-  })
-  const admission = createAdmission({
-    maxStreams: config.MAX_STREAMS,
-    maxStreamsPerUser: config.MAX_STREAMS_PER_USER,
+    alsoListening: { channels: { [channels.users]: userFeed.onNotice }, onListen: userFeed.onListen },
+    onRoomActivity: userFeed.onRoomActivity,
   })
   const presence = createPresence({
     sql,
@@ -73,6 +85,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     admission,
     presence,
     sessions,
+    userFeed,
     metrics,
     config,
     logger,
@@ -99,6 +112,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     closing ??= (async () => {
       const http = server as HttpServer
       const drained = new Promise<void>((resolve) => http.close(() => resolve()))
+      userFeed.stop()
       await hub.stop(config.SSE_RETRY_MS)
       await presence.stop()
       http.closeIdleConnections()

@@ -26,6 +26,9 @@ export const MessageSchema = z
       .meta({ description: 'How many people reacted with each emoji', example: { '👍': 2 } }),
     reply_to: z.number().int().nullable().meta({ description: 'The seq of the message this one replies to' }),
     reply_count: z.number().int(),
+    mentions: z.array(z.string()).meta({
+      description: 'The users named as @user_id in the body who may read the room, in order of first mention',
+    }),
   })
   .meta({ id: 'Message' })
 
@@ -49,6 +52,9 @@ export const RoomSchema = z
     id: roomId,
     name: z.string(),
     visibility: z.enum(['public', 'private']),
+    kind: z
+      .enum(['room', 'dm'])
+      .meta({ description: 'dm: a private room of two people whose members never change' }),
     created_by: z.string(),
     created_at: timestamp,
     last_seq: z.number().int(),
@@ -61,8 +67,15 @@ export const RoomSchema = z
   })
   .meta({ id: 'Room' })
 
+export const PersonSchema = z.object({ user_id: z.string(), user_name: z.string() }).meta({ id: 'Person' })
+
 export const LobbyRoomSchema = RoomSchema.extend({
   unread_count: z.number().int().meta({ description: "Others' messages after the caller's read mark" }),
+  mention_count: z
+    .number()
+    .int()
+    .meta({ description: "Messages after the caller's read mark that mention the caller" }),
+  other_user: PersonSchema.nullable().meta({ description: 'For a direct message, the other person' }),
 }).meta({ id: 'LobbyRoom' })
 
 export const LobbyPageSchema = z
@@ -85,7 +98,7 @@ export const ReadMarkSchema = z
   .object({ user_id: z.string(), seq: z.number().int(), updated_at: timestamp.nullable() })
   .meta({ id: 'ReadMark' })
 
-export const PresentUserSchema = z.object({ user_id: z.string(), user_name: z.string() })
+export const PresentUserSchema = PersonSchema
 
 export const PresenceSchema = z
   .object({
@@ -102,11 +115,32 @@ export const StreamTicketSchema = z
   })
   .meta({ id: 'StreamTicket' })
 
+const RoomRefSchema = z.object({ id: roomId, name: z.string(), kind: z.enum(['room', 'dm']) })
+
+export const MentionSchema = z
+  .object({
+    message: MessageSchema,
+    room: RoomRefSchema,
+  })
+  .meta({ id: 'Mention' })
+
+export const MentionPageSchema = z
+  .object({
+    mentions: z.array(MentionSchema),
+    next_cursor: z
+      .string()
+      .nullable()
+      .meta({ description: 'Pass as `cursor` for the next page; null on the last page' }),
+  })
+  .meta({ id: 'MentionPage' })
+
 export type Message = z.infer<typeof MessageSchema>
 export type MessagePage = z.infer<typeof MessagePageSchema>
 export type Reaction = z.infer<typeof ReactionSchema>
 export type Room = z.infer<typeof RoomSchema>
 export type LobbyRoom = z.infer<typeof LobbyRoomSchema>
+export type Person = z.infer<typeof PersonSchema>
+export type Mention = z.infer<typeof MentionSchema>
 export type LobbyPage = z.infer<typeof LobbyPageSchema>
 export type RoomRole = z.infer<typeof RoomRoleSchema>
 export type Member = z.infer<typeof MemberSchema>
@@ -154,6 +188,30 @@ export const historyEvents = {
     reactions: MessageSchema.shape.reactions,
   }),
 }
+
+/**
+ * The events of a user's own stream (GET /me/stream), each sent with `id:` the user's
+ * cursor after it, replayed in order after a Last-Event-ID.
+ */
+export const userEvents = {
+  mention: z.strictObject({ room: RoomRefSchema, message: MessageSchema }),
+  dm: z.strictObject({ room: RoomRefSchema, message: MessageSchema }),
+  added: z.strictObject({ room: RoomRefSchema }),
+  removed: z.strictObject({ room_id: roomId }),
+}
+
+/**
+ * Sent on a user's stream without `id:` when their unread or mention count of a room they
+ * are a member of changes: state, not history, so a reconnecting client reads GET /rooms.
+ */
+export const unreadEvent = z.strictObject({
+  room_id: roomId,
+  unread_count: z.number().int(),
+  mention_count: z.number().int(),
+})
+
+export type UserEventName = keyof typeof userEvents
+export type UserEventData<Name extends UserEventName> = z.infer<(typeof userEvents)[Name]>
 
 export type HistoryEventName = keyof typeof historyEvents
 export type HistoryEventData<Name extends HistoryEventName> = z.infer<(typeof historyEvents)[Name]>

@@ -13,6 +13,7 @@ export interface Viewer {
 export interface RoomAccess {
   roomId: number
   visibility: 'public' | 'private'
+  kind: 'room' | 'dm'
   role: RoomRole | null
   canManage: boolean
 }
@@ -20,7 +21,7 @@ export interface RoomAccess {
 // Prepared: every request to a room runs this.
 const accessStatement = preparedPerDb((db: Db) =>
   db
-    .select({ visibility: rooms.visibility, role: roomMembers.role })
+    .select({ visibility: rooms.visibility, kind: rooms.kind, role: roomMembers.role })
     .from(rooms)
     .leftJoin(
       roomMembers,
@@ -68,12 +69,15 @@ async function batchedRoomAndRole(db: Db, roomId: number, userId: string): Promi
         sql`, `,
       )
       const rows = await db.execute<{ room_id: string; user_id: string } & AccessRow>(sql`
-        select t.room_id, t.user_id, r.visibility, m.role
+        select t.room_id, t.user_id, r.visibility, r.kind, m.role
         from (values ${pairs}) as t(room_id, user_id)
         join rooms r on r.id = t.room_id
         left join room_members m on m.room_id = t.room_id and m.user_id = t.user_id`)
       return new Map(
-        rows.map((row) => [`${row.room_id}\0${row.user_id}`, { visibility: row.visibility, role: row.role }]),
+        rows.map((row) => [
+          `${row.room_id}\0${row.user_id}`,
+          { visibility: row.visibility, kind: row.kind, role: row.role },
+        ]),
       )
     })
     const current: Batch = { questions, answer }
@@ -104,6 +108,7 @@ export async function readableRoom(
   return {
     roomId,
     visibility: row.visibility,
+    kind: row.kind,
     role: row.role,
     canManage: row.role === 'owner' || viewer.isAdmin,
   }

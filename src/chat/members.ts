@@ -3,7 +3,7 @@ import type { Db } from '../db/client.js'
 import { type MemberRow, roomMembers } from '../db/schema.js'
 import type { Member, RoomRole } from '../wire.js'
 
-export const toMember = (row: MemberRow): Member => ({
+export const toMember = (row: Pick<MemberRow, 'userId' | 'role' | 'addedAt'>): Member => ({
   user_id: row.userId,
   role: row.role,
   added_at: row.addedAt.toISOString(),

@@ -8,7 +8,7 @@ import { ChatError, messageNotFound, roomNotFound } from './errors.js'
 /** A message row `m` as the fields of its JSON, for statements written by hand. */
 export const MESSAGE_COLUMNS = `m.id, m.room_id, m.seq, m.user_id, m.user_name, m.body,
   ${isoText('m.created_at')} as created_at, ${isoText('m.edited_at')} as edited_at,
-  ${isoText('m.deleted_at')} as deleted_at, m.reactions, m.reply_to, m.reply_count`
+  ${isoText('m.deleted_at')} as deleted_at, m.reactions, m.reply_to, m.reply_count, m.mentions`
 
 /** MESSAGE_COLUMNS for drizzle's sql templates. */
 export const messageColumns = sql.raw(MESSAGE_COLUMNS)
@@ -30,6 +30,7 @@ export function toMessage(row: MessageRecord): Message {
     reactions: row.reactions,
     reply_to: row.reply_to === null ? null : Number(row.reply_to),
     reply_count: Number(row.reply_count),
+    mentions: row.mentions,
   }
 }
 

@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm'
+import { type SQL, sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { isUniqueViolation } from '../db/errors.js'
 import { isoTimestamp, type RowOf } from '../db/sql.js'
@@ -9,7 +9,7 @@ import { ChatError } from './errors.js'
 // Every figure is a column the message triggers keep (sql/messages.sql): reading a room
 // never counts its messages, whatever their number.
 const roomColumns = sql`
-  r.id, r.name, r.visibility, r.created_by, ${isoTimestamp('r.created_at')} as created_at, r.last_seq,
+  r.id, r.name, r.visibility, r.kind, r.created_by, ${isoTimestamp('r.created_at')} as created_at, r.last_seq,
   r.message_count, ${isoTimestamp('r.last_message_at')} as last_message_at, r.last_cursor as cursor`
 
 /** The one mapper from a room row (roomColumns) to its JSON. */
@@ -18,6 +18,7 @@ function toRoom(row: RowOf<Room>): Room {
     id: Number(row.id),
     name: row.name,
     visibility: row.visibility,
+    kind: row.kind,
     created_by: row.created_by,
     created_at: row.created_at,
     last_seq: Number(row.last_seq),
@@ -52,39 +53,76 @@ export interface LobbyPage {
   after?: LobbyCursor
   /** Only rooms whose name contains this, ignoring case. */
   q?: string
+  /** Only rooms of this kind. */
+  kind?: 'room' | 'dm'
 }
 
 const activity = sql.raw('coalesce(r.last_message_at, r.created_at)')
 
 /**
- * A page of the rooms the viewer may read, most recently active first (a room without
- * messages by its creation), and the cursor of the next page if there is one.
+ * A user's unread_count and mention_count of room `r`, whose read mark is `rr` (left
+ * joined): the one definition the lobby and the user stream share.
  *
- * Unread is others' messages after the viewer's read mark. Posting moves the author's mark
- * to their message (sql/messages.sql), so none of the viewer's own messages is after it,
- * and in a room without holes in seq (message_count = last_seq) that is last_seq − mark.
- * Only a room whose messages were deleted by hand is counted, and only after the mark.
+ * Unread is others' messages after the read mark. Posting moves the author's mark to their
+ * message (sql/messages.sql), so none of the user's own messages is after it, and in a room
+ * without holes in seq (message_count = last_seq) that is last_seq − mark. Only a room
+ * whose messages were deleted by hand is counted, and only after the mark.
+ */
+export function unreadColumns(userId: SQL) {
+  return sql`
+      case when r.message_count = r.last_seq then greatest(r.last_seq - coalesce(rr.last_read_seq, 0), 0)
+        else (select count(*) from messages m where m.room_id = r.id and m.user_id <> ${userId}
+              and m.seq > coalesce(rr.last_read_seq, 0))
+      end as unread_count,
+      (select count(*) from message_mentions mm where mm.user_id = ${userId} and mm.room_id = r.id
+         and mm.seq > coalesce(rr.last_read_seq, 0)) as mention_count`
+}
+
+/**
+ * A page of the rooms the viewer may read, most recently active first (a room without
+ * messages by its creation), with the viewer's unread and mention counts (unreadColumns),
+ * and the cursor of the next page if there is one.
  */
 export async function listRooms(db: Db, viewer: Viewer, page: LobbyPage) {
   const after = page.after
     ? sql`and (${activity}, r.id) < (${page.after.activity}::timestamptz, ${page.after.id})`
     : sql``
   const named = page.q ? sql`and r.name ilike ${`%${page.q.replace(/[\\%_]/g, '\\$&')}%`}` : sql``
-  const rows = await db.execute<RowOf<LobbyRoom> & { activity: string }>(sql`
+  // Direct messages are listed to their two people only, admins included, and found from
+  // the caller's memberships, so listing them costs what the caller belongs to, not what
+  // the database holds.
+  const mine = sql`r.id in (select room_id from room_members where user_id = ${viewer.userId})`
+  const ofKind =
+    page.kind === 'dm'
+      ? sql`and r.kind = 'dm' and ${mine}`
+      : page.kind === 'room'
+        ? sql`and r.kind = 'room'`
+        : sql`and (r.kind = 'room' or ${mine})`
+  const rows = await db.execute<
+    RowOf<Omit<LobbyRoom, 'other_user'>> & {
+      activity: string
+      other_id: string | null
+      other_name: string | null
+    }
+  >(sql`
     select ${roomColumns},
       to_char(${activity} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as activity,
-      case when r.message_count = r.last_seq then greatest(r.last_seq - coalesce(rr.last_read_seq, 0), 0)
-        else (select count(*) from messages m where m.room_id = r.id and m.user_id <> ${viewer.userId}
-              and m.seq > coalesce(rr.last_read_seq, 0))
-      end as unread_count
+      ${unreadColumns(sql`${viewer.userId}`)},
+      other.user_id as other_id, coalesce(other.user_name, other.user_id) as other_name
     from rooms r
     left join room_reads rr on rr.room_id = r.id and rr.user_id = ${viewer.userId}
-    where ${visibleTo(viewer)} ${after} ${named}
+    left join room_members other on r.kind = 'dm' and other.room_id = r.id
+      and other.user_id = case when r.dm_low = ${viewer.userId} then r.dm_high else r.dm_low end
+    where ${visibleTo(viewer)} ${after} ${named} ${ofKind}
     order by ${activity} desc, r.id desc
     limit ${page.limit + 1}`)
-  const rooms = rows
-    .slice(0, page.limit)
-    .map((row) => ({ ...toRoom(row), unread_count: Number(row.unread_count) }))
+  const rooms = rows.slice(0, page.limit).map((row) => ({
+    ...toRoom(row),
+    unread_count: Number(row.unread_count),
+    mention_count: Number(row.mention_count),
+    other_user:
+      row.other_id === null ? null : { user_id: row.other_id, user_name: row.other_name ?? row.other_id },
+  }))
   const last = rows.length > page.limit ? rows[page.limit - 1] : undefined
   const nextCursor = last ? encodeLobbyCursor({ activity: last.activity, id: Number(last.id) }) : null
   return { rooms, nextCursor }

@@ -14,6 +14,8 @@ export const channels = {
   members: 'parley_members',
   /** An ephemeral room event, JSON (publishRoomEvent). */
   events: 'parley_events',
+  /** A user has events up to a cursor: `<md5 of user_id>:<cursor>` (sql/user-events.sql). */
+  users: 'parley_users',
 } as const
 
 export type Channel = (typeof channels)[keyof typeof channels]
@@ -102,4 +104,19 @@ type Executor = Pick<Db, 'execute'>
  */
 export async function publishRoomEvent(db: Executor, event: RoomEvent): Promise<void> {
   await db.execute(sql`select pg_notify(${channels.events}, ${encodeRoomEvent(event)})`)
+}
+
+export interface UserNotice {
+  /** The md5 of the user id, in hex. */
+  userKey: string
+  cursor: number
+}
+
+const USER_NOTICE = /^([0-9a-f]{32}):([1-9][0-9]{0,15})$/
+
+/** `<md5 of user_id>:<cursor>`, or undefined for anything else. */
+export function parseUserNotice(payload: string): UserNotice | undefined {
+  const match = USER_NOTICE.exec(payload)
+  const cursor = match ? Number(match[2]) : NaN
+  return match && Number.isSafeInteger(cursor) ? { userKey: match[1]!, cursor } : undefined
 }

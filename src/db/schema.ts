@@ -33,6 +33,13 @@ export const rooms = pgTable(
     // The room's change cursor: advanced by every change to its history (a new message, an
     // edit, a delete, a reaction) under the same row lock as last_seq (sql/messages.sql).
     lastCursor: bigint('last_cursor', { mode: 'number' }).notNull().default(0),
+    // A direct message is a private room of two people, dm_low < dm_high, whose members
+    // never change; the pair is unique, so two people get one conversation.
+    kind: text('kind', { enum: ['room', 'dm'] })
+      .notNull()
+      .default('room'),
+    dmLow: text('dm_low'),
+    dmHigh: text('dm_high'),
   },
   (table) => [
     check('rooms_name_length', sql`char_length(btrim(${table.name})) between 1 and 100`),
@@ -42,6 +49,15 @@ export const rooms = pgTable(
       .on(table.name)
       .where(sql`visibility = 'public'`),
     check('rooms_visibility', sql`${table.visibility} in ('public', 'private')`),
+    check(
+      'rooms_dm_pair',
+      sql`case when ${table.kind} = 'dm'
+        then ${table.visibility} = 'private' and ${table.dmLow} < ${table.dmHigh}
+        else ${table.kind} = 'room' and ${table.dmLow} is null and ${table.dmHigh} is null end`,
+    ),
+    uniqueIndex('rooms_dm_pair_unique')
+      .on(table.dmLow, table.dmHigh)
+      .where(sql`kind = 'dm'`),
     // Serves the per-user room creation quota: the rooms a user created lately.
     index('rooms_created_by_idx').on(table.createdBy, table.createdAt),
     // The lobby's order, most recently active first, paged by (activity, id).
@@ -63,6 +79,9 @@ export const roomMembers = pgTable(
       .notNull()
       .default('member'),
     addedAt: timestamp('added_at', { withTimezone: true }).notNull().defaultNow(),
+    // The member's display name as they or the person who added them gave it; a direct
+    // message shows each person the other's.
+    userName: text('user_name'),
   },
   (table) => [
     primaryKey({ columns: [table.roomId, table.userId] }),
@@ -96,6 +115,12 @@ export const messages = pgTable(
     // The seq of the message this one replies to, in the same room.
     replyTo: bigint('reply_to', { mode: 'number' }),
     replyCount: integer('reply_count').notNull().default(0),
+    // The user ids named as @user_id in the body who may read the room, kept by the
+    // mention trigger (sql/mentions.sql) on insert and edit.
+    mentions: text('mentions')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
   },
   (table) => [
     unique('messages_room_seq_unique').on(table.roomId, table.seq),
@@ -133,6 +158,32 @@ export const messageReactions = pgTable(
 )
 
 /**
+ * Who is named in which message, one row per mentioned user, kept by the mention trigger
+ * from messages.mentions: what the lobby's mention counts and GET /mentions read.
+ */
+export const messageMentions = pgTable(
+  'message_mentions',
+  {
+    userId: text('user_id').notNull(),
+    messageId: bigint('message_id', { mode: 'number' }).notNull(),
+    roomId: bigint('room_id', { mode: 'number' }).notNull(),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+  },
+  (table) => [
+    // A user's mentions, newest first, across rooms.
+    primaryKey({ columns: [table.userId, table.messageId] }),
+    // A user's unread mentions of one room: those after the read mark.
+    index('message_mentions_user_room_idx').on(table.userId, table.roomId, table.seq),
+    // Found again when a message is edited or deleted.
+    index('message_mentions_message_idx').on(table.roomId, table.seq),
+    foreignKey({
+      columns: [table.roomId, table.seq],
+      foreignColumns: [messages.roomId, messages.seq],
+    }).onDelete('cascade'),
+  ],
+)
+
+/**
  * Every change to a room's history other than a new message (which the messages table
  * records itself), numbered by the room's change cursor: what a resuming stream replays.
  */
@@ -160,6 +211,33 @@ export const messageChanges = pgTable(
     index('message_changes_user_idx')
       .on(table.userId, table.createdAt)
       .where(sql`user_id is not null`),
+  ],
+)
+
+/** Each user's event cursor, advanced by every event of theirs (sql/user-events.sql). */
+export const userFeeds = pgTable('user_feeds', {
+  userId: text('user_id').primaryKey(),
+  lastCursor: bigint('last_cursor', { mode: 'number' }).notNull().default(0),
+})
+
+/**
+ * What concerns one person across rooms, numbered by their cursor: what GET /me/stream
+ * sends and replays. The message or room is read when the event is sent, under the rules
+ * of that moment.
+ */
+export const userEvents = pgTable(
+  'user_events',
+  {
+    userId: text('user_id').notNull(),
+    cursor: bigint('cursor', { mode: 'number' }).notNull(),
+    kind: text('kind', { enum: ['mention', 'dm', 'added', 'removed'] }).notNull(),
+    roomId: bigint('room_id', { mode: 'number' }).notNull(),
+    seq: bigint('seq', { mode: 'number' }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.userId, table.cursor] }),
+    check('user_events_kind', sql`${table.kind} in ('mention', 'dm', 'added', 'removed')`),
   ],
 )
 

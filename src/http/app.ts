@@ -13,14 +13,18 @@ import type { Metrics } from '../metrics.js'
 import type { Admission } from '../realtime/admission.js'
 import type { Hub } from '../realtime/hub.js'
 import type { Presence } from '../realtime/presence.js'
+import type { UserFeed } from '../realtime/user-feed.js'
 import type { StreamSessions } from '../realtime/session.js'
 import { authenticate } from './authenticate.js'
 import type { AppEnv } from './env.js'
 import { ApiError, createErrorHandler, type ErrorCode, errorBody } from './errors.js'
 import { registerBrowserClient } from './routes/browser-client.js'
 import { registerDev } from './routes/dev.js'
+import { registerDms } from './routes/dms.js'
 import { registerHealth } from './routes/health.js'
+import { registerMe } from './routes/me.js'
 import { registerMembers } from './routes/members.js'
+import { registerMentions } from './routes/mentions.js'
 import { registerMessageChanges } from './routes/message-changes.js'
 import { registerMessages } from './routes/messages.js'
 import { registerMetrics } from './routes/metrics.js'
@@ -37,6 +41,7 @@ export interface AppDeps {
   admission: Admission
   presence: Presence
   sessions: StreamSessions
+  userFeed: UserFeed
   metrics: Metrics
   config: DevSignInSettings &
     Pick<
@@ -87,12 +92,15 @@ export function createApp(deps: AppDeps) {
   // stream that Request lives as long as the connection: about 6 KB per open stream.
   app.use((c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)))
   const auth = authenticate(deps.auth, {
-    queryTokenPaths: /^\/(rooms\/[^/]+\/)?stream$/,
+    queryTokenPaths: /^\/(rooms\/[^/]+\/|me\/)?stream$/,
     redeemTicket: (ticket) => redeemStreamTicket(deps.db, ticket),
   })
   app.use('/rooms', auth)
   app.use('/rooms/*', auth)
   app.use('/stream', auth)
+  app.use('/dms', auth)
+  app.use('/mentions', auth)
+  app.use('/me/*', auth)
   // A ticket is bought with the header only: a ticket or a URL token cannot buy another.
   app.use('/stream-tickets', auth)
 
@@ -101,6 +109,9 @@ export function createApp(deps: AppDeps) {
   registerMessages(app, deps)
   registerMessageChanges(app, deps)
   registerMembers(app, deps)
+  registerDms(app, deps)
+  registerMentions(app, deps)
+  registerMe(app, deps)
   registerSocial(app, deps)
   registerStream(app, deps)
   registerStreamTickets(app, deps)

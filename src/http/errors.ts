@@ -27,6 +27,7 @@ export const errorCodes = [
   'uri_too_long',
   'unsupported_media_type',
   'rate_limited',
+  'dm_with_self',
   'too_many_streams',
   'database_unavailable',
   'internal_error',
@@ -59,6 +60,7 @@ const chatStatus: Record<ChatErrorCode, ContentfulStatusCode> = {
   name_taken: 409,
   client_id_reused: 409,
   rate_limited: 429,
+  dm_with_self: 400,
 }
 
 export function errorBody(code: ErrorCode, message: string) {

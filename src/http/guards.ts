@@ -21,3 +21,8 @@ export async function requireManagedRoom(db: Db, id: number, viewer: Viewer): Pr
   if (!access.canManage) throw new ApiError(403, 'forbidden', 'Only the room’s owners and admins may do this')
   return access
 }
+
+/** 403 for a direct message: its two members are fixed, whoever asks. */
+export function requireChangeableMembers(access: RoomAccess): void {
+  if (access.kind === 'dm') throw new ApiError(403, 'forbidden', 'A direct message’s members never change')
+}

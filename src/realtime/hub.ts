@@ -51,6 +51,13 @@ export interface HubOptions {
    * before a private room's first frame is written to a stream joining it.
    */
   mayRead: (roomId: number, stream: Stream) => Promise<boolean>
+  /**
+   * Others served by the same LISTEN connection (the process holds one): their channels,
+   * and what they do each time LISTEN is established, when notices may have been lost.
+   */
+  alsoListening?: { channels: Record<string, (payload: string) => void>; onListen: () => void }
+  /** Told of every room whose history changed or whose read marks moved, as the listener hears it. */
+  onRoomActivity?: (roomId: number) => void
 }
 
 export type Hub = ReturnType<typeof createHub>
@@ -97,9 +104,13 @@ export function createHub(options: HubOptions) {
       [channels.messages]: onMessage,
       [channels.members]: (payload) => void onMemberRemoved(payload),
       [channels.events]: onRoomEvent,
+      ...options.alsoListening?.channels,
     },
     probeMs: options.probeMs,
-    onListen: () => void catchUp(),
+    onListen: () => {
+      void catchUp()
+      options.alsoListening?.onListen()
+    },
     onDown: (error) => {
       counters.reconnects++
       logger.warn({ err: error.message }, 'listener connection lost; reconnecting')
@@ -145,6 +156,7 @@ export function createHub(options: HubOptions) {
   function onMessage(payload: string): void {
     counters.notifications++
     const notice = parseMessageNotice(payload)
+    if (notice) options.onRoomActivity?.(notice.roomId)
     const room = notice && rooms.get(notice.roomId)
     if (room && notice.cursor > room.cursor) markDirty(room)
   }
@@ -155,6 +167,7 @@ export function createHub(options: HubOptions) {
       counters.refused++
       return
     }
+    if (event.event === 'read') options.onRoomActivity?.(event.roomId)
     const room = rooms.get(event.roomId)
     if (!room) return
     // While access is being checked again, a private room's events wait for nobody.

@@ -70,7 +70,12 @@ describe('GET /rooms', () => {
     const room = await getRoom(server, id)
     expect(room).toMatchObject({ last_seq: 4, message_count: 4, last_message_at: inserted?.created_at })
     // The lobby adds the caller's unread count: ops's message is unread, alice's own are not.
-    expect((await lobby(server)).find((listed) => listed.id === id)).toEqual({ ...room, unread_count: 1 })
+    expect((await lobby(server)).find((listed) => listed.id === id)).toEqual({
+      ...room,
+      unread_count: 1,
+      mention_count: 0,
+      other_user: null,
+    })
   })
 
   it('counts rows, not seqs, after a message is deleted by hand', async () => {

@@ -51,6 +51,7 @@ async function messageTriggers(database: TestDatabase): Promise<string[]> {
 
 const SCHEMA_TABLES = [
   'message_changes',
+  'message_mentions',
   'message_reactions',
   'messages',
   'parley_instances',
@@ -59,6 +60,8 @@ const SCHEMA_TABLES = [
   'rooms',
   'stream_presence',
   'stream_tickets',
+  'user_events',
+  'user_feeds',
 ]
 
 const MESSAGE_TRIGGERS = [
@@ -66,7 +69,12 @@ const MESSAGE_TRIGGERS = [
   'messages_change',
   'messages_clear_deleted_reactions',
   'messages_count_deleted',
+  'messages_edit_user_events',
   'messages_notify',
+  'messages_record_mentions',
+  'messages_set_mentions',
+  'messages_update_mentions',
+  'messages_user_events',
 ]
 
 describe('migrations', () => {
@@ -89,6 +97,8 @@ describe('migrations', () => {
   it.each([
     ['0011_message_change_triggers.sql', 'messages.sql'],
     ['0004_member_triggers.sql', 'members.sql'],
+    ['0014_mention_triggers.sql', 'mentions.sql'],
+    ['0015_user_event_triggers.sql', 'user-events.sql'],
   ])('installs trigger SQL with drizzle/%s byte-identical to sql/%s', async (migrationFile, sqlFile) => {
     const [migration, source] = await Promise.all([
       readFile(join(projectRoot, 'drizzle', migrationFile)),

@@ -190,3 +190,24 @@ describe('message author', () => {
     expect(message).toMatchObject({ user_id: 'carol', user_name: 'Carol', body: 'not mallory' })
   })
 })
+
+describe('every endpoint the API document marks as needing a token', () => {
+  it('answers 401 without one, whatever its path', async () => {
+    const document = (await (await fetch(`${server.url}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { security?: unknown[] }>>
+    }
+    const guarded = Object.entries(document.paths).flatMap(([path, operations]) =>
+      Object.entries(operations)
+        .filter(([, operation]) => (operation.security ?? []).length > 0)
+        .map(([method, operation]) => ({ method: method.toUpperCase(), path, operation })),
+    )
+    expect(guarded.length).toBeGreaterThan(20)
+    for (const { method, path } of guarded) {
+      const url = `${server.url}${path.replace(/\{[^}]+\}/g, '1')}`
+      const body = method === 'GET' || method === 'DELETE' ? undefined : '{}'
+      const response = await fetch(url, { method, body, headers: { 'content-type': 'application/json' } })
+      await response.body?.cancel()
+      expect(`${method} ${path} ${response.status}`).toBe(`${method} ${path} 401`)
+    }
+  })
+})

@@ -44,6 +44,7 @@ describe('POST /rooms/:id/messages', () => {
       reactions: {},
       reply_to: null,
       reply_count: 0,
+      mentions: [],
     })
     expect((await readPage(server, roomId)).messages).toEqual([message])
   })

@@ -25,7 +25,7 @@ export async function startTestServer(
   const config = resolveConfig({
     PORT: '0',
     HOST: '127.0.0.1',
-    LOG_LEVEL: 'silent',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     DB_POOL_MAX: '5',
     ...env,
   })

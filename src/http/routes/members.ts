@@ -4,7 +4,7 @@ import { MemberSchema, RoomRoleSchema } from '../../wire.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
 import { ApiError } from '../errors.js'
-import { requireManagedRoom, requireReadableRoom } from '../guards.js'
+import { requireChangeableMembers, requireManagedRoom, requireReadableRoom } from '../guards.js'
 import {
   bearerSecurity,
   ErrorSchema,
@@ -82,6 +82,7 @@ const join = createRoute({
     200: jsonContent(MemberSchema, 'Already a member'),
     201: jsonContent(MemberSchema, 'Joined'),
     ...errorResponses,
+    ...forbidden,
     ...notFoundResponse,
   },
 })
@@ -96,7 +97,7 @@ export function registerMembers(app: OpenAPIHono<AppEnv>, { db }: AppDeps) {
   app.openapi(add, async (c) => {
     const { id } = c.req.valid('param')
     const { user_id, role } = c.req.valid('json')
-    await requireManagedRoom(db, id, c.get('identity'))
+    requireChangeableMembers(await requireManagedRoom(db, id, c.get('identity')))
     const { member, created } = await putMember(db, id, user_id, role)
     return c.json(toMember(member), created ? 201 : 200)
   })
@@ -105,6 +106,7 @@ export function registerMembers(app: OpenAPIHono<AppEnv>, { db }: AppDeps) {
     const { id, user_id } = c.req.valid('param')
     const identity = c.get('identity')
     const access = await requireReadableRoom(db, id, identity)
+    requireChangeableMembers(access)
     // Anyone may leave; removing someone else takes an owner or an admin.
     if (user_id !== identity.userId && !access.canManage) {
       throw new ApiError(403, 'forbidden', 'Only the room’s owners and admins may remove other members')
@@ -119,7 +121,7 @@ export function registerMembers(app: OpenAPIHono<AppEnv>, { db }: AppDeps) {
     const { id } = c.req.valid('param')
     const identity = c.get('identity')
     // A private room is joined only by being added: to anyone not in it, it does not exist.
-    await requireReadableRoom(db, id, identity)
+    requireChangeableMembers(await requireReadableRoom(db, id, identity))
     const { member, created } = await joinRoom(db, id, identity.userId)
     return c.json(toMember(member), created ? 201 : 200)
   })

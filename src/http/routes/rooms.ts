@@ -46,6 +46,10 @@ export const LobbyQuery = z.object({
     .max(100)
     .optional()
     .openapi({ description: 'Only rooms whose name contains this, ignoring case' }),
+  kind: z
+    .enum(['room', 'dm'])
+    .optional()
+    .openapi({ description: 'Only rooms (room) or only direct messages (dm); both when absent' }),
 })
 
 const list = createRoute({
@@ -87,8 +91,8 @@ export function registerRooms(app: OpenAPIHono<AppEnv>, { db, config }: AppDeps)
   const roomLimit = { count: config.ROOMS_PER_HOUR, windowMs: 3_600_000 }
 
   app.openapi(list, async (c) => {
-    const { limit, cursor, q } = c.req.valid('query')
-    const page = await listRooms(db, c.get('identity'), { limit, after: cursor, q: q || undefined })
+    const { limit, cursor, q, kind } = c.req.valid('query')
+    const page = await listRooms(db, c.get('identity'), { limit, after: cursor, q: q || undefined, kind })
     return c.json({ rooms: page.rooms, next_cursor: page.nextCursor }, 200)
   })
 

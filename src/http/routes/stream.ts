@@ -20,12 +20,12 @@ const accessToken = z
     param: { deprecated: true },
   })
 
-const streamTicket = z.string().optional().openapi({
+export const streamTicket = z.string().optional().openapi({
   description:
     'The preferred way for clients (EventSource) that cannot send headers: a single-use ticket from `POST /stream-tickets`. Without an Authorization header it is spent by this request, whatever its answer',
 })
 
-const eventStream = (description: string) => ({
+export const eventStream = (description: string) => ({
   description,
   content: { 'text/event-stream': { schema: z.string() } },
 })
@@ -81,7 +81,7 @@ const badCursor = () =>
   new ApiError(400, 'validation_failed', 'Last-Event-ID must be an id this stream sent earlier')
 
 /** The Last-Event-ID header (what EventSource sends on reconnect) wins over the query parameter. */
-function lastEventId(c: Context<AppEnv>): string | undefined {
+export function lastEventId(c: Context<AppEnv>): string | undefined {
   const header = c.env.incoming.headers['last-event-id']
   const fromHeader = typeof header === 'string' ? header.trim() : undefined
   return fromHeader || c.req.query('last_event_id')?.trim() || undefined
@@ -105,7 +105,7 @@ function parseRoomList(text: string): number[] {
   return unique
 }
 
-function refuse(refusal: Refusal): ApiError {
+export function refuseStream(refusal: Refusal): ApiError {
   return refusal === 'server_full'
     ? new ApiError(503, 'too_many_streams', 'This server has no room for another stream; retry shortly', {
         'Retry-After': '5',
@@ -156,6 +156,6 @@ async function startStream(
   const requestId = c.get('requestId')
   const request = { req, res, identity, requestId, roomIds, resumeFrom, multi, authorize }
   const refusal = await sessions.open(request)
-  if (refusal) throw refuse(refusal)
+  if (refusal) throw refuseStream(refusal)
   return RESPONSE_ALREADY_SENT as never
 }

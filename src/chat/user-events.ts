@@ -1,0 +1,109 @@
+import { sql } from 'drizzle-orm'
+import type { Db } from '../db/client.js'
+import type { UserEventData, UserEventName } from '../wire.js'
+import type { Viewer } from './access.js'
+import { type MessageRecord, messageColumns, toMessage } from './messages.js'
+import { unreadColumns } from './rooms.js'
+
+/** One of a user's events as their stream sends it: `id:` its cursor. */
+export type UserEvent = {
+  [Name in UserEventName]: { cursor: number; event: Name; data: UserEventData<Name> }
+}[UserEventName]
+
+type EventRow = { [K in keyof MessageRecord]: MessageRecord[K] | null } & {
+  cursor: string
+  kind: UserEventName
+  event_room_id: string
+  event_seq: string | null
+  room_name: string | null
+  room_kind: 'room' | 'dm' | null
+  readable: boolean
+}
+
+/** The user's newest event cursor: where a stream opened without Last-Event-ID starts. */
+export async function userCursor(db: Db, userId: string): Promise<number> {
+  const rows = await db.execute<{ last_cursor: string }>(
+    sql`select last_cursor from user_feeds where user_id = ${userId}`,
+  )
+  return Number(rows[0]?.last_cursor ?? 0)
+}
+
+/**
+ * The viewer's events after `after`, in cursor order, at most `limit`, and the cursor the
+ * answer reaches (which passes the events it leaves out). The rules of the rooms hold at
+ * the time of reading: a mention, a direct message or an invitation of a room the viewer
+ * may no longer read is skipped. A removal is always told; it names only the room.
+ */
+export async function userEventsAfter(db: Db, viewer: Viewer, after: number, limit: number) {
+  const rows = await db.execute<EventRow>(sql`
+    select e.cursor, e.kind, e.room_id as event_room_id, e.seq as event_seq,
+           r.name as room_name, r.kind as room_kind,
+           (r.id is not null and (${viewer.isAdmin} or r.visibility = 'public' or exists (
+              select 1 from room_members rm where rm.room_id = r.id and rm.user_id = ${viewer.userId}))) as readable,
+           ${messageColumns}
+      from user_events e
+      left join rooms r on r.id = e.room_id
+      left join messages m on m.room_id = e.room_id and m.seq = e.seq
+     where e.user_id = ${viewer.userId} and e.cursor > ${after}
+     order by e.cursor
+     limit ${limit}`)
+  const events: UserEvent[] = []
+  for (const row of rows) {
+    const event = toUserEvent(row)
+    if (event) events.push(event)
+  }
+  const last = rows.at(-1)
+  return { events, reached: last ? Number(last.cursor) : after, more: rows.length === limit }
+}
+
+function toUserEvent(row: EventRow): UserEvent | undefined {
+  const cursor = Number(row.cursor)
+  const roomId = Number(row.event_room_id)
+  if (row.kind === 'removed') return { cursor, event: 'removed', data: { room_id: roomId } }
+  if (!row.readable || row.room_name === null || row.room_kind === null) return undefined
+  const room = { id: roomId, name: row.room_name, kind: row.room_kind }
+  if (row.kind === 'added') return { cursor, event: 'added', data: { room } }
+  if (row.id === null) return undefined
+  const message = toMessage(row as MessageRecord)
+  return { cursor, event: row.kind, data: { room, message } }
+}
+
+/** The rooms `userId` is a member of: those whose unread counts their stream follows. */
+export async function memberRooms(db: Db, userId: string): Promise<number[]> {
+  const rows = await db.execute<{ room_id: string }>(
+    sql`select room_id from room_members where user_id = ${userId}`,
+  )
+  return rows.map((row) => Number(row.room_id))
+}
+
+export interface UnreadCounts {
+  roomId: number
+  userId: string
+  unreadCount: number
+  mentionCount: number
+}
+
+/** The unread and mention counts of each (room, user) pair, in one query. */
+export async function unreadCounts(
+  db: Db,
+  pairs: { roomId: number; userId: string }[],
+): Promise<UnreadCounts[]> {
+  if (pairs.length === 0) return []
+  const rows = await db.execute<{
+    room_id: string
+    user_id: string
+    unread_count: string
+    mention_count: string
+  }>(sql`
+    select t.room_id, t.user_id, ${unreadColumns(sql.raw('t.user_id'))}
+      from json_to_recordset(${JSON.stringify(pairs.map((pair) => ({ room_id: pair.roomId, user_id: pair.userId })))}::text::json)
+             as t(room_id bigint, user_id text)
+      join rooms r on r.id = t.room_id
+      left join room_reads rr on rr.room_id = t.room_id and rr.user_id = t.user_id`)
+  return rows.map((row) => ({
+    roomId: Number(row.room_id),
+    userId: row.user_id,
+    unreadCount: Number(row.unread_count),
+    mentionCount: Number(row.mention_count),
+  }))
+}

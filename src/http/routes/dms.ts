@@ -1,0 +1,46 @@
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
+import { openDm } from '../../chat/dms.js'
+import { secondsUntilRoomAllowed } from '../../chat/rate-limit.js'
+import { RoomSchema } from '../../wire.js'
+import type { AppDeps } from '../app.js'
+import type { AppEnv } from '../env.js'
+import { bearerSecurity, ErrorSchema, errorResponses, jsonContent } from '../schemas.js'
+import { nameText, trimmedText } from '../text.js'
+
+const OpenDmBody = z
+  .object({
+    user_id: trimmedText({ field: 'user_id', max: 200 }),
+    user_name: nameText({ field: 'user_name', max: 100 }).optional().openapi({
+      description: 'How the caller sees the other person until they open the conversation themselves',
+    }),
+  })
+  .openapi('OpenDm')
+
+const open = createRoute({
+  method: 'post',
+  path: '/dms',
+  summary: 'The direct-message room of the caller and another user, created the first time either asks',
+  security: bearerSecurity,
+  request: { body: { required: true, content: { 'application/json': { schema: OpenDmBody } } } },
+  responses: {
+    200: jsonContent(RoomSchema, 'The existing conversation'),
+    201: jsonContent(RoomSchema, 'The new conversation'),
+    429: jsonContent(ErrorSchema, 'Too many rooms created in the last hour; see Retry-After'),
+    ...errorResponses,
+  },
+})
+
+export function registerDms(app: OpenAPIHono<AppEnv>, { db, config }: AppDeps) {
+  const roomLimit = { count: config.ROOMS_PER_HOUR, windowMs: 3_600_000 }
+
+  app.openapi(open, async (c) => {
+    const { user_id, user_name } = c.req.valid('json')
+    const { userId, userName } = c.get('identity')
+    const { room, created } = await openDm(db, {
+      caller: { userId, userName },
+      other: { userId: user_id, userName: user_name },
+      creationWait: () => secondsUntilRoomAllowed(db, userId, roomLimit),
+    })
+    return c.json(room, created ? 201 : 200)
+  })
+}

@@ -1,0 +1,47 @@
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
+import type { AppDeps } from '../app.js'
+import type { AppEnv } from '../env.js'
+import { ApiError } from '../errors.js'
+import { bearerSecurity, errorResponses } from '../schemas.js'
+import { eventStream, lastEventId, refuseStream, streamTicket } from './stream.js'
+
+const userStream = createRoute({
+  method: 'get',
+  path: '/me/stream',
+  summary: 'Server-Sent Events of what concerns the caller across rooms; resumes after Last-Event-ID',
+  security: bearerSecurity,
+  request: {
+    query: z.object({
+      ticket: streamTicket,
+      last_event_id: z.string().optional().openapi({
+        description: 'Replay the events after this cursor first; a Last-Event-ID header takes precedence',
+      }),
+    }),
+  },
+  responses: {
+    200: eventStream(
+      '`retry:` first; `id: <cursor>` frames of `event: mention`, `dm` (`{room,message}`), `added` (`{room}`) and `removed` (`{room_id}`); `: ping` heartbeats; `expired` or `shutdown` before the server closes it',
+    ),
+    ...errorResponses,
+  },
+})
+
+export function registerMe(app: OpenAPIHono<AppEnv>, { userFeed }: AppDeps) {
+  app.openapi(userStream, async (c) => {
+    const text = lastEventId(c)
+    if (text !== undefined && !/^[0-9]{1,15}$/.test(text)) {
+      throw new ApiError(400, 'validation_failed', 'Last-Event-ID must be an id this stream sent earlier')
+    }
+    const { incoming: req, outgoing: res } = c.env
+    const refusal = await userFeed.open({
+      req,
+      res,
+      identity: c.get('identity'),
+      requestId: c.get('requestId'),
+      after: text === undefined ? undefined : Number(text),
+    })
+    if (refusal) throw refuseStream(refusal)
+    return RESPONSE_ALREADY_SENT as never
+  })
+}

@@ -1,0 +1,45 @@
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
+import { listMentions } from '../../chat/mentions.js'
+import { MentionPageSchema } from '../../wire.js'
+import type { AppDeps } from '../app.js'
+import type { AppEnv } from '../env.js'
+import { bearerSecurity, errorResponses, jsonContent } from '../schemas.js'
+
+// A page ends before a message id; handed out as base64url so clients treat it as opaque.
+const encodeCursor = (messageId: number) => Buffer.from(String(messageId)).toString('base64url')
+
+const MentionsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z
+    .string()
+    .max(40)
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined) return undefined
+      const id = Number(Buffer.from(text, 'base64url').toString('utf8'))
+      if (!Number.isSafeInteger(id) || id < 1 || encodeCursor(id) !== text) {
+        ctx.addIssue({ code: 'custom', message: 'is not a next_cursor this API handed out' })
+        return z.NEVER
+      }
+      return id
+    })
+    .openapi({ type: 'string', description: 'The `next_cursor` of the previous page' }),
+})
+
+const list = createRoute({
+  method: 'get',
+  path: '/mentions',
+  summary: 'A page of the messages that mention the caller, newest first, in rooms the caller may read',
+  security: bearerSecurity,
+  request: { query: MentionsQuery },
+  responses: { 200: jsonContent(MentionPageSchema, 'The mentions'), ...errorResponses },
+})
+
+export function registerMentions(app: OpenAPIHono<AppEnv>, { db }: AppDeps) {
+  app.openapi(list, async (c) => {
+    const { limit, cursor } = c.req.valid('query')
+    const page = await listMentions(db, c.get('identity'), { limit, before: cursor })
+    const next = page.nextBefore === undefined ? null : encodeCursor(page.nextBefore)
+    return c.json({ mentions: page.mentions, next_cursor: next }, 200)
+  })
+}

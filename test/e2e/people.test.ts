@@ -1,0 +1,102 @@
+import type { Browser } from 'playwright-core'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { createRoom, postMessage, startTestServer, type TestServer } from '../support/server.js'
+import { until } from '../support/wait.js'
+import {
+  CHROMIUM_PATH,
+  hasChromium,
+  launchChromium,
+  newUserPage,
+  signIn,
+  type UserPage,
+  WAIT_MS,
+  waitForText,
+  waitLive,
+} from './browser.js'
+
+const title = hasChromium
+  ? 'mentions and direct messages in the browser client'
+  : `mentions and direct messages in the browser client (skipped: ${CHROMIUM_PATH} is missing)`
+
+describe.skipIf(!hasChromium)(title, { timeout: 60_000 }, () => {
+  let database: TestDatabase
+  let server: TestServer
+  let browser: Browser
+  let users: UserPage[] = []
+
+  beforeAll(async () => {
+    database = await createTestDatabase()
+    server = await startTestServer(database)
+    browser = await launchChromium()
+  })
+
+  afterEach(async () => {
+    for (const user of users) {
+      expect(user.dialogs).toEqual([])
+      expect(user.errors).toEqual([])
+    }
+    await Promise.all(users.map((user) => user.context.close()))
+    users = []
+  })
+
+  afterAll(async () => {
+    await browser?.close()
+    await server?.close()
+    await database?.drop()
+  })
+
+  async function signedIn(name: string, path = '/') {
+    const user = await newUserPage(browser)
+    users.push(user)
+    await signIn(user, server.url, name, path)
+    return user
+  }
+
+  it('shows mentions in the lobby and the tab title, and lists direct messages by the other person', async () => {
+    const room = await createRoom(server, 'e2e-mentioned', 'bob')
+    await postMessage(server, room, 'look at this @alice', 'bob')
+    const dm = await server.request('/dms', {
+      method: 'POST',
+      body: JSON.stringify({ user_id: 'alice', user_name: 'Alice' }),
+      as: 'bob',
+    })
+    expect(dm.status).toBe(201)
+
+    const { page } = await signedIn('alice')
+    const item = page.locator('#room-list li', { hasText: 'e2e-mentioned' })
+    await item.locator('.badge.mention', { hasText: '1 mention' }).waitFor({ timeout: WAIT_MS })
+    await until(async () => (await page.title()) === '(1) Rooms · Parley', 'the mention count in the title')
+    await page.locator('#dm-list li', { hasText: 'bob' }).waitFor({ timeout: WAIT_MS })
+    expect(await page.locator('#room-list li', { hasText: 'bob' }).count()).toBe(0)
+
+    await page.getByLabel('Their user id').fill('carol')
+    await page.getByRole('button', { name: 'Open conversation' }).click()
+    await waitForText(page, '#room-title', 'alice & carol')
+    await waitLive(page)
+  })
+
+  it('completes @ from the room’s members and marks a message that mentions the reader', async () => {
+    const room = await createRoom(server, 'e2e-complete', 'dana')
+    for (const member of ['erik', 'elsa']) {
+      const joined = await server.request(`/rooms/${room}/join`, { method: 'POST', as: member })
+      expect(joined.status).toBe(201)
+    }
+    const { page } = await signedIn('dana', `/#/rooms/${room}`)
+    await waitLive(page)
+    const input = page.getByLabel('Message', { exact: true })
+    await input.pressSequentially('thanks @e')
+    await page.locator('#mention-options li').first().waitFor({ timeout: WAIT_MS })
+    expect(await page.locator('#mention-options li').allTextContents()).toEqual(['@erik', '@elsa'])
+    await input.press('ArrowDown')
+    await input.press('Enter')
+    expect(await input.inputValue()).toBe('thanks @elsa ')
+    await input.press('Enter')
+    await page.locator('#messages .body', { hasText: 'thanks @elsa' }).waitFor({ timeout: WAIT_MS })
+
+    await postMessage(server, room, 'over to you @dana', 'erik')
+    await page
+      .locator('.content.mentions-me .body', { hasText: 'over to you @dana' })
+      .waitFor({ timeout: WAIT_MS })
+  })
+})
