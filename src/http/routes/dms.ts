@@ -7,7 +7,7 @@ import type { AppEnv } from '../env.js'
 import { bearerSecurity, ErrorSchema, errorResponses, jsonContent } from '../schemas.js'
 import { nameText, trimmedText } from '../text.js'
 
-const OpenDmBody = z
+export const OpenDmBody = z
   .object({
     user_id: trimmedText({ field: 'user_id', max: 200 }),
     user_name: nameText({ field: 'user_name', max: 100 }).optional().openapi({

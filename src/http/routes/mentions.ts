@@ -8,7 +8,7 @@ import { bearerSecurity, errorResponses, jsonContent } from '../schemas.js'
 // A page ends before a message id; handed out as base64url so clients treat it as opaque.
 const encodeCursor = (messageId: number) => Buffer.from(String(messageId)).toString('base64url')
 
-const MentionsQuery = z.object({
+export const MentionsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z
     .string()
