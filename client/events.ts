@@ -1,4 +1,13 @@
-import type { HistoryEventData, HistoryEventName, StreamEventData, StreamEventName } from '../src/wire.js'
+import type { z } from 'zod'
+import type {
+  HistoryEventData,
+  HistoryEventName,
+  StreamEventData,
+  StreamEventName,
+  UserEventData,
+  UserEventName,
+  unreadEvent,
+} from '../src/wire.js'
 
 /** Every event a stream delivers, by name, with its data as the server's schemas type it. */
 export type ParleyEvents = { [Name in HistoryEventName]: HistoryEventData<Name> } & {
@@ -15,6 +24,16 @@ export const HISTORY_EVENTS: ReadonlySet<string> = new Set<HistoryEventName>([
   'reaction',
 ])
 
+/** The events of the user's own stream (GET /me/stream). */
+export type UserEvents = { [Name in UserEventName]: UserEventData<Name> } & {
+  unread: z.infer<typeof unreadEvent>
+  expired: StreamEventData<'expired'>
+  shutdown: StreamEventData<'shutdown'>
+}
+
+/** The user's stream's events that carry its cursor. */
+export const USER_EVENTS: ReadonlySet<string> = new Set<UserEventName>(['mention', 'dm', 'added', 'removed'])
+
 export interface EventMeta {
   /** The frame's `id:`: the room's change cursor, or a multi-room cursor `1:5,2:9`; history events only. */
   id?: string
@@ -26,9 +45,14 @@ export type EventHandlers = {
   [Name in ParleyEventName]?: (data: ParleyEvents[Name], meta: EventMeta) => void
 }
 
-/** The room an event's data names, if any. */
+export type UserEventHandlers = {
+  [Name in keyof UserEvents]?: (data: UserEvents[Name], meta: EventMeta) => void
+}
+
+/** The room an event's data names, if any: as `room_id`, or as the `room` of a user event. */
 export function roomOf(data: unknown): number | undefined {
-  const roomId = (data as { room_id?: unknown } | null)?.room_id
+  const named = data as { room_id?: unknown; room?: { id?: unknown } } | null
+  const roomId = named?.room_id ?? named?.room?.id
   return typeof roomId === 'number' ? roomId : undefined
 }
 
@@ -37,7 +61,12 @@ export function roomOf(data: unknown): number | undefined {
  * connection (which would reconnect and deliver the same event again), so its error is
  * rethrown on its own turn, where the runtime reports it.
  */
-export function deliver(handlers: EventHandlers, name: string, data: unknown, meta: EventMeta): void {
+export function deliver(
+  handlers: EventHandlers | UserEventHandlers,
+  name: string,
+  data: unknown,
+  meta: EventMeta,
+): void {
   const handler = (handlers as Record<string, ((data: unknown, meta: EventMeta) => void) | undefined>)[name]
   if (!handler) return
   try {

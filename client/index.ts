@@ -1,10 +1,18 @@
 import { createRest } from './rest.js'
-import { openStream, type StreamHandlers, type StreamOptions } from './stream.js'
+import {
+  openStream,
+  type StreamHandlers,
+  type StreamOptions,
+  USER_CURSOR,
+  type UserStreamHandlers,
+} from './stream.js'
 import { createTransport, type RequestOptions, type TransportOptions } from './transport.js'
 
 export type ClientOptions = TransportOptions
 
 export type ParleyClient = ReturnType<typeof createClient>
+
+export type UserStreamOptions = Omit<StreamOptions, 'after'> & { after?: number }
 
 /**
  * A Parley client for browsers and Node 20: typed REST calls, and streams that resume where
@@ -25,6 +33,17 @@ export function createClient(options: ClientOptions) {
     /** One stream for up to 50 rooms, each resumed by its own cursor. */
     stream: (roomIds: number[], handlers: StreamHandlers, streamOptions?: StreamOptions) =>
       openStream(transport, { roomIds, multi: true }, handlers, streamOptions),
+    me: {
+      /**
+       * The caller's own stream: mentions, direct messages, rooms added to and removed from
+       * (each resumed by the user's cursor), and unread counts. `after` is a cursor it sent.
+       */
+      stream: (handlers: UserStreamHandlers, { after, ...streamOptions }: UserStreamOptions = {}) =>
+        openStream(transport, { user: true }, handlers, {
+          ...streamOptions,
+          ...(after === undefined ? {} : { after: { [USER_CURSOR]: after } }),
+        }),
+    },
     /** Any call by path, with the client's token handling and errors: the JSON answer, undefined for 204. */
     request: <T = unknown>(method: string, path: string, request?: RequestOptions) =>
       transport.json<T>(method, path, request),
@@ -34,7 +53,14 @@ export function createClient(options: ClientOptions) {
 export { ParleyError, type ParleyErrorCode } from './errors.js'
 export { backoffDelay, retryAfterDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js'
 export { createSseParser, type SseEvent } from './sse-parser.js'
-export type { EventHandlers, EventMeta, ParleyEventName, ParleyEvents } from './events.js'
+export type {
+  EventHandlers,
+  EventMeta,
+  ParleyEventName,
+  ParleyEvents,
+  UserEventHandlers,
+  UserEvents,
+} from './events.js'
 export type {
   CloseReason,
   ParleyStream,
@@ -42,6 +68,7 @@ export type {
   StreamHandlers,
   StreamOptions,
   StreamState,
+  UserStreamHandlers,
 } from './stream.js'
 export type { GetToken, RequestOptions } from './transport.js'
 export type * from './rest.js'
@@ -49,6 +76,7 @@ export type {
   LobbyPage,
   LobbyRoom,
   Member,
+  Mention,
   Message,
   MessagePage,
   Reaction,

@@ -1,7 +1,9 @@
 import type { z } from 'zod'
 import type { DevToken, DevTokenBody } from '../src/http/routes/dev.js'
+import type { OpenDmBody } from '../src/http/routes/dms.js'
 import type { HealthStatus } from '../src/http/routes/health.js'
 import type { AddMemberBody } from '../src/http/routes/members.js'
+import type { MentionsQuery } from '../src/http/routes/mentions.js'
 import type { EditBody } from '../src/http/routes/message-changes.js'
 import type { MessagesQuery, PostMessageBody, RepliesQuery } from '../src/http/routes/messages.js'
 import type { CreateRoomBody, LobbyQuery } from '../src/http/routes/rooms.js'
@@ -9,6 +11,7 @@ import type { PresenceQuery, ReadBody, TypingBody } from '../src/http/routes/soc
 import type {
   LobbyPage,
   Member,
+  MentionPageSchema,
   Message,
   MessagePage,
   PresenceSchema,
@@ -26,16 +29,21 @@ export type CreateRoomInput = z.input<typeof CreateRoomBody>
 export type PostMessageInput = z.input<typeof PostMessageBody>
 export type EditMessageInput = z.input<typeof EditBody>
 export type AddMemberInput = z.input<typeof AddMemberBody>
+export type OpenDmInput = z.input<typeof OpenDmBody>
 export type TypingState = z.input<typeof TypingBody>['state']
 export type DevTokenInput = z.input<typeof DevTokenBody>
 export type DevTokenAnswer = z.infer<typeof DevToken>
 export type Health = z.infer<typeof HealthStatus>
 export type Presence = z.infer<typeof PresenceSchema>
+export type MentionPage = z.infer<typeof MentionPageSchema>
 export type ReadAnswer = Pick<ReadMark, 'user_id' | 'seq'>
 
 /** Query strings arrive as text; these are the values they parse to. */
 export type LobbyOptions = Partial<Omit<z.output<typeof LobbyQuery>, 'cursor'>> & {
   cursor?: LobbyPage['next_cursor']
+}
+export type MentionsOptions = Partial<Omit<z.output<typeof MentionsQuery>, 'cursor'>> & {
+  cursor?: MentionPage['next_cursor']
 }
 export type MessagesOptions = Partial<z.output<typeof MessagesQuery>>
 export type RepliesOptions = Partial<z.output<typeof RepliesQuery>>
@@ -87,6 +95,14 @@ export function createRest({ json }: Transport) {
         json<Member>('POST', `${room(roomId)}/members`, { body: input }),
       remove: (roomId: number, userId: string) =>
         json<void>('DELETE', `${room(roomId)}/members/${encodeURIComponent(userId)}`),
+    },
+    dms: {
+      /** The direct-message room with another user, created the first time either asks. */
+      open: (input: OpenDmInput) => json<Room>('POST', '/dms', { body: input }),
+    },
+    mentions: {
+      list: (options: MentionsOptions = {}) =>
+        json<MentionPage>('GET', '/mentions', { query: { ...options, cursor: options.cursor ?? undefined } }),
     },
     streamTickets: {
       create: () => json<StreamTicket>('POST', '/stream-tickets'),

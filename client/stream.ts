@@ -2,7 +2,14 @@ import type { StreamTicket } from '../src/wire.js'
 import { backoffDelay, type BackoffPolicy, DEFAULT_BACKOFF, retryAfterDelay } from './backoff.js'
 import { createCursors } from './cursors.js'
 import { ParleyError, toParleyError } from './errors.js'
-import { deliver, type EventHandlers, HISTORY_EVENTS, roomOf } from './events.js'
+import {
+  deliver,
+  type EventHandlers,
+  HISTORY_EVENTS,
+  roomOf,
+  USER_EVENTS,
+  type UserEventHandlers,
+} from './events.js'
 import { createSseParser, type SseEvent } from './sse-parser.js'
 import type { Transport } from './transport.js'
 
@@ -21,6 +28,10 @@ export interface StateChange {
 }
 
 export interface StreamHandlers extends EventHandlers {
+  state?(state: StreamState, change: StateChange): void
+}
+
+export interface UserStreamHandlers extends UserEventHandlers {
   state?(state: StreamState, change: StateChange): void
 }
 
@@ -50,6 +61,14 @@ export interface ParleyStream {
   close(): void
 }
 
+/**
+ * Rooms' streams (one room, or several on one connection), or the user's own stream
+ * (GET /me/stream), whose one cursor is kept under USER_CURSOR.
+ */
+export type StreamTarget = { roomIds: number[]; multi: boolean; user?: false } | { user: true }
+
+export const USER_CURSOR = 0
+
 /** What a connection's end asks for next. */
 type Next =
   | { retry: 'now' | 'backoff'; error?: unknown }
@@ -61,16 +80,18 @@ const STABLE_MS = 10_000
 
 export function openStream(
   transport: Transport,
-  target: { roomIds: number[]; multi: boolean },
-  handlers: StreamHandlers,
+  target: StreamTarget,
+  handlers: StreamHandlers | UserStreamHandlers,
   options: StreamOptions = {},
 ): ParleyStream {
   const policy = { ...DEFAULT_BACKOFF, ...options.backoff }
   const random = options.random ?? Math.random
   const now = options.now ?? Date.now
   const idleTimeoutMs = options.idleTimeoutMs ?? 45_000
-  const rooms = [...target.roomIds]
-  const cursors = createCursors(rooms, target.multi, options.after)
+  const multi = !target.user && target.multi
+  const rooms = target.user ? [USER_CURSOR] : [...target.roomIds]
+  const history = target.user ? USER_EVENTS : HISTORY_EVENTS
+  const cursors = createCursors(rooms, multi, options.after)
   let state: StreamState = 'connecting'
   let closed = false
   let renew = false
@@ -151,7 +172,8 @@ export function openStream(
    */
   function streamUrl(ticket: string): string {
     const query = { ticket, last_event_id: cursors.lastEventId(rooms) }
-    return target.multi
+    if (target.user) return transport.url('/me/stream', query)
+    return multi
       ? transport.url('/stream', { rooms: rooms.join(','), ...query })
       : transport.url(`/rooms/${rooms[0]}/stream`, query)
   }
@@ -212,7 +234,7 @@ export function openStream(
       return undefined
     }
     const roomId = roomOf(data)
-    if (HISTORY_EVENTS.has(event.event) && event.id !== undefined && !cursors.advance(event.id, roomId)) {
+    if (history.has(event.event) && event.id !== undefined && !cursors.advance(event.id, roomId)) {
       return undefined
     }
     deliver(handlers, event.event, data, { id: event.id, roomId })
@@ -221,14 +243,15 @@ export function openStream(
       return { retry: 'now' }
     }
     if (event.event === 'shutdown') return { retry: 'backoff' }
-    if (event.event === 'removed') return removedFrom(roomId)
+    // On the user's stream, `removed` is news of a room, not the end of the stream.
+    if (event.event === 'removed' && !target.user) return removedFrom(roomId)
     return undefined
   }
 
   /** A multi-room stream goes on with its other rooms; a room's own stream ends for good. */
   function removedFrom(roomId: number | undefined): Next {
     const index = roomId === undefined ? -1 : rooms.indexOf(roomId)
-    if (target.multi && index !== -1 && rooms.length > 1) {
+    if (multi && index !== -1 && rooms.length > 1) {
       rooms.splice(index, 1)
       return { retry: 'now' }
     }

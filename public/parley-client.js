@@ -34,6 +34,13 @@ function createRest({ json }) {
       add: (roomId, input) => json("POST", `${room(roomId)}/members`, { body: input }),
       remove: (roomId, userId) => json("DELETE", `${room(roomId)}/members/${encodeURIComponent(userId)}`)
     },
+    dms: {
+      /** The direct-message room with another user, created the first time either asks. */
+      open: (input) => json("POST", "/dms", { body: input })
+    },
+    mentions: {
+      list: (options = {}) => json("GET", "/mentions", { query: { ...options, cursor: options.cursor ?? void 0 } })
+    },
     streamTickets: {
       create: () => json("POST", "/stream-tickets")
     },
@@ -139,8 +146,10 @@ var HISTORY_EVENTS = /* @__PURE__ */ new Set([
   "delete",
   "reaction"
 ]);
+var USER_EVENTS = /* @__PURE__ */ new Set(["mention", "dm", "added", "removed"]);
 function roomOf(data) {
-  const roomId = data?.room_id;
+  const named = data;
+  const roomId = named?.room_id ?? named?.room?.id;
   return typeof roomId === "number" ? roomId : void 0;
 }
 function deliver(handlers, name, data, meta) {
@@ -214,14 +223,17 @@ function createSseParser(handlers) {
 }
 
 // client/stream.ts
+var USER_CURSOR = 0;
 var STABLE_MS = 1e4;
 function openStream(transport, target, handlers, options = {}) {
   const policy = { ...DEFAULT_BACKOFF, ...options.backoff };
   const random = options.random ?? Math.random;
   const now = options.now ?? Date.now;
   const idleTimeoutMs = options.idleTimeoutMs ?? 45e3;
-  const rooms = [...target.roomIds];
-  const cursors = createCursors(rooms, target.multi, options.after);
+  const multi = !target.user && target.multi;
+  const rooms = target.user ? [USER_CURSOR] : [...target.roomIds];
+  const history = target.user ? USER_EVENTS : HISTORY_EVENTS;
+  const cursors = createCursors(rooms, multi, options.after);
   let state = "connecting";
   let closed = false;
   let renew = false;
@@ -283,7 +295,8 @@ function openStream(transport, target, handlers, options = {}) {
   }
   function streamUrl(ticket) {
     const query = { ticket, last_event_id: cursors.lastEventId(rooms) };
-    return target.multi ? transport.url("/stream", { rooms: rooms.join(","), ...query }) : transport.url(`/rooms/${rooms[0]}/stream`, query);
+    if (target.user) return transport.url("/me/stream", query);
+    return multi ? transport.url("/stream", { rooms: rooms.join(","), ...query }) : transport.url(`/rooms/${rooms[0]}/stream`, query);
   }
   function afterFailure(error) {
     if (!(error instanceof ParleyError)) return { retry: "backoff", error };
@@ -335,7 +348,7 @@ function openStream(transport, target, handlers, options = {}) {
       return void 0;
     }
     const roomId = roomOf(data);
-    if (HISTORY_EVENTS.has(event.event) && event.id !== void 0 && !cursors.advance(event.id, roomId)) {
+    if (history.has(event.event) && event.id !== void 0 && !cursors.advance(event.id, roomId)) {
       return void 0;
     }
     deliver(handlers, event.event, data, { id: event.id, roomId });
@@ -344,12 +357,12 @@ function openStream(transport, target, handlers, options = {}) {
       return { retry: "now" };
     }
     if (event.event === "shutdown") return { retry: "backoff" };
-    if (event.event === "removed") return removedFrom(roomId);
+    if (event.event === "removed" && !target.user) return removedFrom(roomId);
     return void 0;
   }
   function removedFrom(roomId) {
     const index = roomId === void 0 ? -1 : rooms.indexOf(roomId);
-    if (target.multi && index !== -1 && rooms.length > 1) {
+    if (multi && index !== -1 && rooms.length > 1) {
       rooms.splice(index, 1);
       return { retry: "now" };
     }
@@ -435,6 +448,16 @@ function createClient(options) {
     },
     /** One stream for up to 50 rooms, each resumed by its own cursor. */
     stream: (roomIds, handlers, streamOptions) => openStream(transport, { roomIds, multi: true }, handlers, streamOptions),
+    me: {
+      /**
+       * The caller's own stream: mentions, direct messages, rooms added to and removed from
+       * (each resumed by the user's cursor), and unread counts. `after` is a cursor it sent.
+       */
+      stream: (handlers, { after, ...streamOptions } = {}) => openStream(transport, { user: true }, handlers, {
+        ...streamOptions,
+        ...after === void 0 ? {} : { after: { [USER_CURSOR]: after } }
+      })
+    },
     /** Any call by path, with the client's token handling and errors: the JSON answer, undefined for 204. */
     request: (method, path, request) => transport.json(method, path, request)
   };
