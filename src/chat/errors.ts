@@ -7,6 +7,7 @@ export type ChatErrorCode =
   | 'name_taken'
   | 'client_id_reused'
   | 'rate_limited'
+  | 'invalid_query'
 
 export class ChatError extends Error {
   constructor(
