@@ -13,6 +13,7 @@ import { type BenchResults, computeRatios, writeResults } from './fanout/report.
 import { formatReport } from './fanout/report-tables.js'
 import { runCrowd, runStorm } from './fanout/crowds.js'
 import { runDataScale } from './fanout/data-scale.js'
+import { runSearch } from './fanout/search.js'
 import { runFanoutAndCeiling, runScaling } from './fanout/scenarios.js'
 import { sessionSeconds } from './fanout/session.js'
 import { setUp } from './fanout/setup.js'
@@ -96,6 +97,14 @@ async function bench(options: BenchOptions, teardown: Teardown, stop: { requeste
     )
     await attempt('data', 'parley', async () => {
       results.dataScale = await runDataScale(context, options, roomIds)
+    })
+  }
+
+  // On a database of its own, so it neither sees nor leaves the other scenarios' rows.
+  if (has('search')) {
+    log(`bench: search over ${options.searchMessages} messages in ${options.searchRooms} rooms`)
+    await attempt('search', 'parley', async () => {
+      results.search = await runSearch(context, options)
     })
   }
 

@@ -50,6 +50,13 @@ export const configSchema = z.object({
   RATE_LIMIT_MESSAGES: int(0, 1_000_000).default(20),
   RATE_LIMIT_WINDOW_MS: int(100, 86_400_000).default(10_000),
   RATE_LIMIT_CHANGES: int(0, 1_000_000).default(60),
+  RATE_LIMIT_SEARCHES: int(0, 1_000_000).default(30),
+  // A name of pg_ts_config (checked against the database at start), not schema-qualified.
+  SEARCH_CONFIG: z
+    .string()
+    .trim()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be the name of a text search configuration, such as simple')
+    .default('simple'),
   POST_BATCH_MAX: int(1, 1_000).default(100),
   POST_BATCH_MS: int(0, 1_000).default(0),
   ROOMS_PER_HOUR: int(0, 1_000_000).default(50),

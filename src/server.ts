@@ -8,6 +8,7 @@ import { readableRoom } from './chat/access.js'
 import type { Config } from './config.js'
 import { createDb } from './db/client.js'
 import { channels } from './db/notify.js'
+import { checkSearchConfig } from './db/search-config.js'
 import { createPosting } from './chat/posting.js'
 import { createApp } from './http/app.js'
 import { resolvePublicFolder } from './http/routes/browser-client.js'
@@ -31,6 +32,12 @@ export type ParleyServer = Awaited<ReturnType<typeof startServer>>
 /** Wires one Parley instance: pool, hub with its LISTEN connection, HTTP app, listening socket. */
 export async function startServer({ config, databaseUrl, logger, auth: givenAuth }: ServerOptions) {
   const { db, sql } = createDb(databaseUrl, { max: config.DB_POOL_MAX })
+  try {
+    await checkSearchConfig(sql, config.SEARCH_CONFIG)
+  } catch (error) {
+    await sql.end({ timeout: 5 })
+    throw error
+  }
   const auth = givenAuth ?? createAuth(await resolveAuthOptions(config))
   // Read at scrape time, after the hub below exists.
   const metrics = createMetrics(() => hub)

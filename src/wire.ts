@@ -43,6 +43,27 @@ export const MessagePageSchema = z
   })
   .meta({ id: 'MessagePage' })
 
+export const SearchResultSchema = z
+  .object({
+    message: MessageSchema,
+    room: z.object({ id: roomId, name: z.string() }),
+    snippet: z.string().meta({
+      description:
+        'The matching part of the body as HTML: text escaped, every match in <mark>…</mark>; safe to render as HTML',
+      example: 'we <mark>deployed</mark> the fix',
+    }),
+  })
+  .meta({ id: 'SearchResult' })
+
+export const SearchPageSchema = z
+  .object({
+    results: z.array(SearchResultSchema),
+    next_cursor: z.string().nullable().meta({
+      description: 'Pass as `cursor` (with the same query) for the next page; null on the last page',
+    }),
+  })
+  .meta({ id: 'SearchPage' })
+
 export const ReactionSchema = z
   .object({ emoji: z.string(), user_id: z.string(), created_at: timestamp })
   .meta({ id: 'Reaction' })
@@ -136,6 +157,8 @@ export const MentionPageSchema = z
 
 export type Message = z.infer<typeof MessageSchema>
 export type MessagePage = z.infer<typeof MessagePageSchema>
+export type SearchResult = z.infer<typeof SearchResultSchema>
+export type SearchPage = z.infer<typeof SearchPageSchema>
 export type Reaction = z.infer<typeof ReactionSchema>
 export type Room = z.infer<typeof RoomSchema>
 export type LobbyRoom = z.infer<typeof LobbyRoomSchema>

@@ -46,6 +46,8 @@ describe('loadConfig', () => {
       RATE_LIMIT_MESSAGES: 20,
       RATE_LIMIT_WINDOW_MS: 10_000,
       RATE_LIMIT_CHANGES: 60,
+      RATE_LIMIT_SEARCHES: 30,
+      SEARCH_CONFIG: 'simple',
       POST_BATCH_MAX: 100,
       POST_BATCH_MS: 0,
       ROOMS_PER_HOUR: 50,

@@ -1,7 +1,16 @@
 import { parseArgs } from 'node:util'
 import { TARGET_NAMES, type TargetName } from './targets.js'
 
-export const SCENARIOS = ['fanout', 'ceiling', 'scaling', 'posting', 'storm', 'crowd', 'data'] as const
+export const SCENARIOS = [
+  'fanout',
+  'ceiling',
+  'scaling',
+  'posting',
+  'storm',
+  'crowd',
+  'data',
+  'search',
+] as const
 export type Scenario = (typeof SCENARIOS)[number]
 
 export interface BenchOptions {
@@ -40,6 +49,9 @@ export interface BenchOptions {
   /** Data scale: messages in the biggest room at each step, and the rooms of the last step. */
   dataSizes: number[]
   dataRooms: number
+  /** Search: messages seeded over rooms in a database of the scenario's own. */
+  searchMessages: number
+  searchRooms: number
   /** Inserts wait for the WAL flush (synchronous_commit on) instead of leaving disk latency out. */
   durable: boolean
   /** Steps and points that would end past this are skipped, so the run stays bounded. */
@@ -84,6 +96,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --data-sizes LIST         data scale: messages in the biggest room, step by step
                             (1000,100000,1000000,10000000); run last, it grows the database
   --data-rooms N            rooms at the data scale's last step (10000)
+  --search-messages N       search: messages seeded in a database of its own (10000000)
+  --search-rooms N          search: private rooms they are spread over (10000)
   --durable                 inserts wait for the disk (synchronous_commit on); by default they do not,
                             so the figures are about fan-out, not about this machine's fsync
   --budget-minutes N        skip ceiling steps and scaling points that would end later (9)
@@ -116,6 +130,8 @@ const DEFAULTS: Omit<BenchOptions, 'scenarios' | 'targets' | 'profile' | 'durabl
   crowd: 5_000,
   dataSizes: [1000, 100_000, 1_000_000, 10_000_000],
   dataRooms: 10_000,
+  searchMessages: 10_000_000,
+  searchRooms: 10_000,
   budgetSeconds: 540,
 }
 
@@ -135,6 +151,8 @@ const QUICK: Partial<BenchOptions> = {
   crowd: 500,
   dataSizes: [1000, 100_000],
   dataRooms: 1000,
+  searchMessages: 100_000,
+  searchRooms: 1000,
   budgetSeconds: 240,
 }
 
@@ -167,6 +185,8 @@ export function parseBenchOptions(argv = process.argv.slice(2)): BenchOptions {
       crowd: text,
       'data-sizes': text,
       'data-rooms': text,
+      'search-messages': text,
+      'search-rooms': text,
       durable: { type: 'boolean' },
       'budget-minutes': text,
       profile: { type: 'boolean' },
@@ -244,6 +264,8 @@ export function parseBenchOptions(argv = process.argv.slice(2)): BenchOptions {
     crowd: Math.round(number('crowd', base.crowd, 1, maxSubscribers)),
     dataSizes: numbers('data-sizes', base.dataSizes, 1, 100_000_000),
     dataRooms: Math.round(number('data-rooms', base.dataRooms, 1, 1_000_000)),
+    searchMessages: Math.round(number('search-messages', base.searchMessages, 1, 100_000_000)),
+    searchRooms: Math.round(number('search-rooms', base.searchRooms, 1, 1_000_000)),
     durable: values.durable ?? false,
     budgetSeconds: number('budget-minutes', base.budgetSeconds / 60, 1, 600) * 60,
     profile: values.profile ?? false,

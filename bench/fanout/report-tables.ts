@@ -219,6 +219,25 @@ function dataScaleSection({ dataScale }: BenchResults): string[] {
   return lines
 }
 
+/** Search latency per query at the seeded size, and what the search index costs posting. */
+function searchSection({ search }: BenchResults): string[] {
+  if (!search) return []
+  const { seed, posting, plan } = search
+  const lines = [
+    `Search: ${seed.messages} messages in ${seed.rooms} private rooms (seeded in ${seed.seconds.total.toFixed(0)} s, index ${(seed.indexBytes / 2 ** 20).toFixed(0)} MB), a reader of ${search.readerRooms} of them, ${search.samples} requests each`,
+  ]
+  for (const [name, query] of Object.entries(search.queries)) {
+    lines.push(
+      `  ${name.padEnd(16)} ${query.q} (${query.sort}): p50 ${query.p50} ms, p99 ${query.p99} ms, ${query.results} results`,
+    )
+  }
+  lines.push(
+    `  plan of the common word: ${plan.usesSearchIndex ? 'uses' : 'does not use'} messages_search_idx, JIT ${plan.jit ? 'on' : 'off'}, ${plan.ms.toFixed(1)} ms`,
+    `  posting, ${posting.clients} SQL clients: ${posting.withSearch.toFixed(0)}/s with the search column and index, ${posting.withoutSearch.toFixed(0)}/s without (cost ${(posting.cost * 100).toFixed(1)}%, target 20%: ${posting.cost <= 0.2 ? 'met' : 'not met'})`,
+  )
+  return lines
+}
+
 /** The reconnect storm and the crowd, each against its target. */
 function crowdsSection({ storm, crowd }: BenchResults): string[] {
   const lines: string[] = []
@@ -253,6 +272,7 @@ export function formatReport(results: BenchResults): string {
     postingSection,
     crowdsSection,
     dataScaleSection,
+    searchSection,
     ratioSection,
     goalSection,
   ]

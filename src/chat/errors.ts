@@ -8,6 +8,7 @@ export type ChatErrorCode =
   | 'client_id_reused'
   | 'rate_limited'
   | 'dm_with_self'
+  | 'invalid_query'
 
 export class ChatError extends Error {
   constructor(

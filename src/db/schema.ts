@@ -3,6 +3,7 @@ import {
   bigint,
   boolean,
   check,
+  customType,
   foreignKey,
   index,
   integer,
@@ -68,6 +69,8 @@ export const rooms = pgTable(
   ],
 )
 
+const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' })
+
 export const roomMembers = pgTable(
   'room_members',
   {
@@ -121,6 +124,10 @@ export const messages = pgTable(
       .array()
       .notNull()
       .default(sql`'{}'::text[]`),
+    // Generated, so psql inserts and edits are searchable and a tombstone's '' is not. Built
+    // with the text search configuration 'simple'; SEARCH_CONFIG must name the same one, and
+    // sql/search-config.sql rebuilds it with another (see the README).
+    searchVector: tsvector('search_vector').generatedAlwaysAs(sql`to_tsvector('simple'::regconfig, body)`),
   },
   (table) => [
     unique('messages_room_seq_unique').on(table.roomId, table.seq),
@@ -134,6 +141,9 @@ export const messages = pgTable(
     unique('messages_user_client_unique').on(table.userId, table.clientId),
     // Serves the per-user posting rate limit: a user's messages of the last few seconds.
     index('messages_user_created_idx').on(table.userId, table.createdAt),
+    // Search probes each readable room with its words: room_id leads (btree_gin), so a
+    // search never walks the rooms its caller may not read.
+    index('messages_search_idx').using('gin', table.roomId, table.searchVector),
   ],
 )
 

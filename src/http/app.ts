@@ -29,6 +29,7 @@ import { registerMessageChanges } from './routes/message-changes.js'
 import { registerMessages } from './routes/messages.js'
 import { registerMetrics } from './routes/metrics.js'
 import { registerRooms } from './routes/rooms.js'
+import { registerSearch } from './routes/search.js'
 import { registerSocial } from './routes/social.js'
 import { registerStream } from './routes/stream.js'
 import { registerStreamTickets } from './routes/stream-tickets.js'
@@ -48,6 +49,8 @@ export interface AppDeps {
       Config,
       | 'RATE_LIMIT_MESSAGES'
       | 'RATE_LIMIT_CHANGES'
+      | 'RATE_LIMIT_SEARCHES'
+      | 'SEARCH_CONFIG'
       | 'RATE_LIMIT_WINDOW_MS'
       | 'ROOMS_PER_HOUR'
       | 'TYPING_THROTTLE_MS'
@@ -101,6 +104,7 @@ export function createApp(deps: AppDeps) {
   app.use('/dms', auth)
   app.use('/mentions', auth)
   app.use('/me/*', auth)
+  app.use('/search', auth)
   // A ticket is bought with the header only: a ticket or a URL token cannot buy another.
   app.use('/stream-tickets', auth)
 
@@ -113,6 +117,7 @@ export function createApp(deps: AppDeps) {
   registerMentions(app, deps)
   registerMe(app, deps)
   registerSocial(app, deps)
+  registerSearch(app, deps)
   registerStream(app, deps)
   registerStreamTickets(app, deps)
   registerMetrics(app, deps)

@@ -21,6 +21,7 @@ export const errorCodes = [
   'message_not_found',
   'message_deleted',
   'invalid_emoji',
+  'invalid_query',
   'name_taken',
   'client_id_reused',
   'payload_too_large',
@@ -61,6 +62,7 @@ const chatStatus: Record<ChatErrorCode, ContentfulStatusCode> = {
   client_id_reused: 409,
   rate_limited: 429,
   dm_with_self: 400,
+  invalid_query: 400,
 }
 
 export function errorBody(code: ErrorCode, message: string) {

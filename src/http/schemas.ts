@@ -26,6 +26,20 @@ export const MessageParams = RoomIdParams.extend({
     .openapi({ param: { name: 'seq', in: 'path' }, type: 'integer', example: 1 }),
 })
 
+/** A `cursor` query parameter: a page's `next_cursor`, parsed by `parse` (undefined when it is not one). */
+export const cursorParam = <T>(parse: (text: string) => T | undefined) =>
+  z
+    .string()
+    .max(200)
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined) return undefined
+      const cursor = parse(text)
+      if (!cursor) ctx.addIssue({ code: 'custom', message: 'is not a next_cursor this API handed out' })
+      return cursor
+    })
+    .openapi({ type: 'string', description: 'The `next_cursor` of the previous page' })
+
 export const errorResponses = {
   400: { description: 'Invalid request', content: { 'application/json': { schema: ErrorSchema } } },
   401: { description: 'Missing or invalid token', content: { 'application/json': { schema: ErrorSchema } } },

@@ -9,6 +9,7 @@ import { rateLimited } from '../errors.js'
 import { requireReadableRoom } from '../guards.js'
 import {
   bearerSecurity,
+  cursorParam,
   ErrorSchema,
   errorResponses,
   jsonContent,
@@ -29,17 +30,7 @@ export const CreateRoomBody = z
 
 export const LobbyQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
-  cursor: z
-    .string()
-    .max(200)
-    .optional()
-    .transform((text, ctx) => {
-      if (text === undefined) return undefined
-      const cursor = parseLobbyCursor(text)
-      if (!cursor) ctx.addIssue({ code: 'custom', message: 'is not a next_cursor this API handed out' })
-      return cursor
-    })
-    .openapi({ type: 'string', description: 'The `next_cursor` of the previous page' }),
+  cursor: cursorParam(parseLobbyCursor),
   q: z
     .string()
     .trim()

@@ -1,0 +1,77 @@
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
+import { createSearchLimiter } from '../../chat/search-limit.js'
+import { parseSearchCursor, searchMessages } from '../../chat/search.js'
+import { SearchPageSchema } from '../../wire.js'
+import type { AppDeps } from '../app.js'
+import type { AppEnv } from '../env.js'
+import { rateLimited } from '../errors.js'
+import { requireReadableRoom } from '../guards.js'
+import { bearerSecurity, cursorParam, ErrorSchema, errorResponses, jsonContent } from '../schemas.js'
+
+export const MAX_QUERY_LENGTH = 200
+
+const timestamp = z
+  .string()
+  .datetime({ offset: true })
+  .transform((text) => new Date(text))
+  .openapi({ type: 'string', format: 'date-time' })
+
+const SearchQuery = z.object({
+  q: z
+    .string()
+    .trim()
+    .min(1, 'is required')
+    .max(MAX_QUERY_LENGTH, `must be at most ${MAX_QUERY_LENGTH} characters`)
+    .openapi({
+      description:
+        'Words to find, as in a web search: "a phrase", -excluded, this or that; deplo* finds every word starting deplo',
+      example: '"release notes" deplo* -staging',
+    }),
+  room: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(Number.MAX_SAFE_INTEGER)
+    .optional()
+    .openapi({ description: 'Only this room' }),
+  from: z.string().trim().min(1).max(200).optional().openapi({ description: "Only this user's messages" }),
+  before: timestamp.optional().openapi({ description: 'Only messages created before this time' }),
+  after: timestamp.optional().openapi({ description: 'Only messages created after this time' }),
+  sort: z
+    .enum(['relevance', 'recent'])
+    .default('relevance')
+    .openapi({ description: 'Best matches first (ts_rank), or newest first' }),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: cursorParam(parseSearchCursor),
+})
+
+const search = createRoute({
+  method: 'get',
+  path: '/search',
+  summary: 'Messages matching a query, in the rooms the caller may read',
+  security: bearerSecurity,
+  request: { query: SearchQuery },
+  responses: {
+    200: jsonContent(SearchPageSchema, 'The matching messages, with their rooms and snippets'),
+    ...errorResponses,
+    404: jsonContent(ErrorSchema, 'The room of `room` does not exist or is hidden from the caller'),
+    429: jsonContent(ErrorSchema, 'Searching too fast; see Retry-After'),
+  },
+})
+
+export function registerSearch(app: OpenAPIHono<AppEnv>, { db, config }: AppDeps) {
+  // Per app, so per instance: see createSearchLimiter.
+  const limiter = createSearchLimiter({
+    count: config.RATE_LIMIT_SEARCHES,
+    windowMs: config.RATE_LIMIT_WINDOW_MS,
+  })
+  app.openapi(search, async (c) => {
+    const { q, room, from, before, after, sort, limit, cursor } = c.req.valid('query')
+    const viewer = c.get('identity')
+    const wait = limiter.take(viewer.userId)
+    if (wait > 0) throw rateLimited(`Too many searches; try again in ${wait} s`, wait)
+    if (room !== undefined) await requireReadableRoom(db, room, viewer)
+    const request = { q, sort, limit, roomId: room, from, before, after, cursor }
+    return c.json(await searchMessages(db, viewer, config.SEARCH_CONFIG, request), 200)
+  })
+}
