@@ -14,7 +14,9 @@ export function createDb(url: string, { max = 10, applicationName = 'parley' }: 
   const sql = postgres(url, {
     max,
     onnotice: () => {},
-    connection: { application_name: applicationName },
+    // JIT compilation pays off for long analytical queries, not for Parley's: it took a
+    // common word's search over 3M messages from 71 ms to 286 ms (p50), compiling each time.
+    connection: { application_name: applicationName, jit: 'off' },
     // Fail fast while the database is unreachable instead of queueing requests behind a reconnect.
     connect_timeout: 5,
   })
