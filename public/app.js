@@ -9,6 +9,7 @@ import {
   signOut,
 } from './api.js'
 import { showLobby, wireCreateRoom, wireStartDm } from './lobby.js'
+import { wireSearch } from './search.js'
 import { openRoom } from './room.js'
 import { byId, showError } from './ui.js'
 
@@ -30,10 +31,11 @@ async function route() {
     return
   }
   byId('whoami').textContent = `${session.user_name} (${session.user_id})`
-  const match = /^#\/rooms\/([1-9][0-9]*)$/.exec(window.location.hash)
+  // #/rooms/7, or #/rooms/7/messages/42 to open the room at one message (a search result).
+  const match = /^#\/rooms\/([1-9][0-9]*)(?:\/messages\/([1-9][0-9]*))?$/.exec(window.location.hash)
   if (match) {
     show('room')
-    room = openRoom(Number(match[1]))
+    room = openRoom(Number(match[1]), match[2] === undefined ? undefined : Number(match[2]))
     byId('message-input').focus()
   } else {
     document.title = 'Rooms · Parley'
@@ -115,6 +117,7 @@ setTokenPrompt(askForNewToken)
 wireSignIn()
 wireCreateRoom()
 wireStartDm()
+wireSearch()
 window.addEventListener('hashchange', () => void route())
 window.addEventListener('focus', () => {
   if (!room && currentSession()) void showLobby()

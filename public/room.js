@@ -17,8 +17,11 @@ const GONE_TEXT = {
   not_found: 'This room does not exist, or is private.',
 }
 
-/** Opens room `roomId` in the room view; returns `{ close }` for when the user leaves it. */
-export function openRoom(roomId) {
+/**
+ * Opens room `roomId` in the room view, scrolled to message `focusSeq` and marking it when
+ * given; returns `{ close }` for when the user leaves it.
+ */
+export function openRoom(roomId, focusSeq) {
   const me = currentSession().user_id
   const view = {
     title: byId('room-title'),
@@ -202,6 +205,7 @@ export function openRoom(roomId) {
       setHasMore(page.has_more)
       // Resumes right after the change the page is consistent with: nothing is missed or repeated.
       stream = connectRoomStream(roomId, page.cursor, streamHandlers)
+      if (focusSeq !== undefined) await showMessage(focusSeq)
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) gone('not_found')
       else setStatus('gone', `Could not open the room: ${error.message}`)

@@ -99,4 +99,23 @@ describe.skipIf(!hasChromium)(title, { timeout: 60_000 }, () => {
       .locator('.content.mentions-me .body', { hasText: 'over to you @dana' })
       .waitFor({ timeout: WAIT_MS })
   })
+
+  it('finds a message with the search box, its matches marked, and opens its room at it', async () => {
+    const room = await createRoom(server, 'e2e-search', 'finn')
+    await postMessage(server, room, 'the <b>zebracorn</b> & friends are deployed', 'finn')
+    for (let i = 0; i < 60; i++) await postMessage(server, room, `filler ${i}`, `filler-${i % 10}`)
+
+    const { page } = await signedIn('gwen')
+    await page.getByLabel('Search messages').fill('zebracorn')
+    await page.getByRole('button', { name: 'Search' }).click()
+    const result = page.locator('#search-results .search-result').first()
+    await result.waitFor({ timeout: WAIT_MS })
+    expect(await result.locator('mark').allTextContents()).toEqual(['zebracorn'])
+    expect(await result.locator('.snippet').textContent()).toBe('the <b>zebracorn</b> & friends are deployed')
+    expect(await result.locator('b').count()).toBe(0)
+
+    await result.locator('a').click()
+    await waitForText(page, '#room-title', 'e2e-search')
+    await page.locator('#messages .highlighted .body', { hasText: 'zebracorn' }).waitFor({ timeout: WAIT_MS })
+  })
 })
