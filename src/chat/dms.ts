@@ -14,8 +14,8 @@ export interface DmPerson {
 export interface OpenDm {
   caller: Required<DmPerson>
   other: DmPerson
-  /** Seconds the caller must wait before creating a room, asked only when one is created. */
-  creationWait: () => Promise<number>
+  /** Refuses when the caller may not create a room now; asked only when one is created. */
+  beforeCreating: () => Promise<void>
 }
 
 // Long enough for two names side by side within a room name's 100 characters.
@@ -30,15 +30,14 @@ const truncate = (name: string) => [...name].slice(0, NAME_PART).join('')
  * second insert finds the first's row and reads it afterwards, in a statement of its own
  * that sees the row committed. Each call refreshes the caller's own display name.
  */
-export async function openDm(db: Db, { caller, other, creationWait }: OpenDm) {
+export async function openDm(db: Db, { caller, other, beforeCreating }: OpenDm) {
   if (caller.userId === other.userId) {
     throw new ChatError('dm_with_self', 'A direct message needs another person')
   }
   const existing = await findDm(db, caller, other.userId)
   if (existing) return { room: existing, created: false }
 
-  const wait = await creationWait()
-  if (wait > 0) throw new ChatError('rate_limited', `Too many new rooms; try again in ${wait} s`, wait)
+  await beforeCreating()
   const otherName = other.userName ?? other.userId
   const name = `${truncate(caller.userName)} & ${truncate(otherName)}`
   const rows = await db.execute<{ id: string }>(sql`

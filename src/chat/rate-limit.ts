@@ -1,5 +1,6 @@
 import { type SQL, sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
+import { ChatError } from './errors.js'
 
 export interface RateLimit {
   /** How many in the window; 0 turns the limit off. */
@@ -24,6 +25,15 @@ export function secondsUntilChangeAllowed(db: Db, userId: string, limit: RateLim
 /** The same for creating rooms: the rooms the user created recently are the record. */
 export function secondsUntilRoomAllowed(db: Db, userId: string, limit: RateLimit): Promise<number> {
   return secondsUntilBelow(db, sql`rooms where created_by = ${userId}`, limit)
+}
+
+/**
+ * Refuses with `rate_limited` when `userId` has created `perHour` rooms (direct messages
+ * included) in the last hour; 0 turns the limit off.
+ */
+export async function requireRoomAllowed(db: Db, userId: string, perHour: number): Promise<void> {
+  const wait = await secondsUntilRoomAllowed(db, userId, { count: perHour, windowMs: 3_600_000 })
+  if (wait > 0) throw new ChatError('rate_limited', `Too many new rooms; try again in ${wait} s`, wait)
 }
 
 /** `recent` is `<table> where <the user's rows>`; its rows' created_at are counted in the window. */

@@ -1,6 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import { openDm } from '../../chat/dms.js'
-import { secondsUntilRoomAllowed } from '../../chat/rate-limit.js'
+import { requireRoomAllowed } from '../../chat/rate-limit.js'
 import { RoomSchema } from '../../wire.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
@@ -31,15 +31,13 @@ const open = createRoute({
 })
 
 export function registerDms(app: OpenAPIHono<AppEnv>, { db, config }: AppDeps) {
-  const roomLimit = { count: config.ROOMS_PER_HOUR, windowMs: 3_600_000 }
-
   app.openapi(open, async (c) => {
     const { user_id, user_name } = c.req.valid('json')
     const { userId, userName } = c.get('identity')
     const { room, created } = await openDm(db, {
       caller: { userId, userName },
       other: { userId: user_id, userName: user_name },
-      creationWait: () => secondsUntilRoomAllowed(db, userId, roomLimit),
+      beforeCreating: () => requireRoomAllowed(db, userId, config.ROOMS_PER_HOUR),
     })
     return c.json(room, created ? 201 : 200)
   })

@@ -2,9 +2,8 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
-import { ApiError } from '../errors.js'
 import { bearerSecurity, errorResponses } from '../schemas.js'
-import { eventStream, lastEventId, refuseStream, streamTicket } from './stream.js'
+import { eventStream, lastEventId, parseSeq, refuseStream, streamTicket } from './stream.js'
 
 const userStream = createRoute({
   method: 'get',
@@ -29,17 +28,14 @@ const userStream = createRoute({
 
 export function registerMe(app: OpenAPIHono<AppEnv>, { userFeed }: AppDeps) {
   app.openapi(userStream, async (c) => {
-    const text = lastEventId(c)
-    if (text !== undefined && !/^[0-9]{1,15}$/.test(text)) {
-      throw new ApiError(400, 'validation_failed', 'Last-Event-ID must be an id this stream sent earlier')
-    }
+    const after = parseSeq(lastEventId(c))
     const { incoming: req, outgoing: res } = c.env
     const refusal = await userFeed.open({
       req,
       res,
       identity: c.get('identity'),
       requestId: c.get('requestId'),
-      after: text === undefined ? undefined : Number(text),
+      after,
     })
     if (refusal) throw refuseStream(refusal)
     return RESPONSE_ALREADY_SENT as never

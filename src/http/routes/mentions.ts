@@ -3,27 +3,20 @@ import { listMentions } from '../../chat/mentions.js'
 import { MentionPageSchema } from '../../wire.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
-import { bearerSecurity, errorResponses, jsonContent } from '../schemas.js'
+import { bearerSecurity, cursorParam, errorResponses, jsonContent } from '../schemas.js'
 
 // A page ends before a message id; handed out as base64url so clients treat it as opaque.
 const encodeCursor = (messageId: number) => Buffer.from(String(messageId)).toString('base64url')
 
+/** The message id a cursor this route handed out ends before, or undefined when it is not one. */
+function parseCursor(text: string): number | undefined {
+  const id = Number(Buffer.from(text, 'base64url').toString('utf8'))
+  return Number.isSafeInteger(id) && id >= 1 && encodeCursor(id) === text ? id : undefined
+}
+
 export const MentionsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z
-    .string()
-    .max(40)
-    .optional()
-    .transform((text, ctx) => {
-      if (text === undefined) return undefined
-      const id = Number(Buffer.from(text, 'base64url').toString('utf8'))
-      if (!Number.isSafeInteger(id) || id < 1 || encodeCursor(id) !== text) {
-        ctx.addIssue({ code: 'custom', message: 'is not a next_cursor this API handed out' })
-        return z.NEVER
-      }
-      return id
-    })
-    .openapi({ type: 'string', description: 'The `next_cursor` of the previous page' }),
+  cursor: cursorParam(parseCursor),
 })
 
 const list = createRoute({

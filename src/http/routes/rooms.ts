@@ -1,11 +1,10 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import { roomNotFound } from '../../chat/errors.js'
-import { secondsUntilRoomAllowed } from '../../chat/rate-limit.js'
+import { requireRoomAllowed } from '../../chat/rate-limit.js'
 import { createRoom, getRoom, listRooms, parseLobbyCursor } from '../../chat/rooms.js'
 import { LobbyPageSchema, RoomSchema } from '../../wire.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
-import { rateLimited } from '../errors.js'
 import { requireReadableRoom } from '../guards.js'
 import {
   bearerSecurity,
@@ -79,8 +78,6 @@ const get = createRoute({
 })
 
 export function registerRooms(app: OpenAPIHono<AppEnv>, { db, config }: AppDeps) {
-  const roomLimit = { count: config.ROOMS_PER_HOUR, windowMs: 3_600_000 }
-
   app.openapi(list, async (c) => {
     const { limit, cursor, q, kind } = c.req.valid('query')
     const page = await listRooms(db, c.get('identity'), { limit, after: cursor, q: q || undefined, kind })
@@ -90,8 +87,7 @@ export function registerRooms(app: OpenAPIHono<AppEnv>, { db, config }: AppDeps)
   app.openapi(create, async (c) => {
     const { name, visibility } = c.req.valid('json')
     const { userId } = c.get('identity')
-    const wait = await secondsUntilRoomAllowed(db, userId, roomLimit)
-    if (wait > 0) throw rateLimited(`Too many new rooms; try again in ${wait} s`, wait)
+    await requireRoomAllowed(db, userId, config.ROOMS_PER_HOUR)
     return c.json(await createRoom(db, { name, visibility, createdBy: userId }), 201)
   })
 

@@ -87,7 +87,8 @@ export function lastEventId(c: Context<AppEnv>): string | undefined {
   return fromHeader || c.req.query('last_event_id')?.trim() || undefined
 }
 
-function parseSeq(value: string | undefined): number | undefined {
+/** A single cursor sent back as Last-Event-ID; 400 when it is not one this server sends. */
+export function parseSeq(value: string | undefined): number | undefined {
   if (value === undefined) return undefined
   if (!/^[0-9]{1,15}$/.test(value)) throw badCursor()
   return Number(value)
