@@ -1,3 +1,5 @@
+import { encodeRoomCursors, parseRoomCursors, parseSingleCursor } from '../src/stream-cursor.js'
+
 /**
  * Where a stream resumes: the change cursor of each of its rooms after the last history
  * event delivered. A single-room stream's `id:` is the room's cursor; a multi-room stream's
@@ -11,15 +13,9 @@ export function createCursors(roomIds: readonly number[], multi: boolean, after?
   }
 
   function parse(id: string): Map<number, number> | undefined {
-    if (!multi)
-      return /^[0-9]+$/.test(id) && roomIds[0] !== undefined ? new Map([[roomIds[0], Number(id)]]) : undefined
-    const parsed = new Map<number, number>()
-    for (const part of id.split(',')) {
-      const match = /^([0-9]+):([0-9]+)$/.exec(part.trim())
-      if (!match) return undefined
-      parsed.set(Number(match[1]), Number(match[2]))
-    }
-    return parsed
+    if (multi) return parseRoomCursors(id)
+    const cursor = parseSingleCursor(id)
+    return cursor !== undefined && roomIds[0] !== undefined ? new Map([[roomIds[0], cursor]]) : undefined
   }
 
   return {
@@ -47,11 +43,11 @@ export function createCursors(roomIds: readonly number[], multi: boolean, after?
         const cursor = rooms[0] === undefined ? undefined : cursors.get(rooms[0])
         return cursor === undefined ? undefined : String(cursor)
       }
-      const parts = rooms.flatMap((roomId) => {
+      const known = rooms.flatMap((roomId) => {
         const cursor = cursors.get(roomId)
-        return cursor === undefined ? [] : [`${roomId}:${cursor}`]
+        return cursor === undefined ? [] : [[roomId, cursor] as const]
       })
-      return parts.length > 0 ? parts.join(',') : undefined
+      return known.length > 0 ? encodeRoomCursors(known) : undefined
     },
 
     get: (roomId: number) => cursors.get(roomId),

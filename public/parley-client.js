@@ -63,6 +63,27 @@ function retryAfterDelay(retryAfterS, policy, random) {
   return asked + Math.floor(random() * Math.min(asked, policy.capMs));
 }
 
+// src/stream-cursor.ts
+var CURSOR = /^[0-9]{1,15}$/;
+var ROOM_CURSOR = /^([0-9]{1,15}):([0-9]{1,15})$/;
+function encodeRoomCursors(cursors) {
+  let text = "";
+  for (const [roomId, cursor] of cursors) text += `${text ? "," : ""}${roomId}:${cursor}`;
+  return text;
+}
+function parseRoomCursors(text) {
+  const cursors = /* @__PURE__ */ new Map();
+  for (const part of text.split(",")) {
+    const match = ROOM_CURSOR.exec(part.trim());
+    if (!match) return void 0;
+    cursors.set(Number(match[1]), Number(match[2]));
+  }
+  return cursors;
+}
+function parseSingleCursor(text) {
+  return CURSOR.test(text) ? Number(text) : void 0;
+}
+
 // client/cursors.ts
 function createCursors(roomIds, multi, after) {
   const cursors = /* @__PURE__ */ new Map();
@@ -71,15 +92,9 @@ function createCursors(roomIds, multi, after) {
     if (cursor !== void 0) cursors.set(roomId, cursor);
   }
   function parse(id) {
-    if (!multi)
-      return /^[0-9]+$/.test(id) && roomIds[0] !== void 0 ? /* @__PURE__ */ new Map([[roomIds[0], Number(id)]]) : void 0;
-    const parsed = /* @__PURE__ */ new Map();
-    for (const part of id.split(",")) {
-      const match = /^([0-9]+):([0-9]+)$/.exec(part.trim());
-      if (!match) return void 0;
-      parsed.set(Number(match[1]), Number(match[2]));
-    }
-    return parsed;
+    if (multi) return parseRoomCursors(id);
+    const cursor = parseSingleCursor(id);
+    return cursor !== void 0 && roomIds[0] !== void 0 ? /* @__PURE__ */ new Map([[roomIds[0], cursor]]) : void 0;
   }
   return {
     /**
@@ -105,11 +120,11 @@ function createCursors(roomIds, multi, after) {
         const cursor = rooms[0] === void 0 ? void 0 : cursors.get(rooms[0]);
         return cursor === void 0 ? void 0 : String(cursor);
       }
-      const parts = rooms.flatMap((roomId) => {
+      const known = rooms.flatMap((roomId) => {
         const cursor = cursors.get(roomId);
-        return cursor === void 0 ? [] : [`${roomId}:${cursor}`];
+        return cursor === void 0 ? [] : [[roomId, cursor]];
       });
-      return parts.length > 0 ? parts.join(",") : void 0;
+      return known.length > 0 ? encodeRoomCursors(known) : void 0;
     },
     get: (roomId) => cursors.get(roomId)
   };

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http'
+import { encodeRoomCursors } from '../stream-cursor.js'
 import { encodeEventFrame, encodeHistoryFrame, type HistoryFrame, PING_FRAME } from './sse.js'
 
 /** One open SSE connection. Opened by a stream session, owned by the hub until it closes. */
@@ -19,24 +20,6 @@ export interface Stream {
    * the whole map, so one Last-Event-ID resumes every room where it stopped.
    */
   cursors?: Map<number, number>
-}
-
-/** `1:5,2:9`: room 1 up to change cursor 5, room 2 up to 9. */
-export function encodeCursor(cursors: Map<number, number>): string {
-  let text = ''
-  for (const [roomId, seq] of cursors) text += `${text ? ',' : ''}${roomId}:${seq}`
-  return text
-}
-
-/** The per-room seqs of a multi-room cursor; undefined when it is not one. */
-export function parseCursor(text: string): Map<number, number> | undefined {
-  const cursors = new Map<number, number>()
-  for (const part of text.split(',')) {
-    const match = /^([0-9]{1,15}):([0-9]{1,15})$/.exec(part.trim())
-    if (!match) return undefined
-    cursors.set(Number(match[1]), Number(match[2]))
-  }
-  return cursors
 }
 
 /** A joining client that reads nothing of its replay for this long is dropped like a stalled one. */
@@ -76,7 +59,7 @@ export function createStreamWriter({ maxBufferBytes, onDrop }: StreamWriterOptio
     let text = ''
     for (const frame of frames) {
       if (cursors) cursors.set(roomId, frame.cursor)
-      text += encodeHistoryFrame(frame, cursors ? encodeCursor(cursors) : frame.cursor)
+      text += encodeHistoryFrame(frame, cursors ? encodeRoomCursors(cursors) : frame.cursor)
     }
     return text
   }

@@ -2,7 +2,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import type { Refusal } from '../../realtime/admission.js'
-import { parseCursor } from '../../realtime/streams.js'
+import { parseRoomCursors, parseSingleCursor } from '../../stream-cursor.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
 import { ApiError } from '../errors.js'
@@ -90,8 +90,9 @@ export function lastEventId(c: Context<AppEnv>): string | undefined {
 /** A single cursor sent back as Last-Event-ID; 400 when it is not one this server sends. */
 export function parseSeq(value: string | undefined): number | undefined {
   if (value === undefined) return undefined
-  if (!/^[0-9]{1,15}$/.test(value)) throw badCursor()
-  return Number(value)
+  const cursor = parseSingleCursor(value)
+  if (cursor === undefined) throw badCursor()
+  return cursor
 }
 
 function parseRoomList(text: string): number[] {
@@ -126,7 +127,7 @@ export function registerStream(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
   app.openapi(multiStream, async (c) => {
     const roomIds = parseRoomList(c.req.valid('query').rooms)
     const cursorText = lastEventId(c)
-    const cursors = cursorText === undefined ? undefined : parseCursor(cursorText)
+    const cursors = cursorText === undefined ? undefined : parseRoomCursors(cursorText)
     if (cursorText !== undefined && !cursors) throw badCursor()
     return startStream(c, deps, roomIds, cursors, true)
   })
