@@ -8,6 +8,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY client ./client
+COPY scripts ./scripts
 RUN npm run build
 
 FROM node:20-bookworm-slim AS deps
@@ -27,6 +28,7 @@ COPY package.json ./
 COPY drizzle ./drizzle
 COPY sql ./sql
 COPY public ./public
+COPY --from=build /app/public/parley-client.js ./public/
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \

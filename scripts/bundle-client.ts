@@ -1,18 +1,18 @@
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 
-// The browser client (public/) loads the client library as one plain ES module, committed
-// so that `npm start` and the tests serve it without a build step; a test fails when it no
-// longer matches client/. Only types come from src/, so nothing of the server is bundled.
+// The browser client (public/) loads the client library as one plain ES module. It is built,
+// never committed: `npm run build` (and so `npm start`), `npm run dev` and the test setup
+// write it, and git ignores it. Only types come from src/, so nothing of the server is bundled.
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 export const BUNDLE_PATH = join(root, 'public', 'parley-client.js')
 
 const BANNER = '// Built from client/ by `npm run build:client`; edit client/*.ts, not this file.'
 
-/** The bundle's text, exactly as the committed file must hold it. */
+/** The bundle's text. */
 export async function bundleClient(): Promise<string> {
   const result = await build({
     entryPoints: [join(root, 'client', 'index.ts')],
@@ -30,7 +30,13 @@ export async function bundleClient(): Promise<string> {
   return output.text
 }
 
+/** Builds the bundle and writes it where the server serves it from. */
+export async function writeClientBundle(path = BUNDLE_PATH): Promise<string> {
+  mkdirSync(dirname(path), { recursive: true })
+  writeFileSync(path, await bundleClient())
+  return path
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  writeFileSync(BUNDLE_PATH, await bundleClient())
-  console.log(`wrote ${BUNDLE_PATH}`)
+  console.log(`wrote ${await writeClientBundle()}`)
 }

@@ -2,6 +2,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestProject } from 'vitest/node'
+import { writeClientBundle } from '../../scripts/bundle-client.js'
 import { type EmbeddedDatabase, startEmbeddedPostgres } from '../../src/db/embedded.js'
 
 declare module 'vitest' {
@@ -14,8 +15,13 @@ declare module 'vitest' {
 let embedded: EmbeddedDatabase | undefined
 let dataDir: string | undefined
 
-/** Uses DATABASE_URL's server when set; otherwise starts an embedded PostgreSQL on a free port. */
+/**
+ * Builds the browser copy of the client library, which the servers under test serve from
+ * public/; then uses DATABASE_URL's server when set, otherwise starts an embedded PostgreSQL
+ * on a free port.
+ */
 export async function setup(project: TestProject): Promise<void> {
+  await writeClientBundle()
   const configured = process.env.DATABASE_URL
   if (configured) {
     project.provide('adminUrl', configured)
