@@ -1,5 +1,5 @@
--- Parley's membership trigger. Installed by the migration drizzle/0004_member_triggers.sql,
--- which must stay identical to this file (a test compares them).
+-- Parley's membership trigger. `npm run db:sql` copies it into a migration after each change
+-- (test/db/migrations.test.ts fails until it has).
 
 -- Removing a member announces '<room_id>:<user_id>' on parley_members. Every Parley
 -- instance hears it on its one LISTEN connection and closes that user's streams of the

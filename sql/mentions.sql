@@ -1,5 +1,5 @@
--- Parley's mention triggers. Installed by the migration drizzle/0014_mention_triggers.sql,
--- which must stay identical to this file (a test compares them).
+-- Parley's mention triggers. `npm run db:sql` copies them into a migration after each change
+-- (test/db/migrations.test.ts fails until it has).
 --
 -- A mention is '@' then a user id (letters, digits, '_', '.', '-', starting and ending with
 -- a letter, digit or '_'), at the start of the body or after a character that cannot be part

@@ -1,6 +1,5 @@
--- Parley's message triggers. Installed by the migration drizzle/0011_message_change_triggers.sql,
--- which must stay identical to this file (a test compares them); drizzle/0001 and 0009
--- installed earlier versions.
+-- Parley's message triggers. `npm run db:sql` copies them into a migration after each change
+-- (test/db/migrations.test.ts fails until it has); earlier migrations hold earlier versions.
 --
 -- Every change to a room's history is numbered by the room's change cursor
 -- (rooms.last_cursor): a new message, an edit, a delete (a tombstone over HTTP, a row

@@ -1,6 +1,6 @@
 -- Parley's per-user events: what concerns one person across rooms, for GET /me/stream.
--- Installed by the migration drizzle/0015_user_event_triggers.sql, which must stay
--- identical to this file (a test compares them).
+-- `npm run db:sql` copies it into a migration after each change (test/db/migrations.test.ts
+-- fails until it has).
 --
 -- Each user has a cursor (user_feeds.last_cursor) advanced by every event of theirs under
 -- the row's lock, held until commit, so a user's cursor order is commit order and a stream
