@@ -145,28 +145,6 @@ describe('loadConfig', () => {
   })
 })
 
-/** The backticked variable names in the first column of the table under README's "## Configuration". */
-function readmeConfigurationKeys(readme: string): string[] {
-  const lines = readme.split(/\r?\n/)
-  const start = lines.findIndex((line) => /^##\s+Configuration\s*$/.test(line))
-  if (start === -1) throw new Error('README.md has no "## Configuration" section')
-  const end = lines.findIndex((line, index) => index > start && /^#{1,2}\s/.test(line))
-  const section = lines.slice(start + 1, end === -1 ? undefined : end)
-  return section.flatMap((line) => {
-    const name = /^\|\s*`([A-Z][A-Z0-9_]*)`\s*\|/.exec(line)?.[1]
-    return name ? [name] : []
-  })
-}
-
-describe('README', () => {
-  it('lists exactly the variables of the config schema in its configuration table', async () => {
-    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8')
-    const documented = readmeConfigurationKeys(readme)
-    expect(documented.length, 'a variable is listed twice').toBe(new Set(documented).size)
-    expect([...documented].sort()).toEqual(Object.keys(configSchema.shape).sort())
-  })
-})
-
 /** The `# NAME=value` lines of .env.example, in order; its other comments explain them. */
 function exampleSettings(text: string): [string, string][] {
   return text.split(/\r?\n/).flatMap((line) => {
