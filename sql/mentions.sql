@@ -4,7 +4,7 @@
 -- A mention is '@' then a user id (letters, digits, '_', '.', '-', starting and ending with
 -- a letter, digit or '_'), at the start of the body or after a character that cannot be part
 -- of a word, so an e-mail address names nobody. It counts when the named user may read the
--- room as the message is stored: anyone for a public room, a member for a private one. The
+-- room as the message is stored (sql/access.sql, asked without admin rights). The
 -- author is never their own mention, and a message names at most 50 people (its first 50).
 -- Kept on insert and on every change of the body, so psql inserts and edits count too, and
 -- a deleted message (body '') names nobody.
@@ -29,8 +29,7 @@ BEGIN
        ORDER BY first
        LIMIT 50
     ) named
-   WHERE EXISTS (SELECT 1 FROM rooms r WHERE r.id = NEW.room_id AND r.visibility = 'public')
-      OR EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = NEW.room_id AND m.user_id = named.user_id);
+   WHERE EXISTS (SELECT 1 FROM parley_readable_rooms(named.user_id, false) r WHERE r.id = NEW.room_id);
   RETURN NEW;
 END;
 $$;

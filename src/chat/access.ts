@@ -1,7 +1,5 @@
-import { and, eq, sql } from 'drizzle-orm'
+import { sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
-import { roomMembers, rooms } from '../db/schema.js'
-import { preparedPerDb } from '../db/sql.js'
 import type { RoomRole } from '../wire.js'
 
 /** Who is asking: the token's user and whether it is an admin. */
@@ -18,28 +16,46 @@ export interface RoomAccess {
   canManage: boolean
 }
 
-// Prepared: every request to a room runs this.
-const accessStatement = preparedPerDb((db: Db) =>
-  db
-    .select({ visibility: rooms.visibility, kind: rooms.kind, role: roomMembers.role })
-    .from(rooms)
-    .leftJoin(
-      roomMembers,
-      and(eq(roomMembers.roomId, rooms.id), eq(roomMembers.userId, sql.placeholder('userId'))),
-    )
-    .where(eq(rooms.id, sql.placeholder('roomId')))
-    .prepare('parley_room_access'),
-)
+/**
+ * The rooms the viewer may read, as a FROM item: `from ${readableRooms(viewer)} r`. The rule
+ * is sql/access.sql's; PostgreSQL inlines it, so this plans as `rooms r` with the condition.
+ */
+export function readableRooms(viewer: Viewer) {
+  return sql`parley_readable_rooms(${viewer.userId}::text, ${viewer.isAdmin}::boolean)`
+}
 
-async function roomAndRole(db: Db, roomId: number, userId: string): Promise<AccessRow | undefined> {
-  const rows = await accessStatement(db).execute({ roomId, userId })
+/**
+ * The condition "the viewer may read room r", for a query that reads `rooms r` already. It
+ * looks each room up a second time: a query that can read `readableRooms` instead should.
+ */
+export function visibleTo(viewer: Viewer) {
+  return sql`r.id in (select id from ${readableRooms(viewer)})`
+}
+
+type AccessRow = Pick<RoomAccess, 'visibility' | 'kind' | 'role'>
+
+// Prepared (postgres.js names it by its text): every request to a room runs this. No row
+// when the room is missing or the viewer may not read it.
+const ACCESS = `
+  select r.visibility, r.kind, m.role
+    from parley_readable_rooms($2::text, $3::boolean) r
+    left join room_members m on m.room_id = r.id and m.user_id = $2::text
+   where r.id = $1::bigint`
+
+async function roomAndRole(db: Db, roomId: number, viewer: Viewer): Promise<AccessRow | undefined> {
+  const rows = (await db.$client.unsafe(ACCESS, [roomId, viewer.userId, viewer.isAdmin], {
+    prepare: true,
+  })) as unknown as AccessRow[]
   return rows[0]
 }
 
-type AccessRow = Awaited<ReturnType<ReturnType<typeof accessStatement>['execute']>>[number]
+interface Question {
+  roomId: number
+  viewer: Viewer
+}
 
 interface Batch {
-  questions: Map<string, { roomId: number; userId: string }>
+  questions: Map<string, Question>
   answer: Promise<Map<string, AccessRow>>
 }
 
@@ -48,34 +64,38 @@ const MAX_BATCH = 5_000
 // Long enough to gather a burst of connections, short beside a stream's setup.
 const BATCH_WAIT_MS = 5
 
+const questionKey = (roomId: number | string, userId: string, isAdmin: boolean) =>
+  `${roomId}\0${userId}\0${isAdmin}`
+
 /**
- * The room's visibility and the user's role in it, asked together with every other such
- * question of the same tick in one query: a reconnect storm of thousands of streams costs
- * a few queries, not one per stream. The query is sent after everyone in the batch asked,
- * so no answer predates its question; still only the stream's opening uses it (see
- * readableRoom), since the hub asks a private room's access afresh anyway.
+ * roomAndRole, asked together with every other such question of the same tick in one
+ * query: a reconnect storm of thousands of streams costs a few queries, not one per stream.
+ * The query is sent after everyone in the batch asked, so no answer predates its question;
+ * still only the stream's opening uses it (see readableRoom), since the hub asks a private
+ * room's access afresh anyway.
  */
-async function batchedRoomAndRole(db: Db, roomId: number, userId: string): Promise<AccessRow | undefined> {
-  const key = `${roomId}\0${userId}`
+async function batchedRoomAndRole(db: Db, roomId: number, viewer: Viewer): Promise<AccessRow | undefined> {
+  const key = questionKey(roomId, viewer.userId, viewer.isAdmin)
   let batch = batches.get(db)
-  // Two parameters a question, and PostgreSQL takes at most 65,535 in one statement.
+  // Three parameters a question, and PostgreSQL takes at most 65,535 in one statement.
   if (!batch || batch.questions.size >= MAX_BATCH) {
-    const questions = new Map<string, { roomId: number; userId: string }>()
+    const questions = new Map<string, Question>()
     const answer = new Promise<void>((resolve) => setTimeout(resolve, BATCH_WAIT_MS)).then(async () => {
       if (batches.get(db) === current) batches.delete(db)
-      const asked = [...questions.values()]
-      const pairs = sql.join(
-        asked.map((q) => sql`(${q.roomId}::bigint, ${q.userId}::text)`),
+      const asked = sql.join(
+        [...questions.values()].map(
+          (q) => sql`(${q.roomId}::bigint, ${q.viewer.userId}::text, ${q.viewer.isAdmin}::boolean)`,
+        ),
         sql`, `,
       )
-      const rows = await db.execute<{ room_id: string; user_id: string } & AccessRow>(sql`
-        select t.room_id, t.user_id, r.visibility, r.kind, m.role
-        from (values ${pairs}) as t(room_id, user_id)
-        join rooms r on r.id = t.room_id
+      const rows = await db.execute<{ room_id: string; user_id: string; is_admin: boolean } & AccessRow>(sql`
+        select t.room_id, t.user_id, t.is_admin, r.visibility, r.kind, m.role
+        from (values ${asked}) as t(room_id, user_id, is_admin)
+        join lateral parley_readable_rooms(t.user_id, t.is_admin) r on r.id = t.room_id
         left join room_members m on m.room_id = t.room_id and m.user_id = t.user_id`)
       return new Map(
         rows.map((row) => [
-          `${row.room_id}\0${row.user_id}`,
+          questionKey(row.room_id, row.user_id, row.is_admin),
           { visibility: row.visibility, kind: row.kind, role: row.role },
         ]),
       )
@@ -84,14 +104,14 @@ async function batchedRoomAndRole(db: Db, roomId: number, userId: string): Promi
     batch = current
     batches.set(db, batch)
   }
-  batch.questions.set(key, { roomId, userId })
+  batch.questions.set(key, { roomId, viewer })
   return (await batch.answer).get(key)
 }
 
 /**
- * The viewer's access to a room, or undefined when the room does not exist or is private
- * and the viewer is neither a member nor an admin: callers answer both with the same 404,
- * so a private room's existence does not leak.
+ * The viewer's access to a room, or undefined when the room does not exist or the viewer
+ * may not read it (sql/access.sql): callers answer both with the same 404, so a private
+ * room's existence does not leak.
  *
  * With `shared`, the question is asked in one query with the others of the same tick.
  */
@@ -102,9 +122,8 @@ export async function readableRoom(
   { shared = false } = {},
 ): Promise<RoomAccess | undefined> {
   if (!Number.isSafeInteger(roomId)) return undefined
-  const row = await (shared ? batchedRoomAndRole : roomAndRole)(db, roomId, viewer.userId)
+  const row = await (shared ? batchedRoomAndRole : roomAndRole)(db, roomId, viewer)
   if (!row) return undefined
-  if (row.visibility === 'private' && !row.role && !viewer.isAdmin) return undefined
   return {
     roomId,
     visibility: row.visibility,
@@ -112,11 +131,4 @@ export async function readableRoom(
     role: row.role,
     canManage: row.role === 'owner' || viewer.isAdmin,
   }
-}
-
-/** The SQL condition "the viewer may read room r", for lists. */
-export function visibleTo(viewer: Viewer) {
-  if (viewer.isAdmin) return sql`true`
-  return sql`(r.visibility = 'public' or exists (
-    select 1 from room_members m where m.room_id = r.id and m.user_id = ${viewer.userId}))`
 }

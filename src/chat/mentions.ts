@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import type { Mention } from '../wire.js'
-import { type Viewer, visibleTo } from './access.js'
+import { readableRooms, type Viewer } from './access.js'
 import { type MessageRecord, messageColumns, toMessage } from './messages.js'
 
 export interface MentionPage {
@@ -21,8 +21,8 @@ export async function listMentions(db: Db, viewer: Viewer, page: MentionPage) {
     select ${messageColumns}, r.name as room_name, r.kind as room_kind
       from message_mentions mm
       join messages m on m.room_id = mm.room_id and m.seq = mm.seq
-      join rooms r on r.id = mm.room_id
-     where mm.user_id = ${viewer.userId} ${before} and ${visibleTo(viewer)}
+      join ${readableRooms(viewer)} r on r.id = mm.room_id
+     where mm.user_id = ${viewer.userId} ${before}
      order by mm.message_id desc
      limit ${page.limit + 1}`)
   const mentions: Mention[] = rows.slice(0, page.limit).map((row) => ({

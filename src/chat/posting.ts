@@ -87,15 +87,13 @@ const POST_BATCH = `
   ), decided as (
     select r.*, prior.id as prior_id,
            case
-             when room.id is null or (room.visibility = 'private' and member.role is null and not r.is_admin)
-               then 'room_not_found'
+             when room.id is null then 'room_not_found'
              when prior.id is not null then 'existing'
              when r.reply_to is not null and parent.seq is null then 'message_not_found'
              else 'ok'
            end as verdict
       from req r
-      left join rooms room on room.id = r.room_id
-      left join room_members member on member.room_id = r.room_id and member.user_id = r.user_id
+      left join lateral parley_readable_rooms(r.user_id, r.is_admin) room on room.id = r.room_id
       left join messages prior on prior.user_id = r.user_id and prior.client_id = r.client_id
       left join parents parent on parent.room_id = r.room_id and parent.seq = r.reply_to
   ), ranked as (

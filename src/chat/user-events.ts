@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import type { UserEventData, UserEventName } from '../wire.js'
-import type { Viewer } from './access.js'
+import { readableRooms, type Viewer } from './access.js'
 import { type MessageRecord, messageColumns, toMessage } from './messages.js'
 import { unreadColumns } from './rooms.js'
 
@@ -38,8 +38,7 @@ export async function userEventsAfter(db: Db, viewer: Viewer, after: number, lim
   const rows = await db.execute<EventRow>(sql`
     select e.cursor, e.kind, e.room_id as event_room_id, e.seq as event_seq,
            r.name as room_name, r.kind as room_kind,
-           (r.id is not null and (${viewer.isAdmin} or r.visibility = 'public' or exists (
-              select 1 from room_members rm where rm.room_id = r.id and rm.user_id = ${viewer.userId}))) as readable,
+           exists (select 1 from ${readableRooms(viewer)} rr where rr.id = e.room_id) as readable,
            ${messageColumns}
       from user_events e
       left join rooms r on r.id = e.room_id

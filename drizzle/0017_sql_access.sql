@@ -1,0 +1,31 @@
+-- Copied from sql/access.sql by `npm run db:sql`; edit that file.
+-- Who may read a room: the one place the rule is written. `npm run db:sql` copies it into a
+-- migration after each change (test/db/migrations.test.ts fails until it has).
+--
+-- Every check reads it: the server's (src/chat/access.ts: opening a room and its streams,
+-- the lobby, search, mentions, posting's batches, the user stream's events) and the mention
+-- trigger's (sql/mentions.sql, which asks for the person named, never as an admin). A room
+-- that does not exist is read by nobody, so a missing room and a hidden one look alike and
+-- a private room's existence does not leak.
+--
+-- Anyone may read a public room; a private one, its members and admins. A direct message is
+-- a private room whose members are its two people (the rooms_dm_pair constraint), read by
+-- them and by admins like any private room; that the lobby lists it to its two people only,
+-- admins included, is a rule of listing (src/chat/rooms.ts), not of reading.
+--
+-- It returns the readable rooms rather than a yes or no, because PostgreSQL inlines a SQL
+-- function only when it is a single SELECT and, for one returning a boolean, only when that
+-- SELECT holds no subquery: a boolean version would be called once per row (ten times the
+-- lobby's cost over 10,000 rooms). Called in FROM (`FROM parley_readable_rooms($1, $2) r`)
+-- it is inlined into the caller's query, STABLE and without SET or SECURITY DEFINER, and
+-- plans as the rooms table with this condition: the same indexes (rooms_pkey, the
+-- room_members primary key) as the condition written out. A further rule (a ban, an
+-- archived room) is a further condition here.
+CREATE OR REPLACE FUNCTION parley_readable_rooms(user_id text, is_admin boolean)
+RETURNS SETOF rooms
+LANGUAGE sql STABLE AS $$
+  SELECT r.* FROM rooms r
+   WHERE parley_readable_rooms.is_admin OR r.visibility = 'public'
+      OR EXISTS (SELECT 1 FROM room_members m
+                  WHERE m.room_id = r.id AND m.user_id = parley_readable_rooms.user_id)
+$$;
