@@ -78,7 +78,7 @@ describe('a crowd', () => {
       await until(async () => {
         const [row] = await database.sql<{ waiting: number }[]>`
           select count(*)::int as waiting from pg_stat_activity
-          where datname = current_database() and wait_event_type = 'Lock' and query like '%stream_presence%'`
+          where datname = current_database() and wait_event_type = 'Lock' and query like '%parley_presence_write%'`
         return row!.waiting === 2
       }, 'both batches to wait')
     })
