@@ -13,18 +13,16 @@ import {
   retried,
   toMessage,
 } from './messages.js'
-import { type RateLimit, secondsUntilAllowed } from './rate-limit.js'
+import { createGroupCommit, settleNow } from './group-commit.js'
+import { type RateLimit, secondsUntilAllowed, windowSql } from './rate-limit.js'
 
 export interface PostingOptions {
   db: Db
   logger: Logger
   rateLimit: RateLimit
-  /** A batch closes at this many messages… */
+  /** A batch closes at this many messages (POST_BATCH_MAX)… */
   batchMax: number
-  /**
-   * …or this long after its first message, whichever comes first; with 0, at the end of
-   * the event loop's turn, so the posts that arrived together go together at no wait.
-   */
+  /** …or this long after its first (POST_BATCH_MS); see createGroupCommit. */
   batchMs: number
 }
 
@@ -39,12 +37,6 @@ export interface Posted {
   created: boolean
 }
 
-interface Pending {
-  request: PostRequest
-  resolve: (posted: Posted) => void
-  reject: (error: unknown) => void
-}
-
 /** A request's fate in a batch, as the batch statement decides it. */
 type Verdict = 'ok' | 'existing' | 'room_not_found' | 'message_not_found' | 'rate_limited'
 
@@ -56,16 +48,14 @@ type OutcomeRow = { [K in keyof MessageRecord]: MessageRecord[K] | null } & {
   wait_ms: number | null
 }
 
-/** Batches in flight at once: one filling while another commits keeps the database busy. */
-const MAX_IN_FLIGHT = 2
-
 // One statement per batch, so one round trip and one commit for all its messages: NOTIFY's
 // commit lock, the ceiling of notifying inserts, is taken once per batch. Per request, in
-// one pass: may the user read the room, is its client_id already stored, does the parent of
-// a reply exist, and is the user within the rate limit (their stored messages in the window
-// plus their earlier ones in this batch). The accepted messages are inserted in room order
-// after every parent is locked, so each batch takes its locks as every writer does (message
-// rows, then rooms in ascending order) and batches of several processes never deadlock.
+// one pass: may the user read the room (sql/access.sql), is its client_id already stored,
+// does the parent of a reply exist, and is the user within the rate limit (their stored
+// messages in the window, src/chat/rate-limit.ts, plus their earlier ones in this batch).
+// The accepted messages are inserted in room order after every parent is locked, so each
+// batch takes its locks as every writer does (message rows, then rooms in ascending order)
+// and batches of several processes never deadlock.
 const POST_BATCH = `
   with req as (
     select * from json_to_recordset($1::text::json)
@@ -77,13 +67,9 @@ const POST_BATCH = `
      order by p.room_id, p.seq
        for update
   ), recent as (
-    select u.user_id, w.n, w.oldest
+    select u.user_id, w.n, w.wait_ms
       from (select distinct user_id from req) u
-      cross join lateral (
-        select count(*)::int as n, min(created_at) as oldest from (
-          select created_at from messages
-           where user_id = u.user_id and created_at > now() - $3::int * interval '1 millisecond'
-           order by created_at desc limit greatest($2::int, 1)) x) w
+      cross join lateral ${windowSql('messages where user_id = u.user_id', '$2', '$3')} w
   ), decided as (
     select r.*, prior.id as prior_id,
            case
@@ -97,7 +83,7 @@ const POST_BATCH = `
       left join messages prior on prior.user_id = r.user_id and prior.client_id = r.client_id
       left join parents parent on parent.room_id = r.room_id and parent.seq = r.reply_to
   ), ranked as (
-    select d.*, recent.oldest,
+    select d.*, recent.wait_ms,
            case
              when d.verdict = 'ok' and $2::int > 0
                   and recent.n + row_number() over (partition by d.user_id, d.verdict order by d.ord) > $2::int
@@ -109,116 +95,44 @@ const POST_BATCH = `
     insert into messages as m (room_id, seq, created_cursor, user_id, user_name, body, client_id, reply_to)
     select room_id, 0, 0, user_id, user_name, body, client_id, reply_to
       from ranked
+     -- Always true, and there for its timing: a CTE's rows are produced only as a reader
+     -- pulls them, so the join in decided could lock parents between inserts (rooms before
+     -- messages, against every writer's order). This sub-select runs once before the first
+     -- row is inserted and reads parents to the end, locking every parent first.
      where outcome = 'ok' and (select count(*) from parents) >= 0
      order by room_id, ord
     returning ${MESSAGE_COLUMNS}, m.client_id
   )
-  select 'outcome' as kind, k.ord, k.outcome as verdict,
-         extract(epoch from (coalesce(k.oldest, now()) + $3::int * interval '1 millisecond' - now())) * 1000 as wait_ms,
+  select 'outcome' as kind, k.ord, k.outcome as verdict, k.wait_ms,
          ${MESSAGE_COLUMNS}, m.client_id
     from ranked k left join messages m on m.id = k.prior_id
   union all
   select 'inserted', null, null, null, i.* from inserted i`
 
 /**
- * Group commit for posting. Messages posted to this process at about the same moment are
- * decided and inserted together in one statement, and each request is answered once its
- * batch has committed, so a 201 means the message is stored, numbered and announced. A
- * batch closes at `batchMax` messages or `batchMs` after its first, whichever comes first,
- * and goes as soon as fewer than MAX_IN_FLIGHT batches are being stored: under load the
- * posts that arrive while batches commit gather into the next one by themselves.
+ * Posting by group commit (src/chat/group-commit.ts): messages posted to this process at
+ * about the same moment are decided and inserted together in one statement, and each
+ * request is answered once its batch has committed, so a 201 means the message is stored,
+ * numbered and announced.
  *
  * Everything a single post promises holds per message: one refused message (a room it may
  * not read, a rate limit reached, a client_id used in another room) is answered alone while
- * the others are stored. A batch that fails as a whole (a room removed between its check
- * and its insert, a client_id raced by another process) is posted again message by message,
- * each with its own checks, so no message fails for another's sake.
+ * the others are stored. A client_id repeated within a batch is posted once, and its repeats
+ * get what it got. A batch that fails as a whole (a room removed between its check and its
+ * insert, a client_id raced by another process) is posted again message by message, each
+ * with its own checks; while the database is unreachable, every message fails with it.
  */
 export function createPosting({ db, logger, rateLimit, batchMax, batchMs }: PostingOptions) {
-  let queue: Pending[] = []
-  let cancelScheduled: (() => void) | undefined
-  let inFlight = 0
-  const counters = { batches: 0, messages: 0, batchesPostedOneByOne: 0 }
-
-  function post(request: PostRequest): Promise<Posted> {
-    return new Promise<Posted>((resolve, reject) => {
-      queue.push({ request, resolve, reject })
-      if (queue.length >= batchMax) dispatch()
-      else cancelScheduled ??= schedule(dispatch)
-    })
-  }
-
-  function schedule(work: () => void): () => void {
-    if (batchMs > 0) {
-      const timer = setTimeout(work, batchMs)
-      return () => clearTimeout(timer)
-    }
-    const immediate = setImmediate(work)
-    return () => clearImmediate(immediate)
-  }
-
-  function dispatch(): void {
-    cancelScheduled?.()
-    cancelScheduled = undefined
-    while (inFlight < MAX_IN_FLIGHT && queue.length > 0) {
-      const batch = queue.slice(0, batchMax)
-      queue = queue.slice(batch.length)
-      inFlight++
-      void runBatch(batch).finally(() => {
-        inFlight--
-        // What arrived meanwhile has waited for this batch: it goes now.
-        if (queue.length > 0) dispatch()
-      })
-    }
-  }
-
-  async function runBatch(batch: Pending[]): Promise<void> {
-    // A client_id repeated within the batch is posted once; its repeats get what it got.
-    const first = new Map<string, Pending>()
-    const repeats = new Map<Pending, Pending[]>()
-    const sent: Pending[] = []
-    for (const pending of batch) {
-      const { userId, clientId } = pending.request
-      const key = clientId === undefined ? undefined : `${userId}\0${clientId}`
-      const original = key === undefined ? undefined : first.get(key)
-      if (original) repeats.get(original)!.push(pending)
-      else {
-        if (key !== undefined) first.set(key, pending)
-        repeats.set(pending, [])
-        sent.push(pending)
-      }
-    }
-    let results: PromiseSettledResult<Posted>[]
-    counters.batches++
-    counters.messages += sent.length
-    try {
-      results = await postTogether(sent.map((pending) => pending.request))
-    } catch (error) {
-      if (isDatabaseUnavailable(error)) {
-        for (const pending of batch) pending.reject(error)
-        return
-      }
-      logger.warn(
-        { err: error, messages: sent.length },
-        'a posting batch failed; posting its messages one by one',
-      )
-      counters.batchesPostedOneByOne++
-      results = []
-      for (const pending of sent) results.push(await settle(postAlone(db, pending.request, rateLimit)))
-    }
-    sent.forEach((pending, i) => {
-      const result = results[i]!
-      answer(pending, result)
-      for (const repeat of repeats.get(pending)!) {
-        answer(
-          repeat,
-          result.status === 'fulfilled'
-            ? settleNow(() => retried(result.value.message, repeat.request))
-            : result,
-        )
-      }
-    })
-  }
+  const groupCommit = createGroupCommit<PostRequest, Posted>({
+    logger,
+    batchMax,
+    batchMs,
+    together: postTogether,
+    alone: (request) => postAlone(db, request, rateLimit),
+    failsEveryRequest: isDatabaseUnavailable,
+    keyOf: ({ userId, clientId }) => (clientId === undefined ? undefined : `${userId}\0${clientId}`),
+    repeat: (posted, request) => retried(posted.message, request),
+  })
 
   async function postTogether(requests: PostRequest[]): Promise<PromiseSettledResult<Posted>[]> {
     const json = JSON.stringify(
@@ -247,7 +161,13 @@ export function createPosting({ db, logger, rateLimit, batchMax, batchMs }: Post
     return results
   }
 
-  return { post, stats: () => ({ ...counters }) }
+  return {
+    post: groupCommit.submit,
+    stats: () => {
+      const { batches, requests, batchesDoneOneByOne } = groupCommit.stats()
+      return { batches, messages: requests, batchesPostedOneByOne: batchesDoneOneByOne }
+    },
+  }
 }
 
 export type Posting = ReturnType<typeof createPosting>
@@ -320,23 +240,3 @@ async function postAlone(db: Db, request: PostRequest, rateLimit: RateLimit): Pr
 
 const rateLimitedFor = (seconds: number) =>
   new ChatError('rate_limited', `Too many messages; try again in ${seconds} s`, seconds)
-
-function answer(pending: Pending, result: PromiseSettledResult<Posted>): void {
-  if (result.status === 'fulfilled') pending.resolve(result.value)
-  else pending.reject(result.reason)
-}
-
-function settleNow<T>(work: () => T): PromiseSettledResult<T> {
-  try {
-    return { status: 'fulfilled', value: work() }
-  } catch (reason) {
-    return { status: 'rejected', reason }
-  }
-}
-
-function settle<T>(promise: Promise<T>): Promise<PromiseSettledResult<T>> {
-  return promise.then(
-    (value) => ({ status: 'fulfilled', value }),
-    (reason: unknown) => ({ status: 'rejected', reason }),
-  )
-}
