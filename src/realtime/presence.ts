@@ -44,8 +44,8 @@ interface Change {
  * (sql/presence.sql) because each lock must precede reads that see what its previous holder
  * committed: in a client-side transaction that takes several statements on a reserved
  * connection, and postgres.js 3.4.9 crashes the process when a reserved connection's
- * backend dies mid-transaction (porsager/postgres issue 1208). A single statement on the
- * pool just fails, and the batch is retried with the next one.
+ * backend dies mid-transaction: its ROLLBACK is written, from a timer, to a socket already
+ * gone. A single statement on the pool just fails, and the batch is retried with the next.
  */
 export function createPresence({ sql, logger, ttlMs, batchMs, listMax }: PresenceOptions) {
   const instanceId = randomUUID()

@@ -86,9 +86,9 @@ const lastCount = (stream: StreamClient) =>
 /**
  * Terminates the server's pool connections (never its LISTEN connection) in this test's
  * database: all of them, or those running a statement. Not a connection still starting up
- * (no statement of ours yet, or the driver's own array-types query): postgres.js 3.4.9 loses
- * that query's failure as an unhandled rejection (porsager/postgres issues 1192 and 1223),
- * a separate defect this test is not about.
+ * (no statement of ours yet, or the driver's own array-types query): postgres.js 3.4.9 drops
+ * the promise of that query, so its failure is an unhandled rejection that ends the process,
+ * a separate driver defect this test is not about.
  */
 async function killPool(which: 'all' | 'busy'): Promise<number> {
   const rows = await database.sql<{ gone: boolean }[]>`
