@@ -1,23 +1,43 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { Hub } from './realtime/hub.js'
+import type { Listener } from './realtime/listener.js'
+import type { Streams } from './realtime/streams.js'
 
-type HubStats = ReturnType<Hub['stats']>
+interface Sources {
+  hub: Pick<Hub, 'stats' | 'topRooms'>
+  streams: Pick<Streams, 'stats'>
+  listener: Pick<Listener, 'isListening' | 'reconnects'>
+}
+
+interface Readings {
+  hub: ReturnType<Hub['stats']>
+  streams: ReturnType<Streams['stats']>
+  listener: { listening: boolean; reconnects: number }
+}
 
 /**
- * The Prometheus registry of one Parley instance. Hub figures are read when scraped,
- * so the delivery path only pays for the lag histogram, once per message.
+ * The Prometheus registry of one Parley instance. The realtime figures are read when
+ * scraped, so the delivery path only pays for the lag histogram, once per message.
  */
-export function createMetrics(getHub: () => Pick<Hub, 'stats' | 'topRooms'>) {
-  const readHub = () => getHub().stats()
+export function createMetrics(getSources: () => Sources) {
+  const read = (): Readings => {
+    const { hub, streams, listener } = getSources()
+    return {
+      hub: hub.stats(),
+      streams: streams.stats(),
+      listener: { listening: listener.isListening(), reconnects: listener.reconnects() },
+    }
+  }
+  const readHub = () => read().hub
   const registry = new Registry()
-  const counterFromHub = (name: string, help: string, read: (stats: HubStats) => number) =>
+  const counterOf = (name: string, help: string, pick: (readings: Readings) => number) =>
     new Counter({
       name,
       help,
       registers: [registry],
       collect() {
         this.reset()
-        this.inc(read(readHub()))
+        this.inc(pick(read()))
       },
     })
 
@@ -36,7 +56,7 @@ export function createMetrics(getHub: () => Pick<Hub, 'stats' | 'topRooms'>) {
     registers: [registry],
     collect() {
       this.reset()
-      for (const { roomId, subscribers } of getHub().topRooms(10))
+      for (const { roomId, subscribers } of getSources().hub.topRooms(10))
         this.set({ room_id: String(roomId) }, subscribers)
     },
   })
@@ -45,33 +65,33 @@ export function createMetrics(getHub: () => Pick<Hub, 'stats' | 'topRooms'>) {
     help: '1 while the LISTEN connection is established',
     registers: [registry],
     collect() {
-      this.set(readHub().listening ? 1 : 0)
+      this.set(read().listener.listening ? 1 : 0)
     },
   })
-  counterFromHub(
+  counterOf(
     'parley_notifications_total',
     'Notifications received on the LISTEN connection',
-    (s) => s.notifications,
+    (r) => r.hub.notifications,
   )
-  counterFromHub(
+  counterOf(
     'parley_messages_delivered_total',
     'Message frames written to subscribers',
-    (s) => s.delivered,
+    (r) => r.hub.delivered,
   )
-  counterFromHub(
+  counterOf(
     'parley_listener_reconnects_total',
     'Times the LISTEN connection was lost',
-    (s) => s.reconnects,
+    (r) => r.listener.reconnects,
   )
-  counterFromHub(
+  counterOf(
     'parley_notifications_refused_total',
     'Room event notifications dropped because they were not in a shape Parley publishes',
-    (s) => s.refused,
+    (r) => r.hub.refused,
   )
-  counterFromHub(
+  counterOf(
     'parley_slow_subscribers_dropped_total',
     'Streams closed because their buffer overflowed',
-    (s) => s.dropped,
+    (r) => r.streams.dropped,
   )
 
   const deliveryLag = new Histogram({

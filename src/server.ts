@@ -7,7 +7,6 @@ import { type Auth, createAuth, resolveAuthOptions } from './auth/jwt.js'
 import { readableRoom } from './chat/access.js'
 import type { Config } from './config.js'
 import { createDb } from './db/client.js'
-import { channels } from './db/notify.js'
 import { checkSearchConfig } from './db/search-config.js'
 import { createPosting } from './chat/posting.js'
 import { createApp } from './http/app.js'
@@ -15,8 +14,10 @@ import { resolvePublicFolder } from './http/routes/browser-client.js'
 import { createMetrics } from './metrics.js'
 import { createAdmission } from './realtime/admission.js'
 import { createHub } from './realtime/hub.js'
+import { createListener } from './realtime/listener.js'
 import { createPresence } from './realtime/presence.js'
-import { createStreamSessions } from './realtime/session.js'
+import { createRoomSessions } from './realtime/session.js'
+import { createStreams } from './realtime/streams.js'
 import { createUserFeed } from './realtime/user-feed.js'
 
 export interface ServerOptions {
@@ -29,7 +30,12 @@ export interface ServerOptions {
 
 export type ParleyServer = Awaited<ReturnType<typeof startServer>>
 
-/** Wires one Parley instance: pool, hub with its LISTEN connection, HTTP app, listening socket. */
+/**
+ * Wires one Parley instance. The data flows down this function: the pool and the one
+ * LISTEN connection; the listener feeds the hub (rooms) and the user feed (each user's
+ * events), which write to the process's streams; the HTTP app opens those streams and
+ * takes writes, which the database's triggers announce back to every instance's listener.
+ */
 export async function startServer({ config, databaseUrl, logger, auth: givenAuth }: ServerOptions) {
   const { db, sql } = createDb(databaseUrl, { max: config.DB_POOL_MAX })
   try {
@@ -39,14 +45,13 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     throw error
   }
   const auth = givenAuth ?? createAuth(await resolveAuthOptions(config))
-  // Read at scrape time, after the hub below exists.
-  const metrics = createMetrics(() => hub)
+  // Read at scrape time, after the hub and the listener below exist.
+  const metrics = createMetrics(() => ({ hub, streams, listener }))
   const admission = createAdmission({
     maxStreams: config.MAX_STREAMS,
     maxStreamsPerUser: config.MAX_STREAMS_PER_USER,
   })
-  const userFeed = createUserFeed({
-    db,
+  const streams = createStreams({
     admission,
     logger,
     heartbeatMs: config.HEARTBEAT_MS,
@@ -55,16 +60,19 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
   })
   const hub = createHub({
     db,
-    databaseUrl,
     logger,
-    heartbeatMs: config.HEARTBEAT_MS,
-    probeMs: config.LISTENER_PROBE_MS,
+    streams,
     maxBufferBytes: config.STREAM_BUFFER_BYTES,
     observeLag: metrics.observeDeliveryLag,
     // The one access rule of chat/access.ts, asked again by the hub for streams already open.
-    mayRead: async (roomId, subscriber) => (await readableRoom(db, roomId, subscriber)) !== undefined,
-    alsoListening: { channels: { [channels.users]: userFeed.onNotice }, onListen: userFeed.onListen },
-    onRoomActivity: userFeed.onRoomActivity,
+    mayRead: async (roomId, stream) => (await readableRoom(db, roomId, stream)) !== undefined,
+  })
+  const userFeed = createUserFeed({ db, logger, streams })
+  const listener = createListener({
+    url: databaseUrl,
+    consumers: [hub.listens, userFeed.listens],
+    probeMs: config.LISTENER_PROBE_MS,
+    onDown: (error) => logger.warn({ err: error.message }, 'listener connection lost; reconnecting'),
   })
   const presence = createPresence({
     sql,
@@ -80,18 +88,17 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     batchMax: config.POST_BATCH_MAX,
     batchMs: config.POST_BATCH_MS,
   })
-  const sessions = createStreamSessions({ hub, admission, presence, logger, retryMs: config.SSE_RETRY_MS })
-  await hub.start()
+  const roomSessions = createRoomSessions({ streams, hub, presence })
+  await listener.start()
   await presence.start()
 
   const app = createApp({
     db,
     posting,
     auth,
-    hub,
-    admission,
+    listener,
     presence,
-    sessions,
+    roomSessions,
     userFeed,
     metrics,
     config,
@@ -119,8 +126,10 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     closing ??= (async () => {
       const http = server as HttpServer
       const drained = new Promise<void>((resolve) => http.close(() => resolve()))
+      streams.stop(config.SSE_RETRY_MS)
+      hub.stop()
       userFeed.stop()
-      await hub.stop(config.SSE_RETRY_MS)
+      await listener.stop()
       await presence.stop()
       http.closeIdleConnections()
       const deadline = setTimeout(() => http.closeAllConnections(), config.SHUTDOWN_TIMEOUT_MS)
@@ -138,6 +147,8 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     db,
     sql,
     hub,
+    streams,
+    listener,
     admission,
     presence,
     metrics,

@@ -10,11 +10,10 @@ import type { Posting } from '../chat/posting.js'
 import type { Config, DevSignInSettings } from '../config.js'
 import type { Db } from '../db/client.js'
 import type { Metrics } from '../metrics.js'
-import type { Admission } from '../realtime/admission.js'
-import type { Hub } from '../realtime/hub.js'
+import type { Listener } from '../realtime/listener.js'
 import type { Presence } from '../realtime/presence.js'
 import type { UserFeed } from '../realtime/user-feed.js'
-import type { StreamSessions } from '../realtime/session.js'
+import type { RoomSessions } from '../realtime/session.js'
 import { authenticate } from './authenticate.js'
 import type { AppEnv } from './env.js'
 import { ApiError, createErrorHandler, type ErrorCode, errorBody } from './errors.js'
@@ -38,10 +37,9 @@ export interface AppDeps {
   db: Db
   posting: Posting
   auth: Auth
-  hub: Hub
-  admission: Admission
+  listener: Listener
   presence: Presence
-  sessions: StreamSessions
+  roomSessions: RoomSessions
   userFeed: UserFeed
   metrics: Metrics
   config: DevSignInSettings &

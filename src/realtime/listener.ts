@@ -1,11 +1,17 @@
 import postgres from 'postgres'
 
-export interface ListenerOptions {
-  url: string
+/** One part of the process that the LISTEN connection feeds. */
+export interface ListenerConsumer {
   /** Channel name → what to do with each payload on it. */
   channels: Record<string, (payload: string) => void>
-  /** Called each time LISTEN is (re-)established; notifications sent before it were lost. */
+  /** Called each time LISTEN is (re-)established: notifications sent before it were lost. */
   onListen: () => void
+}
+
+export interface ListenerOptions {
+  url: string
+  /** Everything fed by this connection; a channel may feed several of them. */
+  consumers: ListenerConsumer[]
   onDown: (error: Error) => void
   /** How often the connection is probed, and how long a probe may take before it counts as dead. */
   probeMs: number
@@ -17,6 +23,8 @@ export interface Listener {
   start(): Promise<void>
   stop(): Promise<void>
   isListening(): boolean
+  /** Times the connection was lost after listening. */
+  reconnects(): number
 }
 
 const MAX_BACKOFF_MS = 5_000
@@ -30,6 +38,13 @@ const MAX_BACKOFF_MS = 5_000
  */
 export function createListener(options: ListenerOptions): Listener {
   const probeTimeoutMs = options.probeTimeoutMs ?? Math.min(options.probeMs, 3_000)
+  const handlers = new Map<string, ((payload: string) => void)[]>()
+  for (const consumer of options.consumers) {
+    for (const [channel, handle] of Object.entries(consumer.channels)) {
+      handlers.set(channel, [...(handlers.get(channel) ?? []), handle])
+    }
+  }
+  let reconnects = 0
   let client: postgres.Sql | undefined
   let listening = false
   let stopped = false
@@ -51,11 +66,13 @@ export function createListener(options: ListenerOptions): Listener {
         if (client === sql) lose(new Error('listener connection closed'))
       },
       // Not in postgres.js's published types, but it is how its own listen() receives notifications.
-      onnotify: (channel: string, payload: string) => options.channels[channel]?.(payload),
+      onnotify: (channel: string, payload: string) => {
+        for (const handle of handlers.get(channel) ?? []) handle(payload)
+      },
     } as postgres.Options<Record<string, postgres.PostgresType>>)
     client = sql
     try {
-      for (const channel of Object.keys(options.channels)) {
+      for (const channel of handlers.keys()) {
         await sql.unsafe(`listen "${channel.replace(/"/g, '""')}"`)
       }
     } catch (error) {
@@ -65,7 +82,7 @@ export function createListener(options: ListenerOptions): Listener {
     if (client !== sql) return
     listening = true
     failures = 0
-    options.onListen()
+    for (const consumer of options.consumers) consumer.onListen()
   }
 
   function lose(error: Error): void {
@@ -74,7 +91,10 @@ export function createListener(options: ListenerOptions): Listener {
     const wasListening = listening
     listening = false
     sql?.end({ timeout: 0 }).catch(() => {})
-    if (wasListening) options.onDown(error)
+    if (wasListening) {
+      reconnects++
+      options.onDown(error)
+    }
     scheduleReconnect()
   }
 
@@ -128,5 +148,6 @@ export function createListener(options: ListenerOptions): Listener {
       await sql?.end({ timeout: 1 })
     },
     isListening: () => listening,
+    reconnects: () => reconnects,
   }
 }

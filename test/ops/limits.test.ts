@@ -90,7 +90,7 @@ describe('a subscriber that stops reading', () => {
 
     await insertBig(roomId, 200, 60 * 1024)
 
-    await until(() => server.hub.stats().dropped >= 1, 'the stalled subscriber to be dropped')
+    await until(() => server.streams.stats().dropped >= 1, 'the stalled subscriber to be dropped')
     await until(() => server.hub.subscriberCount(roomId) === 1, 'one subscriber left')
     // The slot is only released when the connection is gone, not merely unsubscribed.
     await until(() => server.admission.open() === 1, 'the stalled stream to release its slot')

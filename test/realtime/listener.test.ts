@@ -47,7 +47,7 @@ describe('the LISTEN connection', () => {
 
     // Rows committed while nobody listens raise no notification that arrives: only the
     // catch-up after the reconnect can deliver them.
-    await until(() => server.hub.isListening(), 'the listener to be back')
+    await until(() => server.listener.isListening(), 'the listener to be back')
     await database.sql.begin(async (tx) => {
       await tx`select pg_terminate_backend(pid) from pg_stat_activity
                where datname = current_database() and application_name = 'parley-listener'`
@@ -56,6 +56,6 @@ describe('the LISTEN connection', () => {
     })
     for (const stream of watchers) await stream.waitFor(260, 15_000)
     for (const stream of watchers) expect(stream.seqs()).toEqual(range(1, 260))
-    expect(server.hub.stats().reconnects).toBeGreaterThanOrEqual(2)
+    expect(server.listener.reconnects()).toBeGreaterThanOrEqual(2)
   })
 })

@@ -124,7 +124,7 @@ describe('replay', () => {
     )
     await until(() => server.hub.stats().streams === 1, 'the stream to start replaying')
     // A client that does not read for a while is not dropped during its replay…
-    await expect(until(() => server.hub.stats().dropped > 0, 'a drop', 1_500)).rejects.toThrow(/Timed out/)
+    await expect(until(() => server.streams.stats().dropped > 0, 'a drop', 1_500)).rejects.toThrow(/Timed out/)
     socket.resume()
     const seqs = () =>
       [
@@ -138,6 +138,6 @@ describe('replay', () => {
     await database.sql`insert into messages (room_id, user_id, user_name, body) values (${roomId}, 'ops', 'Ops', 'live')`
     await until(() => seqs().length === 1201, 'the live message')
     expect(seqs()).toEqual(range(1, 1201))
-    expect(server.hub.stats().dropped).toBe(0)
+    expect(server.streams.stats().dropped).toBe(0)
   })
 })

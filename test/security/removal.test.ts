@@ -51,14 +51,14 @@ async function withListenerDown(whileDown: (sql: postgres.ReservedSql) => Promis
     await admin.unsafe(`alter database "${name}" with allow_connections false`)
     await sql`select pg_terminate_backend(pid) from pg_stat_activity
       where datname = current_database() and application_name = 'parley-listener'`
-    await until(() => !server.hub.isListening(), 'the listener to notice it is down')
+    await until(() => !server.listener.isListening(), 'the listener to notice it is down')
     await whileDown(sql)
   } finally {
     await admin.unsafe(`alter database "${name}" with allow_connections true`)
     await admin.end()
     sql.release()
   }
-  await until(() => server.hub.isListening(), 'the listener to be back', 15_000)
+  await until(() => server.listener.isListening(), 'the listener to be back', 15_000)
 }
 
 describe('a member removed while the listener is down', () => {

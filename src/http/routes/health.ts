@@ -22,10 +22,10 @@ const readyz = createRoute({
   responses: { 200: jsonContent(HealthStatus, 'Ready'), 503: jsonContent(HealthStatus, 'Not ready') },
 })
 
-export function registerHealth(app: OpenAPIHono<AppEnv>, { pingDatabase, hub }: AppDeps) {
+export function registerHealth(app: OpenAPIHono<AppEnv>, { pingDatabase, listener }: AppDeps) {
   app.openapi(healthz, (c) => c.json({ status: 'ok' as const }, 200))
   app.openapi(readyz, async (c) => {
-    const checks = { database: await pingDatabase(), listener: hub.isListening() }
+    const checks = { database: await pingDatabase(), listener: listener.isListening() }
     const ready = checks.database && checks.listener
     return ready
       ? c.json({ status: 'ok' as const, checks }, 200)

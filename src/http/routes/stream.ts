@@ -139,7 +139,7 @@ export function registerStream(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
  */
 async function startStream(
   c: Context<AppEnv>,
-  { db, sessions }: AppDeps,
+  { db, roomSessions }: AppDeps,
   roomIds: number[],
   resumeFrom: Map<number, number> | undefined,
   multi: boolean,
@@ -157,7 +157,7 @@ async function startStream(
   const { incoming: req, outgoing: res } = c.env
   const requestId = c.get('requestId')
   const request = { req, res, identity, requestId, roomIds, resumeFrom, multi, authorize }
-  const refusal = await sessions.open(request)
+  const refusal = await roomSessions.open(request)
   if (refusal) throw refuseStream(refusal)
   return RESPONSE_ALREADY_SENT as never
 }

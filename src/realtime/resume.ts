@@ -1,0 +1,91 @@
+import { fetchChangesAfter } from '../chat/changes.js'
+import type { Db } from '../db/client.js'
+import type { RoomDelivery, RoomStream } from './delivery.js'
+import type { RecentChanges } from './recent.js'
+import { type HistoryFrame, toHistoryFrame } from './sse.js'
+
+interface ReplayPage {
+  frames: HistoryFrame[]
+  through: number
+}
+
+/** What resuming needs of a room the hub delivers. */
+export interface ResumableRoom {
+  readonly id: number
+  /** The change cursor delivered to the room's live streams. */
+  readonly cursor: number
+  /** The newest delivered changes, which resumes inside it are served from. */
+  readonly recent: RecentChanges
+  /** Replay reads in flight, by the cursor they read after: resumes from the same point share one. */
+  readonly replays: Map<number, Promise<ReplayPage>>
+}
+
+export interface ResumeOptions<Room extends ResumableRoom> {
+  db: Db
+  delivery: RoomDelivery
+  batchSize: number
+  /**
+   * Resolves once the hub has delivered the room up to a point another instance already
+   * delivered; rejects when it could not.
+   */
+  deliveredUpTo: (room: Room) => Promise<void>
+}
+
+/**
+ * Bringing a joining stream from its Last-Event-ID up to the room's live cursor: from the
+ * room's recent window when it covers the point (no query), otherwise in pages read from
+ * the database, each read once for every stream resuming from the same point.
+ */
+export function createResume<Room extends ResumableRoom>(options: ResumeOptions<Room>) {
+  const { db, delivery, batchSize } = options
+  const counters = { resumedFromMemory: 0, replayQueries: 0 }
+
+  /**
+   * The room's changes after `cursor` up to the room's cursor now, read once for every
+   * stream resuming from that same point meanwhile (a storm's streams of one room left at
+   * the same frame), as frames built once.
+   */
+  function readReplay(room: Room, cursor: number): Promise<ReplayPage> {
+    let read = room.replays.get(cursor)
+    if (!read) {
+      counters.replayQueries++
+      read = fetchChangesAfter(db, room.id, cursor, batchSize, room.cursor).then((page) => ({
+        frames: page.changes.map(toHistoryFrame),
+        through: page.through,
+      }))
+      const forget = () => room.replays.delete(cursor)
+      read.then(forget, forget)
+      room.replays.set(cursor, read)
+    }
+    return read
+  }
+
+  /**
+   * Replays the room's changes after `afterCursor` (none: the stream starts live) to the
+   * stream, then calls `join` in the same tick as the last check that the stream has
+   * reached the room's cursor. The cursor only moves together with a write to every joined
+   * stream, so nothing is skipped or sent twice.
+   */
+  async function catchUp(stream: RoomStream, room: Room, afterCursor: number | undefined, join: () => void) {
+    // Joining below the resume point would send this stream what it already has.
+    if (afterCursor !== undefined && afterCursor > room.cursor) await options.deliveredUpTo(room)
+    let cursor = Math.min(afterCursor ?? room.cursor, room.cursor)
+    while (!stream.closed && cursor < room.cursor) {
+      if (room.recent.covers(cursor)) {
+        // Served from memory, in the same tick as the join below: no query, no gap.
+        delivery.sendRecent(stream, room.id, room.recent.after(cursor))
+        counters.resumedFromMemory++
+        break
+      }
+      const page = await readReplay(room, cursor)
+      if (page.frames.length > 0) await delivery.replay(stream, room.id, page.frames)
+      cursor = page.through
+    }
+    // No await between the loop's last check and this call.
+    join()
+  }
+
+  return { catchUp, stats: () => ({ ...counters }) }
+}
+
+export type { ReplayPage }
