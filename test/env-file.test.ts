@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { findMalformedLine } from '../src/env-file.js'
-import { createTestDatabase, type TestDatabase } from './support/database.js'
+import { useTestDatabase } from './support/fixtures.js'
 import { type ParleyProcess, startParleyProcess } from './support/process.js'
 
 describe('findMalformedLine', () => {
@@ -43,12 +43,11 @@ async function freePort(): Promise<number> {
 }
 
 describe('a .env file in the working directory', () => {
-  let database: TestDatabase
+  const database = useTestDatabase()
   let dir: string
   const running: ParleyProcess[] = []
 
   beforeAll(async () => {
-    database = await createTestDatabase()
     dir = await mkdtemp(join(tmpdir(), 'parley-env-'))
   })
 
@@ -57,7 +56,6 @@ describe('a .env file in the working directory', () => {
       if (instance.exit === undefined) instance.child.kill('SIGTERM')
       await instance.exited
     }
-    await database.drop()
     await rm(dir, { recursive: true, force: true })
   })
 

@@ -1,7 +1,7 @@
 import { stripVTControlCharacters } from 'node:util'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { resolveLogFormat } from '../src/logger.js'
-import { createTestDatabase, type TestDatabase } from './support/database.js'
+import { useTestDatabase } from './support/fixtures.js'
 import { type ParleyProcess, startParleyProcess } from './support/process.js'
 
 describe('resolveLogFormat', () => {
@@ -18,19 +18,14 @@ describe('resolveLogFormat', () => {
 })
 
 describe('the log lines of a real process', () => {
-  let database: TestDatabase
+  const database = useTestDatabase()
   const running: ParleyProcess[] = []
-
-  beforeAll(async () => {
-    database = await createTestDatabase()
-  })
 
   afterAll(async () => {
     for (const instance of running) {
       if (instance.exit === undefined) instance.child.kill('SIGTERM')
       await instance.exited
     }
-    await database.drop()
   })
 
   async function start(env: Record<string, string | undefined>) {

@@ -4,29 +4,17 @@ import { type CryptoKey, exportJWK, exportSPKI, generateKeyPair, SignJWT } from 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type AuthOptions, createAuth } from '../../src/auth/jwt.js'
 import { bearer, expectRooms, expectUnauthorized, getRooms } from '../support/authorization.js'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { signTestToken, startTestServer, TEST_SECRET, type TestServer } from '../support/server.js'
+import { useTestServer } from '../support/fixtures.js'
+import { signTestToken, TEST_SECRET, type TestServer } from '../support/server.js'
 
 // Verification (src/auth/jwt.ts) with each kind of key and with issuer and audience, seen
 // through a real server's answers.
 
-let database: TestDatabase
-const servers: TestServer[] = []
-
-beforeAll(async () => {
-  database = await createTestDatabase()
-})
-
-afterAll(async () => {
-  await Promise.all(servers.map((s) => s.close()))
-  await database?.drop()
-})
+const { startServer } = useTestServer({ instances: 0 })
 
 /** A Parley instance on this file's database, verifying tokens with `options`. */
-async function startServerWith(options: AuthOptions): Promise<TestServer> {
-  const started = await startTestServer(database, {}, createAuth(options))
-  servers.push(started)
-  return started
+function startServerWith(options: AuthOptions): Promise<TestServer> {
+  return startServer({}, createAuth(options))
 }
 
 describe('issuer and audience', () => {

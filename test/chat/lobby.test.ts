@@ -1,22 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { LobbyPage, Room } from '../../src/wire.js'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { createRoom, errorCode, postMessage, startTestServer, type TestServer } from '../support/server.js'
+import { useTestServer } from '../support/fixtures.js'
+import { createRoom, errorCode, postMessage } from '../support/server.js'
 
 // The lobby's figures come from counters the triggers keep, and it is read a page at a time.
 
-let database: TestDatabase
-let server: TestServer
-
-beforeAll(async () => {
-  database = await createTestDatabase()
-  server = await startTestServer(database)
-})
-
-afterAll(async () => {
-  await server?.close()
-  await database?.drop()
-})
+const { server, database } = useTestServer()
 
 async function page(query: string, as = 'alice'): Promise<LobbyPage> {
   const response = await server.request(`/rooms${query}`, { as })

@@ -1,5 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import {
   accessFixtures,
   ADMIN,
@@ -10,30 +9,21 @@ import {
   OWNER,
   tokenFor,
 } from '../support/room-access.js'
-import { startTestServer, type TestServer } from '../support/server.js'
+import { useTestServer } from '../support/fixtures.js'
+import { type TestServer } from '../support/server.js'
 import { until } from '../support/wait.js'
 
 // Removing a member (src/chat/members.ts): their streams of a room they may no longer read
 // close, on every instance. A answers most requests, B holds streams in another process.
-let database: TestDatabase
-let a: TestServer
-let b: TestServer
+const { database, servers } = useTestServer({ instances: 2 })
+const [a, b] = servers
 const { api, makeRoom, roomIdsSeenBy, memberIds, callEndpoint, insertWithSql, track, closeClients } =
   accessFixtures({ database: () => database, server: () => a })
-
-beforeAll(async () => {
-  database = await createTestDatabase()
-  a = await startTestServer(database)
-  b = await startTestServer(database)
-})
 
 afterEach(closeClients)
 
 afterAll(async () => {
   closeClients()
-  await a?.close()
-  await b?.close()
-  await database?.drop()
 })
 
 interface RawStream {

@@ -1,24 +1,13 @@
 import type { LobbyRoom, Mention, Message } from '../../src/wire.js'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { expectCreated, expectError } from '../support/api.js'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { postMessage, startTestServer, type TestServer } from '../support/server.js'
+import { useTestServer } from '../support/fixtures.js'
+import { postMessage } from '../support/server.js'
 
 // Mentions (sql/mentions.sql, src/chat/mentions.ts): @user_id in a body, recorded by the
 // database whoever writes the row, for people who may read the room.
 
-let database: TestDatabase
-let server: TestServer
-
-beforeAll(async () => {
-  database = await createTestDatabase()
-  server = await startTestServer(database)
-})
-
-afterAll(async () => {
-  await server?.close()
-  await database?.drop()
-})
+const { server, database } = useTestServer()
 
 async function newRoom(name: string, visibility: 'public' | 'private' = 'public', as = 'alice') {
   const response = await server.request('/rooms', {

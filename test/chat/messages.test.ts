@@ -1,25 +1,14 @@
 import type { Message } from '../../src/wire.js'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { expectCreated, expectError, lastSeq, readPage, seqsOf } from '../support/api.js'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { useTestServer } from '../support/fixtures.js'
 import { range } from '../support/range.js'
-import { createRoom, postMessage, startTestServer, type TestServer } from '../support/server.js'
+import { createRoom, postMessage } from '../support/server.js'
 
 // What src/chat/messages.ts does with a message: numbering, client_id retries, storing any
 // text exactly, reading pages. The HTTP surface of the routes is in test/http/messages.
 
-let database: TestDatabase
-let server: TestServer
-
-beforeAll(async () => {
-  database = await createTestDatabase()
-  server = await startTestServer(database)
-})
-
-afterAll(async () => {
-  await server?.close()
-  await database?.drop()
-})
+const { server, database } = useTestServer()
 
 // Each test posts as a user of its own: the rate limit (20 messages per 10 s per user by
 // default) then counts only that test's posts, whatever ran before it.

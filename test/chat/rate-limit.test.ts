@@ -1,23 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { describe, expect, it } from 'vitest'
+import { useServerPerTest } from '../support/fixtures.js'
 import { createRoom, errorCode, postMessage } from '../support/server.js'
-import { serverPerTest } from '../support/server-per-test.js'
 import { until } from '../support/wait.js'
 
 // The message rate limit (src/chat/rate-limit.ts), counted from the user's own messages.
 
-let database: TestDatabase
-const { serverWith, release } = serverPerTest(() => database)
-
-beforeAll(async () => {
-  database = await createTestDatabase()
-})
-
-afterEach(release)
-
-afterAll(async () => {
-  await database?.drop()
-})
+const { database, serverWith } = useServerPerTest()
 
 describe('the message rate limit', () => {
   it('answers 429 rate_limited with Retry-After past the limit, per user, and admits again after it', async () => {

@@ -1,27 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { createRoom, postMessage, startTestServer, type TestServer } from '../support/server.js'
+import { afterAll, describe, expect, it } from 'vitest'
+import { useTestServer } from '../support/fixtures.js'
+import { createRoom, postMessage, type TestServer } from '../support/server.js'
 import { eventsOf, openStream, type StreamClient } from '../support/sse.js'
 import { until } from '../support/wait.js'
 
 // Read marks (src/chat/reads.ts): marked on one instance, announced on the other's streams.
 
-let database: TestDatabase
-let serverA: TestServer
-let serverB: TestServer
+const [serverA, serverB] = useTestServer({ instances: 2 }).servers
 const streams: StreamClient[] = []
 
-beforeAll(async () => {
-  database = await createTestDatabase()
-  serverA = await startTestServer(database)
-  serverB = await startTestServer(database)
-})
-
-afterAll(async () => {
+afterAll(() => {
   for (const stream of streams) stream.close()
-  await serverA?.close()
-  await serverB?.close()
-  await database?.drop()
 })
 
 async function watch(server: TestServer, roomId: number, user: string) {

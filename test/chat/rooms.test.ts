@@ -1,23 +1,12 @@
 import type { Message } from '../../src/wire.js'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { getRoom, lobby } from '../support/api.js'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { createRoom, postMessage, startTestServer, type TestServer } from '../support/server.js'
+import { useTestServer } from '../support/fixtures.js'
+import { createRoom, postMessage } from '../support/server.js'
 
 // What src/chat/rooms.ts reports about rooms: the lobby's order and each room's counts.
 
-let database: TestDatabase
-let server: TestServer
-
-beforeAll(async () => {
-  database = await createTestDatabase()
-  server = await startTestServer(database)
-})
-
-afterAll(async () => {
-  await server?.close()
-  await database?.drop()
-})
+const { server, database } = useTestServer()
 
 /** The lobby's order restricted to `ids`: other tests' rooms share the database. */
 async function lobbyOrderOf(ids: number[]): Promise<number[]> {

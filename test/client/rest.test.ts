@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { serverPerFile } from '../support/client-stream.js'
+import { useTestServer } from '../support/fixtures.js'
 import { createClient, ParleyError, type ParleyClient } from '../../client/index.js'
 
 describe('the client library over REST', () => {
-  const files = serverPerFile()
+  const { server } = useTestServer()
 
   const clientFor = (user: string): ParleyClient =>
-    createClient({ baseUrl: files.server.url, getToken: () => files.server.token(user) })
+    createClient({ baseUrl: server.url, getToken: () => server.token(user) })
 
   /** The ParleyError a call rejects with, as `status code`. */
   async function refusal(call: Promise<unknown>): Promise<string> {
@@ -68,7 +68,7 @@ describe('the client library over REST', () => {
 
   it('signs in on the development endpoint and reads health without a token', async () => {
     const anonymous = createClient({
-      baseUrl: files.server.url,
+      baseUrl: server.url,
       getToken: () => Promise.reject(new Error('no token here')),
     })
     expect(await anonymous.devToken({ name: 'Zoë Smith' })).toMatchObject({
@@ -114,16 +114,16 @@ describe('the client library over REST', () => {
   it('renews the token through getToken after a 401 and repeats the call once', async () => {
     const renewals: boolean[] = []
     const client = createClient({
-      baseUrl: files.server.url,
+      baseUrl: server.url,
       getToken: ({ renew }) => {
         renewals.push(renew)
-        return renew ? files.server.token('dave') : 'not-a-token'
+        return renew ? server.token('dave') : 'not-a-token'
       },
     })
     expect((await client.rooms.create({ name: 'rest-renewed' })).created_by).toBe('dave')
     expect(renewals).toEqual([false, true])
 
-    const hopeless = createClient({ baseUrl: files.server.url, getToken: () => 'not-a-token' })
+    const hopeless = createClient({ baseUrl: server.url, getToken: () => 'not-a-token' })
     expect(await refusal(hopeless.rooms.list())).toBe('401 unauthorized')
   })
 })

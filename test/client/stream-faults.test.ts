@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest'
-import { recordStream, testClient, serverPerFile } from '../support/client-stream.js'
+import { recordStream, testClient } from '../support/client-stream.js'
+import { useTestServer } from '../support/fixtures.js'
 import { range } from '../support/range.js'
 import { startRelay } from '../support/relay.js'
-import { startTestServer } from '../support/server.js'
 import { until } from '../support/wait.js'
 
 describe('the client library streams under faults', () => {
-  const files = serverPerFile()
+  const { server, database, startServer } = useTestServer()
 
   it('waits out Retry-After at the per-user stream limit, then gets in once a stream closes', async () => {
-    const room = await testClient(files.server, 'alice').rooms.create({ name: 'faults-user-cap' })
-    const erin = testClient(files.server, 'erin')
+    const room = await testClient(server, 'alice').rooms.create({ name: 'faults-user-cap' })
+    const erin = testClient(server, 'erin')
     const held = Array.from({ length: 20 }, () => recordStream(erin, room.id))
     for (const watcher of held) await watcher.waitOpen()
 
@@ -27,7 +27,7 @@ describe('the client library streams under faults', () => {
   })
 
   it('backs off while the server is full (503), honouring Retry-After', async () => {
-    const full = await startTestServer(files.database, { MAX_STREAMS: '2' })
+    const full = await startServer({ MAX_STREAMS: '2' })
     try {
       const room = await testClient(full, 'alice').rooms.create({ name: 'faults-server-cap' })
       const first = recordStream(testClient(full, 'u1'), room.id)
@@ -50,14 +50,14 @@ describe('the client library streams under faults', () => {
   })
 
   it('never lets two clients miss or repeat a message while the listener is killed and their connections cut', async () => {
-    const relay = await startRelay(files.server.port)
+    const relay = await startRelay(server.port)
     try {
-      const room = await testClient(files.server, 'alice').rooms.create({ name: 'faults-two-clients' })
+      const room = await testClient(server, 'alice').rooms.create({ name: 'faults-two-clients' })
       const watchers = ['bob', 'carol'].map((user) =>
-        recordStream(testClient(files.server, user, relay.url), room.id),
+        recordStream(testClient(server, user, relay.url), room.id),
       )
       for (const watcher of watchers) await watcher.waitOpen()
-      const posters = range(1, 8).map((n) => testClient(files.server, `writer-${n}`))
+      const posters = range(1, 8).map((n) => testClient(server, `writer-${n}`))
       const writing = (async () => {
         for (let round = 0; round < 10; round++) {
           await Promise.all(
@@ -66,7 +66,7 @@ describe('the client library streams under faults', () => {
         }
       })()
       await until(() => watchers.every((watcher) => watcher.seqs.length >= 10), 'some deliveries')
-      const killed = await files.database.sql`
+      const killed = await database.sql`
         select pg_terminate_backend(pid) from pg_stat_activity
         where datname = current_database() and application_name = 'parley-listener'`
       expect(killed.length).toBe(1)
@@ -94,11 +94,11 @@ describe('the client library streams under faults', () => {
   })
 
   it('keeps doubling its backoff over connections that drop as soon as they open, and starts over after one that lasted', async () => {
-    const relay = await startRelay(files.server.port)
+    const relay = await startRelay(server.port)
     try {
-      const room = await testClient(files.server, 'alice').rooms.create({ name: 'faults-flapping' })
+      const room = await testClient(server, 'alice').rooms.create({ name: 'faults-flapping' })
       let clock = 0
-      const watcher = recordStream(testClient(files.server, 'bob', relay.url), room.id, {
+      const watcher = recordStream(testClient(server, 'bob', relay.url), room.id, {
         random: () => 0.5,
         now: () => clock,
         backoff: { baseMs: 100, capMs: 5_000 },

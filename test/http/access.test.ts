@@ -1,6 +1,5 @@
 import type { Message } from '../../src/wire.js'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import {
   accessFixtures,
   ADMIN,
@@ -15,29 +14,22 @@ import {
   STRANGER,
   tokenFor,
 } from '../support/room-access.js'
-import { errorCode, signTestToken, startTestServer, type TestServer } from '../support/server.js'
+import { useTestServer } from '../support/fixtures.js'
+import { errorCode, signTestToken } from '../support/server.js'
 import { until } from '../support/wait.js'
 
 // Who may call which room route, as status codes and error codes. What access means for
 // the rooms and streams themselves is in test/chat/access and test/chat/members.
-let database: TestDatabase
-let server: TestServer
+const { server, database } = useTestServer()
 const { api, makeRoom, roomIdsSeenBy, memberIds, callEndpoint, subscribe, closeClients } = accessFixtures({
   database: () => database,
   server: () => server,
-})
-
-beforeAll(async () => {
-  database = await createTestDatabase()
-  server = await startTestServer(database)
 })
 
 afterEach(closeClients)
 
 afterAll(async () => {
   closeClients()
-  await server?.close()
-  await database?.drop()
 })
 
 const MISSING_ROOM = 987_654_321

@@ -1,30 +1,13 @@
 import { SignJWT } from 'jose'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { bearer, expectRooms, expectUnauthorized, getRooms } from '../support/authorization.js'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import {
-  createRoom,
-  signTestToken,
-  startTestServer,
-  TEST_SECRET,
-  type TestServer,
-} from '../support/server.js'
+import { useTestServer } from '../support/fixtures.js'
+import { createRoom, signTestToken, TEST_SECRET } from '../support/server.js'
 
 // How a request carries its token (src/http/authenticate.ts) and what the server takes
 // from it. Which keys and claims verification accepts is in test/auth/jwt.
 
-let database: TestDatabase
-let server: TestServer
-
-beforeAll(async () => {
-  database = await createTestDatabase()
-  server = await startTestServer(database)
-})
-
-afterAll(async () => {
-  await server?.close()
-  await database?.drop()
-})
+const { server } = useTestServer()
 
 const nowS = () => Math.floor(Date.now() / 1000)
 

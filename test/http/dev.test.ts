@@ -1,25 +1,15 @@
 import { exportSPKI, generateKeyPair } from 'jose'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { createAuth } from '../../src/auth/jwt.js'
 import { userIdFromName } from '../../src/http/routes/dev.js'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { errorCode, startTestServer, type TestServer } from '../support/server.js'
+import { useTestServer } from '../support/fixtures.js'
+import { errorCode, type TestServer } from '../support/server.js'
 
-let database: TestDatabase
-let development: TestServer
+const { server: development, startServer } = useTestServer()
 let production: TestServer
 
 beforeAll(async () => {
-  database = await createTestDatabase()
-  ;[development, production] = await Promise.all([
-    startTestServer(database),
-    startTestServer(database, { NODE_ENV: 'production' }),
-  ])
-})
-
-afterAll(async () => {
-  await Promise.all([development?.close(), production?.close()])
-  await database?.drop()
+  production = await startServer({ NODE_ENV: 'production' })
 })
 
 function requestToken(server: TestServer, body: unknown) {
@@ -84,7 +74,7 @@ describe('POST /dev/token elsewhere', () => {
   it('does not exist when the server verifies with a public key and cannot sign', async () => {
     const { publicKey } = await generateKeyPair('ES256')
     const auth = createAuth({ key: { kind: 'public-key', pem: await exportSPKI(publicKey) } })
-    const verifyOnly = await startTestServer(database, {}, auth)
+    const verifyOnly = await startServer({}, auth)
     try {
       const response = await requestToken(verifyOnly, { name: 'mallory' })
       expect(response.status).toBe(404)

@@ -1,5 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { afterAll, describe, expect, it } from 'vitest'
 import {
   accessFixtures,
   ADMIN,
@@ -11,25 +10,17 @@ import {
   OWNER,
   STRANGER,
 } from '../support/room-access.js'
-import { startTestServer, type TestServer } from '../support/server.js'
+import { useTestServer } from '../support/fixtures.js'
 
 // Who may edit, delete, react to and read around a message written by MEMBER: strangers
 // to a private room learn nothing (404, as for a missing room), readers who may not act
 // get 403.
 
-let database: TestDatabase
-let server: TestServer
+const { server, database } = useTestServer()
 const { api, makeRoom, closeClients } = accessFixtures({ database: () => database, server: () => server })
-
-beforeAll(async () => {
-  database = await createTestDatabase()
-  server = await startTestServer(database)
-})
 
 afterAll(async () => {
   closeClients()
-  await server?.close()
-  await database?.drop()
 })
 
 type Action = 'edit' | 'delete' | 'react' | 'unreact' | 'reactions' | 'replies' | 'message'

@@ -1,25 +1,14 @@
 import type { Message, Reaction } from '../../src/wire.js'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { expectCreated, expectError, readPage } from '../support/api.js'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { createRoom, startTestServer, type TestServer } from '../support/server.js'
+import { useTestServer } from '../support/fixtures.js'
+import { createRoom } from '../support/server.js'
 
 // Edits, deletes, reactions and replies over HTTP: answers, validation and the message's
 // JSON after each. Who may do what is in lifecycle-access.test.ts; what streams see is in
 // test/realtime/changes.test.ts.
 
-let database: TestDatabase
-let server: TestServer
-
-beforeAll(async () => {
-  database = await createTestDatabase()
-  server = await startTestServer(database)
-})
-
-afterAll(async () => {
-  await server?.close()
-  await database?.drop()
-})
+const { server, database, startServer } = useTestServer()
 
 let roomCounter = 0
 const newRoom = () => createRoom(server, `lifecycle-${++roomCounter}`)
@@ -194,7 +183,7 @@ describe('replies', () => {
 
 describe('the change limit', () => {
   it('answers 429 with Retry-After past RATE_LIMIT_CHANGES edits and reactions per window', async () => {
-    const limited = await startTestServer(database, { RATE_LIMIT_CHANGES: '3' })
+    const limited = await startServer({ RATE_LIMIT_CHANGES: '3' })
     try {
       const roomId = await newRoom()
       await post(roomId, { body: 'x' })

@@ -1,23 +1,12 @@
 import type { Room } from '../../src/wire.js'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { expectError, getRoom, lobby } from '../support/api.js'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { createRoom, startTestServer, type TestServer } from '../support/server.js'
+import { useTestServer } from '../support/fixtures.js'
+import { createRoom } from '../support/server.js'
 
 // The HTTP surface of the room routes; how the lobby orders and counts is in test/chat/rooms.
 
-let database: TestDatabase
-let server: TestServer
-
-beforeAll(async () => {
-  database = await createTestDatabase()
-  server = await startTestServer(database)
-})
-
-afterAll(async () => {
-  await server?.close()
-  await database?.drop()
-})
+const { server } = useTestServer()
 
 const ISO_MILLIS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 

@@ -1,22 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { encodeSearchCursor } from '../../src/chat/search.js'
 import type { SearchPage } from '../../src/wire.js'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { useTestServer } from '../support/fixtures.js'
 import { ADMIN, MEMBER, OWNER, outcome, STRANGER, tokenFor } from '../support/room-access.js'
-import { errorCode, startTestServer, type TestServer } from '../support/server.js'
+import { errorCode } from '../support/server.js'
 
 // Who finds what through GET /search, and how it refuses: a private room stays invisible
 // to a stranger by every parameter, bad input is a 4xx JSON error, and searching too fast
 // is 429 (src/http/routes/search.ts).
 
-let database: TestDatabase
-let server: TestServer
+const { server, database } = useTestServer()
 let hidden: number
 let open: number
 
 beforeAll(async () => {
-  database = await createTestDatabase()
-  server = await startTestServer(database)
   const [privateRoom] = await database.sql<{ id: string }[]>`
     insert into rooms (name, created_by, visibility) values ('vault', ${OWNER}, 'private') returning id`
   hidden = Number(privateRoom!.id)
@@ -29,11 +26,6 @@ beforeAll(async () => {
     (${hidden}, ${OWNER}, 'Olive', 'the secret launch code is pelican'),
     (${hidden}, ${OWNER}, 'Olive', 'pelican pelican pelican, more secrets'),
     (${open}, 'town', 'Town', 'a public pelican')`
-})
-
-afterAll(async () => {
-  await server?.close()
-  await database?.drop()
 })
 
 async function searchAs(user: string, query: string) {

@@ -1,23 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { SearchPage } from '../../src/wire.js'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { createRoom, startTestServer, type TestServer } from '../support/server.js'
+import { useTestServer } from '../support/fixtures.js'
+import { createRoom } from '../support/server.js'
 
 // What GET /search finds and how it pages (src/http/routes/search.ts, src/chat/search.ts).
 // Rows are inserted with psql-like SQL: search must not depend on how a message arrived.
 
-let database: TestDatabase
-let server: TestServer
-
-beforeAll(async () => {
-  database = await createTestDatabase()
-  server = await startTestServer(database)
-})
-
-afterAll(async () => {
-  await server?.close()
-  await database?.drop()
-})
+const { server, database } = useTestServer()
 
 async function insert(roomId: number, body: string, user = 'writer', createdAt?: string): Promise<number> {
   const [row] = await database.sql<{ seq: string }[]>`

@@ -1,21 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { createRoom, errorCode, startTestServer, type TestServer } from '../support/server.js'
+import { describe, expect, it } from 'vitest'
+import { useTestServer } from '../support/fixtures.js'
+import { createRoom, errorCode } from '../support/server.js'
 
 // The HTTP surface of presence, typing and read marks (src/http/routes/social.ts).
 
-let database: TestDatabase
-let server: TestServer
-
-beforeAll(async () => {
-  database = await createTestDatabase()
-  server = await startTestServer(database)
-})
-
-afterAll(async () => {
-  await server?.close()
-  await database?.drop()
-})
+const { server } = useTestServer()
 
 describe('typing', () => {
   it('rejects a state other than on or off', async () => {

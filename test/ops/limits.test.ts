@@ -1,27 +1,15 @@
 import { connect } from 'node:net'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { describe, expect, it } from 'vitest'
+import { useServerPerTest } from '../support/fixtures.js'
 import { range } from '../support/range.js'
 import { createRoom, errorCode, postMessage, type TestServer } from '../support/server.js'
-import { serverPerTest } from '../support/server-per-test.js'
 import { until } from '../support/wait.js'
 
 // What a server does at the edges of its resources: a subscriber too slow for its buffer,
 // requests too large, a client that resets its socket. Stream admission is in
 // test/realtime/admission, the message rate limit in test/chat/rate-limit.
 
-let database: TestDatabase
-const { serverWith, subscribe, track, release } = serverPerTest(() => database)
-
-beforeAll(async () => {
-  database = await createTestDatabase()
-})
-
-afterEach(release)
-
-afterAll(async () => {
-  await database?.drop()
-})
+const { database, serverWith, subscribe, track } = useServerPerTest()
 
 /** A raw TCP client: it sends `request` as given and collects every byte it is allowed to read. */
 function rawRequest(server: TestServer, request: string) {

@@ -1,25 +1,13 @@
 import { connect } from 'node:net'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { describe, expect, it } from 'vitest'
+import { useServerPerTest } from '../support/fixtures.js'
 import { range } from '../support/range.js'
 import { createRoom, errorCode, postMessage } from '../support/server.js'
-import { serverPerTest } from '../support/server-per-test.js'
 import { until } from '../support/wait.js'
 
 // Stream admission (src/realtime/admission.ts): MAX_STREAMS and MAX_STREAMS_PER_USER.
 
-let database: TestDatabase
-const { serverWith, subscribe, release } = serverPerTest(() => database)
-
-beforeAll(async () => {
-  database = await createTestDatabase()
-})
-
-afterEach(release)
-
-afterAll(async () => {
-  await database?.drop()
-})
+const { database, serverWith, subscribe } = useServerPerTest()
 
 describe('stream admission', () => {
   it('refuses the stream past MAX_STREAMS with 503 and Retry-After, and admits again after one closes', async () => {

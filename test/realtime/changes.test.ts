@@ -1,27 +1,19 @@
 import type { Message } from '../../src/wire.js'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { readPage } from '../support/api.js'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { createRoom, startTestServer, type TestServer } from '../support/server.js'
+import { useTestServer } from '../support/fixtures.js'
+import { createRoom, type TestServer } from '../support/server.js'
 import { type HistoryEvent, openMultiStream, openStream, type StreamClient } from '../support/sse.js'
 import { until } from '../support/wait.js'
 
 // Every change to a room's history, over HTTP or with psql, reaches the stream live with
 // `id:` the room's change cursor, and a resume after any cursor replays the rest exactly.
 
-let database: TestDatabase
-let server: TestServer
+const { server, database, startServer } = useTestServer()
 const streams: StreamClient[] = []
-
-beforeAll(async () => {
-  database = await createTestDatabase()
-  server = await startTestServer(database)
-})
 
 afterAll(async () => {
   for (const stream of streams) stream.close()
-  await server?.close()
-  await database?.drop()
 })
 
 let roomCounter = 0
@@ -134,7 +126,7 @@ describe('the change feed', () => {
     const fromMemory = await resumeAll(server, roomId, 'memory')
     // A second instance has no window for the room: it replays from the database, where
     // message 5 is gone (deleted by hand) and its delete is not.
-    const cold = await startTestServer(database)
+    const cold = await startServer()
     try {
       const fromDatabase = await resumeAll(cold, roomId, 'database')
       const idsOf = (changes: HistoryEvent[]) => changes.map((c) => `${c.type} ${c.id}`)

@@ -1,20 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { createRoom, startTestServer, type TestServer } from '../support/server.js'
+import { describe, expect, it } from 'vitest'
+import { useTestServer } from '../support/fixtures.js'
+import { createRoom } from '../support/server.js'
 
-let database: TestDatabase
-let server: TestServer
-
-beforeAll(async () => {
-  database = await createTestDatabase()
-  // Two timer ticks (of 1 s) per interval.
-  server = await startTestServer(database, { HEARTBEAT_MS: '2000' })
-})
-
-afterAll(async () => {
-  await server?.close()
-  await database?.drop()
-})
+// Two timer ticks (of 1 s) per interval.
+const { server } = useTestServer({ env: { HEARTBEAT_MS: '2000' } })
 
 describe('heartbeats', () => {
   it('ping a lone stream every HEARTBEAT_MS, not every timer tick', async () => {

@@ -1,29 +1,21 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { afterAll, describe, expect, it } from 'vitest'
 import { deliveryFixtures } from '../support/delivery.js'
+import { useTestServer } from '../support/fixtures.js'
 import { range } from '../support/range.js'
-import { createRoom, postMessage, startTestServer, type TestServer } from '../support/server.js'
+import { createRoom, postMessage } from '../support/server.js'
 import { until } from '../support/wait.js'
 
 // The hub (src/realtime/hub.ts): rows reach their room's streams live, once and in order,
 // a resumed stream gets exactly what it missed, and all of it runs on one LISTEN connection.
 
-let database: TestDatabase
-let server: TestServer
+const { server, database } = useTestServer()
 const { subscribe, subscribeMany, waitForSubscribers, insertSql, closeStreams } = deliveryFixtures({
   server: () => server,
   database: () => database,
 })
 
-beforeAll(async () => {
-  database = await createTestDatabase()
-  server = await startTestServer(database)
-})
-
 afterAll(async () => {
   closeStreams()
-  await server?.close()
-  await database?.drop()
 })
 
 describe('live delivery', () => {

@@ -1,29 +1,21 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { afterAll, describe, expect, it } from 'vitest'
 import { deliveryFixtures } from '../support/delivery.js'
+import { useTestServer } from '../support/fixtures.js'
 import { range } from '../support/range.js'
-import { createRoom, startTestServer, type TestServer } from '../support/server.js'
+import { createRoom } from '../support/server.js'
 import { until } from '../support/wait.js'
 
 // The LISTEN connection's life (src/realtime/listener.ts): killed, it reconnects, and the
 // catch-up delivers what was committed while nobody listened.
 
-let database: TestDatabase
-let server: TestServer
+const { server, database } = useTestServer({ env: { LISTENER_PROBE_MS: '500' } })
 const { subscribeMany, waitForSubscribers, insertSql, closeStreams } = deliveryFixtures({
   server: () => server,
   database: () => database,
 })
 
-beforeAll(async () => {
-  database = await createTestDatabase()
-  server = await startTestServer(database, { LISTENER_PROBE_MS: '500' })
-})
-
 afterAll(async () => {
   closeStreams()
-  await server?.close()
-  await database?.drop()
 })
 
 describe('the LISTEN connection', () => {

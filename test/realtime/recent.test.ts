@@ -1,27 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { afterAll, describe, expect, it } from 'vitest'
+import { useTestServer } from '../support/fixtures.js'
 import { range } from '../support/range.js'
-import { createRoom, startTestServer, type TestServer } from '../support/server.js'
+import { createRoom } from '../support/server.js'
 import { openMultiStream, openStream, type StreamClient } from '../support/sse.js'
 import { until } from '../support/wait.js'
 
 // A resume inside a room's recent window is served from memory; one from further back reads
 // the database. Both deliver exactly what was missed.
 
-let database: TestDatabase
-let server: TestServer
+// A 64 KB buffer bound gives a 16 KB window: about 60 messages of the size below.
+const { server, database, startServer } = useTestServer({ env: { STREAM_BUFFER_BYTES: '65536' } })
 const streams: StreamClient[] = []
-
-beforeAll(async () => {
-  database = await createTestDatabase()
-  // A 64 KB buffer bound gives a 16 KB window: about 60 messages of the size below.
-  server = await startTestServer(database, { STREAM_BUFFER_BYTES: '65536' })
-})
 
 afterAll(async () => {
   for (const stream of streams) stream.close()
-  await server?.close()
-  await database?.drop()
 })
 
 const insert = (roomId: number, count: number) => database.sql`
@@ -103,7 +95,7 @@ describe('the recent window', () => {
     const roomId = await createRoom(server, 'recent-shared')
     await insert(roomId, 30)
     // A second instance has no window for the room yet: these resumes need the database.
-    const cold = await startTestServer(database, { STREAM_BUFFER_BYTES: '65536' })
+    const cold = await startServer()
     try {
       const before = cold.hub.stats()
       // The read waits for this lock, so all the streams arrive while it is in flight.

@@ -1,29 +1,21 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { createRoom, postMessage, startTestServer, type TestServer } from '../support/server.js'
+import { afterAll, describe, expect, it } from 'vitest'
+import { useTestServer } from '../support/fixtures.js'
+import { createRoom, postMessage, type TestServer } from '../support/server.js'
 import { eventsOf, openStream, type StreamClient } from '../support/sse.js'
 import { until } from '../support/wait.js'
 
 // Presence and typing as the room's streams hear them, across two instances. Their HTTP
 // surface is in test/http/social; read receipts are in test/chat/reads.
 
-let database: TestDatabase
-let serverA: TestServer
-let serverB: TestServer
+const { database, servers } = useTestServer({
+  env: { PRESENCE_TTL_MS: '2000', TYPING_THROTTLE_MS: '1000' },
+  instances: 2,
+})
+const [serverA, serverB] = servers
 const streams: StreamClient[] = []
 
-beforeAll(async () => {
-  database = await createTestDatabase()
-  const env = { PRESENCE_TTL_MS: '2000', TYPING_THROTTLE_MS: '1000' }
-  serverA = await startTestServer(database, env)
-  serverB = await startTestServer(database, env)
-})
-
-afterAll(async () => {
+afterAll(() => {
   for (const stream of streams) stream.close()
-  await serverA?.close()
-  await serverB?.close()
-  await database?.drop()
 })
 
 async function watch(server: TestServer, roomId: number, user: string) {

@@ -1,30 +1,23 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { afterAll, describe, expect, it } from 'vitest'
+import { useTestServer } from '../support/fixtures.js'
 import { range } from '../support/range.js'
-import { createRoom, errorCode, postMessage, startTestServer, type TestServer } from '../support/server.js'
+import { createRoom, errorCode, postMessage } from '../support/server.js'
 import { openMultiStream, openStream, type StreamClient, type StreamOptions } from '../support/sse.js'
 import { until } from '../support/wait.js'
 
 // A stream's life, from the answer before it starts to its close, and the multi-room
 // stream GET /stream?rooms=. What the hub delivers on it is in test/realtime/hub.
 
-let database: TestDatabase
-let server: TestServer
-/** A second instance on the same database, where a multi-room stream resumes. */
-let other: TestServer
+// `other` is a second instance on the same database, where a multi-room stream resumes.
+const { database, servers } = useTestServer({
+  env: { HEARTBEAT_MS: '200', SSE_RETRY_MS: '1500' },
+  instances: 2,
+})
+const [server, other] = servers
 const streams: StreamClient[] = []
 
-beforeAll(async () => {
-  database = await createTestDatabase()
-  server = await startTestServer(database, { HEARTBEAT_MS: '200', SSE_RETRY_MS: '1500' })
-  other = await startTestServer(database, { HEARTBEAT_MS: '200', SSE_RETRY_MS: '1500' })
-})
-
-afterAll(async () => {
+afterAll(() => {
   for (const stream of streams) stream.close()
-  await server?.close()
-  await other?.close()
-  await database?.drop()
 })
 
 async function subscribe(roomId: number, options: Partial<StreamOptions> & { as?: string } = {}) {

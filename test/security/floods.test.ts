@@ -1,28 +1,17 @@
 import { connect, type Socket } from 'node:net'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { createRoom, errorCode, startTestServer, type TestServer } from '../support/server.js'
+import { afterEach, describe, expect, it } from 'vitest'
+import { useTestServer } from '../support/fixtures.js'
+import { createRoom, errorCode } from '../support/server.js'
 import { openStream, type StreamClient } from '../support/sse.js'
 import { until } from '../support/wait.js'
 
-let database: TestDatabase
-let server: TestServer
+const { server, database } = useTestServer({ env: { STREAM_BUFFER_BYTES: '65536' } })
 const streams: StreamClient[] = []
 const sockets: Socket[] = []
-
-beforeAll(async () => {
-  database = await createTestDatabase()
-  server = await startTestServer(database, { STREAM_BUFFER_BYTES: '65536' })
-})
 
 afterEach(() => {
   for (const stream of streams.splice(0)) stream.close()
   for (const socket of sockets.splice(0)) socket.destroy()
-})
-
-afterAll(async () => {
-  await server?.close()
-  await database?.drop()
 })
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
@@ -124,7 +113,9 @@ describe('replay', () => {
     )
     await until(() => server.hub.stats().streams === 1, 'the stream to start replaying')
     // A client that does not read for a while is not dropped during its replay…
-    await expect(until(() => server.streams.stats().dropped > 0, 'a drop', 1_500)).rejects.toThrow(/Timed out/)
+    await expect(until(() => server.streams.stats().dropped > 0, 'a drop', 1_500)).rejects.toThrow(
+      /Timed out/,
+    )
     socket.resume()
     const seqs = () =>
       [

@@ -1,18 +1,15 @@
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { createRoom, startTestServer, type TestServer } from '../support/server.js'
+import { useTestServer } from '../support/fixtures.js'
+import { createRoom } from '../support/server.js'
 import { openStream } from '../support/sse.js'
 import { until } from '../support/wait.js'
 
-let database: TestDatabase
-let server: TestServer
+const { server, database } = useTestServer()
 /** A role that is not Parley's: it may connect and nothing else, which is enough to NOTIFY. */
 let mallory: postgres.Sql
 
 beforeAll(async () => {
-  database = await createTestDatabase()
-  server = await startTestServer(database)
   await database.sql.unsafe(`drop role if exists mallory_${process.pid}`)
   await database.sql.unsafe(`create role mallory_${process.pid} login password 'mallory'`)
   const url = new URL(database.url)
@@ -23,9 +20,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await mallory?.end()
-  await server?.close()
   await database?.sql.unsafe(`drop role if exists mallory_${process.pid}`)
-  await database?.drop()
 })
 
 async function refusedCount(): Promise<number> {

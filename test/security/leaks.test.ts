@@ -4,19 +4,19 @@ import { createAuth } from '../../src/auth/jwt.js'
 import { resolveConfig } from '../../src/config.js'
 import { createLogger } from '../../src/logger.js'
 import { type ParleyServer, startServer } from '../../src/server.js'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { useTestDatabase } from '../support/fixtures.js'
 import { signTestToken, TEST_SECRET } from '../support/server.js'
 import { openStream } from '../support/sse.js'
 import { until } from '../support/wait.js'
 
 const METRICS_TOKEN = 'metrics-token-for-the-scraper'
 
-let database: TestDatabase
+// Its own server, with a logger whose lines the tests read.
+const database = useTestDatabase()
 let server: ParleyServer
 const logLines: string[] = []
 
 beforeAll(async () => {
-  database = await createTestDatabase()
   const config = resolveConfig({ PORT: '0', LOG_LEVEL: 'info', DB_POOL_MAX: '5', METRICS_TOKEN })
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -31,7 +31,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close()
-  await database?.drop()
 })
 
 async function call(path: string, init: RequestInit & { as?: string } = {}) {

@@ -1,23 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import type { Message, Room } from '../../src/wire.js'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { createRoom, errorCode, signTestToken, startTestServer, type TestServer } from '../support/server.js'
+import { useTestServer } from '../support/fixtures.js'
+import { createRoom, errorCode, signTestToken } from '../support/server.js'
 import { openStream, type StreamClient } from '../support/sse.js'
 import { until } from '../support/wait.js'
 
-let database: TestDatabase
-let server: TestServer
+const { server, database } = useTestServer()
 const streams: StreamClient[] = []
-
-beforeAll(async () => {
-  database = await createTestDatabase()
-  server = await startTestServer(database)
-})
 
 afterAll(async () => {
   for (const stream of streams) stream.close()
-  await server?.close()
-  await database?.drop()
 })
 
 /** Posts `body` with a token whose `name` claim is exactly `name`; returns the raw JSON text. */

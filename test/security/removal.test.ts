@@ -1,22 +1,10 @@
 import postgres from 'postgres'
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { startTestServer, type TestServer } from '../support/server.js'
+import { describe, expect, inject, it } from 'vitest'
+import { useTestServer } from '../support/fixtures.js'
 import { openMultiStream, openStream } from '../support/sse.js'
 import { until } from '../support/wait.js'
 
-let database: TestDatabase
-let server: TestServer
-
-beforeAll(async () => {
-  database = await createTestDatabase()
-  server = await startTestServer(database, { LISTENER_PROBE_MS: '200' })
-})
-
-afterAll(async () => {
-  await server?.close()
-  await database?.drop()
-})
+const { server, database } = useTestServer({ env: { LISTENER_PROBE_MS: '200' } })
 
 async function privateRoom(name: string, members: string[]): Promise<number> {
   const created = await server.request('/rooms', {

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { ConfigError, loadConfig } from '../../src/config.js'
 import { createAuth } from '../../src/auth/jwt.js'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { useTestServer } from '../support/fixtures.js'
 import { startParleyProcess } from '../support/process.js'
-import { startTestServer, TEST_SECRET, type TestServer } from '../support/server.js'
+import { TEST_SECRET } from '../support/server.js'
 
 function refusal(env: Record<string, string>): string {
   try {
@@ -65,22 +65,11 @@ describe('the default interface', () => {
 })
 
 describe('development sign-in', () => {
-  let database: TestDatabase
-  const servers: TestServer[] = []
-
-  beforeAll(async () => {
-    database = await createTestDatabase()
-  })
-
-  afterAll(async () => {
-    await Promise.all(servers.map((server) => server.close()))
-    await database?.drop()
-  })
+  const { database, startServer } = useTestServer({ instances: 0 })
 
   async function signIn(env: Record<string, string>) {
     const auth = createAuth({ key: { kind: 'secret', secret: TEST_SECRET } })
-    const server = await startTestServer(database, env, auth)
-    servers.push(server)
+    const server = await startServer(env, auth)
     return server.request('/dev/token', { method: 'POST', body: JSON.stringify({ name: 'Owner' }), as: null })
   }
 

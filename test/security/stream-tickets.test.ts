@@ -1,38 +1,18 @@
 import { createHash } from 'node:crypto'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import type { StreamTicket } from '../../src/wire.js'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import {
-  createRoom,
-  errorCode,
-  postMessage,
-  signTestToken,
-  startTestServer,
-  type TestServer,
-} from '../support/server.js'
+import { createRoom, errorCode, postMessage, signTestToken, type TestServer } from '../support/server.js'
+import { useTestServer } from '../support/fixtures.js'
 import { openMultiStream, openStream, type StreamClient } from '../support/sse.js'
 import { until } from '../support/wait.js'
 
 // Two instances on one database: a ticket is a row there, not a process's memory.
-let database: TestDatabase
-let a: TestServer
-let b: TestServer
+const { database, servers } = useTestServer({ instances: 2 })
+const [a, b] = servers
 const clients: StreamClient[] = []
-
-beforeAll(async () => {
-  database = await createTestDatabase()
-  a = await startTestServer(database)
-  b = await startTestServer(database)
-})
 
 afterEach(() => {
   for (const client of clients.splice(0)) client.close()
-})
-
-afterAll(async () => {
-  await a?.close()
-  await b?.close()
-  await database?.drop()
 })
 
 const SPENT = 'The stream ticket is unknown, already used or expired'

@@ -1,13 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createAuth, type Identity, InvalidTokenError } from '../../src/auth/jwt.js'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import {
-  createRoom,
-  signTestToken,
-  startTestServer,
-  TEST_SECRET,
-  type TestServer,
-} from '../support/server.js'
+import { useTestServer } from '../support/fixtures.js'
+import { createRoom, signTestToken, TEST_SECRET } from '../support/server.js'
 
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
 
@@ -41,19 +35,8 @@ async function outcome(verify: Promise<Identity>): Promise<string> {
 }
 
 describe('non-canonical tokens over HTTP', () => {
-  let database: TestDatabase
-  let server: TestServer
   const auth = createAuth({ key: { kind: 'secret', secret: TEST_SECRET } })
-
-  beforeAll(async () => {
-    database = await createTestDatabase()
-    server = await startTestServer(database, {}, auth)
-  })
-
-  afterAll(async () => {
-    await server?.close()
-    await database?.drop()
-  })
+  const { server } = useTestServer({ auth })
 
   const getRooms = (token: string) =>
     fetch(`${server.url}/rooms`, { headers: { authorization: `Bearer ${token}` } })

@@ -1,43 +1,10 @@
-import { afterAll, beforeAll } from 'vitest'
 import { createClient, type ParleyClient, type StreamOptions, type StreamState } from '../../client/index.js'
 import type { StateChange } from '../../client/stream.js'
-import { createTestDatabase, type TestDatabase } from './database.js'
-import { startTestServer, type TestServer } from './server.js'
+import type { TestServer } from './server.js'
 import { until } from './wait.js'
 
 /** Fast reconnects for tests: the policy's shape holds, at a tenth of the product's scale. */
 export const TEST_BACKOFF = { baseMs: 50, capMs: 500 }
-
-/**
- * The file's database and server, started before its tests and gone after them. `restart()`
- * closes the server (streams get `event: shutdown`), runs `meanwhile` while none listens,
- * and starts a new one on the same port, where clients find it again.
- */
-export function serverPerFile() {
-  const context = {} as { database: TestDatabase; server: TestServer }
-  beforeAll(async () => {
-    context.database = await createTestDatabase()
-    context.server = await startTestServer(context.database)
-  })
-  afterAll(async () => {
-    await context.server?.close()
-    await context.database?.drop()
-  })
-  return {
-    get database() {
-      return context.database
-    },
-    get server() {
-      return context.server
-    },
-    async restart(meanwhile: () => Promise<unknown> = async () => {}) {
-      const port = context.server.port
-      await context.server.close()
-      await meanwhile()
-      context.server = await startTestServer(context.database, { PORT: String(port) })
-    },
-  }
-}
 
 /** A client of `baseUrl` as `user`, with the harness's tokens. */
 export function testClient(server: TestServer, user: string, baseUrl = server.url): ParleyClient {
