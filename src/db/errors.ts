@@ -42,3 +42,10 @@ export const isUniqueViolation = (error: unknown) => databaseErrorCode(error) ==
 
 /** A referenced row does not exist (23503); the seq trigger raises it for a missing room too. */
 export const isForeignKeyViolation = (error: unknown) => databaseErrorCode(error) === '23503'
+
+/**
+ * PostgreSQL could not take a value the caller sent (SQLSTATE class 22, data exception: a
+ * NUL in text, a date out of range, a number beyond its type). The caller's mistake, so
+ * every query may pass such values through and the one error handler answers 400.
+ */
+export const isDataException = (error: unknown) => databaseErrorCode(error)?.startsWith('22') === true

@@ -3,7 +3,7 @@ import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Logger } from 'pino'
 import { ChatError, type ChatErrorCode } from '../chat/errors.js'
-import { isDatabaseUnavailable } from '../db/errors.js'
+import { databaseErrorCode, isDataException, isDatabaseUnavailable } from '../db/errors.js'
 
 export const errorCodes = [
   'bad_request',
@@ -80,6 +80,13 @@ export function createErrorHandler(logger: Logger) {
       return c.json(errorBody(error.code, error.message), chatStatus[error.code])
     }
     if (error instanceof HTTPException) return renderHttpException(error, c)
+    if (isDataException(error)) {
+      logger.info({ requestId: c.get('requestId'), code: databaseErrorCode(error) }, 'refused a value')
+      return c.json(
+        errorBody('validation_failed', 'A value in the request is out of range or malformed'),
+        400,
+      )
+    }
     if (isDatabaseUnavailable(error)) {
       logger.warn({ requestId: c.get('requestId'), err: error }, 'database unavailable')
       c.header('Retry-After', '2')
