@@ -1,3 +1,4 @@
+// @ts-check
 // The session (kept in sessionStorage: one per tab, gone when the tab closes) and the
 // client library, which makes every REST call and opens every stream with the session's
 // token, and asks for a new one (refreshToken below) after a 401 or an expired stream.
@@ -9,11 +10,25 @@ const STORAGE_KEY = 'parley.session'
 /** An API error: the server's `{"error":{"code","message"}}`, with `status` and `retryAfter`. */
 export { ParleyError as ApiError }
 
+/**
+ * @typedef {object} Session
+ * @property {'dev' | 'token'} mode
+ * @property {string} token
+ * @property {string} user_id
+ * @property {string} user_name
+ * @property {string} [name] what the user signed in as, for the dev endpoint to sign again
+ */
+
 let session = loadSession()
+/** @type {Promise<void> | undefined} */
 let refreshing
-/** Resolves with a new pasted token once the user gives one; set by app.js. */
+/**
+ * Resolves with a new pasted token once the user gives one; set by app.js.
+ * @type {() => Promise<void>}
+ */
 let askForToken = () => Promise.reject(new Error('Sign in again'))
 
+/** @returns {Session | null} */
 function loadSession() {
   try {
     return JSON.parse(sessionStorage.getItem(STORAGE_KEY) ?? 'null')
@@ -22,12 +37,13 @@ function loadSession() {
   }
 }
 
+/** @param {Session} next */
 function saveSession(next) {
   session = next
   sessionStorage.setItem(STORAGE_KEY, JSON.stringify(next))
 }
 
-/** `{ mode: 'dev' | 'token', token, user_id, user_name, name? }`, or null when signed out. */
+/** The signed-in user's session, or null when signed out. */
 export const currentSession = () => session
 
 export function signOut() {
@@ -35,6 +51,7 @@ export function signOut() {
   sessionStorage.removeItem(STORAGE_KEY)
 }
 
+/** @param {() => Promise<void>} prompt */
 export function setTokenPrompt(prompt) {
   askForToken = prompt
 }
@@ -59,7 +76,10 @@ export async function devSignInAvailable() {
   return Boolean(spec.paths?.['/dev/token'])
 }
 
-/** Development sign-in: a one-hour token for a name, from POST /dev/token. */
+/**
+ * Development sign-in: a one-hour token for a name, from POST /dev/token.
+ * @param {string} name
+ */
 export async function signInWithName(name) {
   const issued = await client.devToken({ name })
   saveSession({
@@ -71,7 +91,10 @@ export async function signInWithName(name) {
   })
 }
 
-/** Sign-in with a token from elsewhere; the server checks it before it is kept. */
+/**
+ * Sign-in with a token from elsewhere; the server checks it before it is kept.
+ * @param {string} token
+ */
 export async function signInWithToken(token) {
   const trimmed = token.trim()
   const claims = readClaims(trimmed)
@@ -84,9 +107,13 @@ export async function signInWithToken(token) {
   })
 }
 
-/** The payload of a JWT, only to show who we are; the server is what verifies it. */
+/**
+ * The payload of a JWT, only to show who we are; the server is what verifies it.
+ * @param {string} token
+ * @returns {{ sub: string, name?: unknown }}
+ */
 function readClaims(token) {
-  const payload = token.split('.')[1]
+  const payload = token.split('.')[1] ?? ''
   try {
     const binary = atob(payload.replace(/-/g, '+').replace(/_/g, '/'))
     const claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (char) => char.charCodeAt(0))))
@@ -105,16 +132,11 @@ export function refreshToken() {
   refreshing ??= (async () => {
     try {
       if (!session) throw new Error('Signed out')
-      if (session.mode === 'dev') await signInWithName(session.name)
+      if (session.mode === 'dev') await signInWithName(session.name ?? session.user_name)
       else await askForToken()
     } finally {
       refreshing = undefined
     }
   })()
   return refreshing
-}
-
-/** A REST call as the signed-in user; resolves with the JSON body (undefined for 204). */
-export function api(path, { method = 'GET', body } = {}) {
-  return client.request(method, path, { body })
 }

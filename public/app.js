@@ -1,3 +1,4 @@
+// @ts-check
 // Entry point: sign-in, and a hash router between the lobby (#/) and a room (#/rooms/7).
 
 import {
@@ -14,8 +15,10 @@ import { openRoom } from './room.js'
 import { byId, showError } from './ui.js'
 
 const views = { signin: byId('signin-view'), lobby: byId('lobby-view'), room: byId('room-view') }
+/** @type {ReturnType<typeof openRoom> | undefined} */
 let room
 
+/** @param {keyof typeof views} name */
 function show(name) {
   for (const [key, view] of Object.entries(views)) view.hidden = key !== name
 }
@@ -47,12 +50,12 @@ async function route() {
 
 function wireSignIn() {
   const error = byId('signin-error')
-  const devForm = byId('dev-signin')
+  const devForm = byId('dev-signin', HTMLFormElement)
   devForm.addEventListener('submit', async (event) => {
     event.preventDefault()
     showError(error, '')
     try {
-      await signInWithName(byId('dev-name').value)
+      await signInWithName(byId('dev-name', HTMLInputElement).value)
       await route()
     } catch (failure) {
       showError(error, failure)
@@ -62,8 +65,9 @@ function wireSignIn() {
     event.preventDefault()
     showError(error, '')
     try {
-      await signInWithToken(byId('token-input').value)
-      byId('token-input').value = ''
+      const input = byId('token-input', HTMLTextAreaElement)
+      await signInWithToken(input.value)
+      input.value = ''
       await route()
     } catch (failure) {
       showError(error, failure)
@@ -79,14 +83,18 @@ function wireSignIn() {
     .catch(() => {})
 }
 
-/** With a pasted token there is no way to renew it but to ask: this form does, and resolves when one works. */
+/**
+ * With a pasted token there is no way to renew it but to ask: this form does, and resolves when one works.
+ * @returns {Promise<void>}
+ */
 function askForNewToken() {
-  const form = byId('reauth')
-  const input = byId('reauth-token')
+  const form = byId('reauth', HTMLFormElement)
+  const input = byId('reauth-token', HTMLTextAreaElement)
   const error = byId('reauth-error')
   form.hidden = false
   input.focus()
   return new Promise((resolve) => {
+    /** @param {SubmitEvent} event */
     const submit = async (event) => {
       event.preventDefault()
       showError(error, '')

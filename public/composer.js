@@ -1,23 +1,34 @@
+// @ts-check
 // The send box: Enter sends (or saves an edit, or sends a reply), Shift+Enter starts a new
 // line, Escape cancels an edit or a reply; typing on/off goes out as the user types; a
 // failed send keeps the text and says why.
 
-import { api, ApiError } from './api.js'
+import { ApiError, client } from './api.js'
 import { wireMentionCompletion } from './mention-completion.js'
 import { excerpt } from './message-view.js'
 import { showError } from './ui.js'
 
+/** @typedef {import('./parley-client.js').Message} Message */
+/** @typedef {{ kind: 'edit', message: Message, draft: string } | { kind: 'reply', message: Message }} Mode */
+
 const ATTEMPTS = 3
 
-/** Posts `body`, retrying network and server failures with the same client_id. */
+/**
+ * Posts `body`, retrying network and server failures with the same client_id.
+ * @param {number} roomId
+ * @param {string} body
+ * @param {number | null} replyTo
+ * @returns {Promise<Message>}
+ */
 async function postMessage(roomId, body, replyTo) {
   // One client_id for every attempt: a retry after a lost answer returns the original.
   const clientId = newClientId()
   for (let attempt = 1; ; attempt++) {
     try {
-      return await api(`/rooms/${roomId}/messages`, {
-        method: 'POST',
-        body: { body, client_id: clientId, ...(replyTo === null ? {} : { reply_to: replyTo }) },
+      return await client.messages.post(roomId, {
+        body,
+        client_id: clientId,
+        ...(replyTo === null ? {} : { reply_to: replyTo }),
       })
     } catch (error) {
       const retryable = !(error instanceof ApiError) || error.status >= 500
@@ -39,15 +50,31 @@ function newClientId() {
  * replies: `context` is the line above the box that says which, with its Cancel button.
  * Typing @ offers the room's `members()` to mention (`mentionOptions` is their list).
  * Returns `{ edit(message), replyTo(message), forget(seq) }`.
+ *
+ * @param {object} view
+ * @param {HTMLFormElement} view.form
+ * @param {HTMLTextAreaElement} view.input
+ * @param {HTMLElement} view.error
+ * @param {{ line: HTMLElement, text: HTMLElement, cancel: HTMLElement }} view.context
+ * @param {HTMLElement} view.mentionOptions
+ * @param {object} options
+ * @param {number} options.roomId
+ * @param {{ input(text: string): void, stop(): void }} options.typing
+ * @param {(message: Message) => void} options.onSent
+ * @param {() => Message | undefined} options.lastOwn
+ * @param {() => Promise<string[]>} options.members
+ * @param {AbortSignal} options.signal
  */
 export function wireComposer(
   { form, input, error, context, mentionOptions },
   { roomId, typing, onSent, lastOwn, members, signal },
 ) {
-  // What Enter does besides posting: { kind: 'edit' | 'reply', message, draft }.
+  // What Enter does besides posting.
+  /** @type {Mode | undefined} */
   let mode
   const completion = wireMentionCompletion({ input, list: mentionOptions }, { members, signal })
 
+  /** @param {Mode | undefined} next */
   function setMode(next) {
     mode = next
     context.line.hidden = !mode
@@ -56,6 +83,7 @@ export function wireComposer(
       context.text.textContent = `Replying to ${mode.message.user_name}: ${excerpt(mode.message.body)}`
   }
 
+  /** @param {Message} message */
   function edit(message) {
     if (message.deleted_at) return
     // What was being written comes back when the edit ends.
@@ -73,15 +101,19 @@ export function wireComposer(
     input.focus()
   }
 
+  /**
+   * @param {Extract<Mode, { kind: 'edit' }>} current
+   * @param {string} body
+   */
   async function save(current, body) {
-    if (body !== current.message.body)
-      await api(`/rooms/${roomId}/messages/${current.message.seq}`, { method: 'PATCH', body: { body } })
+    if (body !== current.message.body) await client.messages.edit(roomId, current.message.seq, { body })
     if (mode === current) {
       input.value = current.draft
       setMode(undefined)
     }
   }
 
+  /** @param {string} body */
   async function send(body) {
     const replyTo = mode?.kind === 'reply' ? mode.message.seq : null
     input.value = ''
@@ -108,7 +140,8 @@ export function wireComposer(
         if (!input.value) input.value = body
         const wait =
           failure instanceof ApiError && failure.retryAfter ? ` (try again in ${failure.retryAfter} s)` : ''
-        showError(error, `${verb}: ${failure.message}${wait}`)
+        const reason = failure instanceof Error ? failure.message : String(failure)
+        showError(error, `${verb}: ${reason}${wait}`)
       }
     },
     { signal },
@@ -144,12 +177,14 @@ export function wireComposer(
 
   return {
     edit,
+    /** @param {Message} message */
     replyTo(message) {
       if (mode?.kind === 'edit') cancel()
       setMode({ kind: 'reply', message })
       input.focus()
     },
     /** The message being edited or answered was deleted: there is nothing to do with it now. */
+    /** @param {number} seq */
     forget(seq) {
       if (mode?.message.seq === seq) cancel()
     },

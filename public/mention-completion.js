@@ -1,3 +1,4 @@
+// @ts-check
 // @ completion in the send box: typing @ and the start of a user id offers the room's
 // members whose id starts with it; Up and Down move, Enter or Tab takes one, Escape closes.
 
@@ -9,9 +10,14 @@ const TYPED = /(^|[^\p{L}\p{N}_@])@([\p{L}\p{N}_][\p{L}\p{N}_.-]*)?$/u
  * Wires completion on `input`, offering ids from `members()` (a promise of user ids, asked
  * once, when first needed). `list` is the listbox shown under the box. Returns
  * `handleKey(event)`, which the composer asks first: true when completion took the key.
+ *
+ * @param {{ input: HTMLTextAreaElement, list: HTMLElement }} elements
+ * @param {{ members: () => Promise<string[]>, signal: AbortSignal }} options
  */
 export function wireMentionCompletion({ input, list }, { members, signal }) {
+  /** @type {Promise<string[]> | undefined} */
   let known
+  /** @type {string[]} */
   let options = []
   let selected = 0
 
@@ -63,6 +69,7 @@ export function wireMentionCompletion({ input, list }, { members, signal }) {
     render()
   }
 
+  /** @param {string} id */
   function take(id) {
     const word = typed()
     if (!word) return close()
@@ -81,6 +88,7 @@ export function wireMentionCompletion({ input, list }, { members, signal }) {
   close()
 
   return {
+    /** @param {KeyboardEvent} event */
     handleKey(event) {
       if (options.length === 0) return false
       if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {

@@ -1,83 +1,130 @@
+// @ts-check
 // What the buttons on a message do: react (from the picker or by toggling a chip), reply,
 // edit, delete, and follow a reply's quote. Every change goes to the server and comes back
 // on the stream like anyone else's, so all tabs show it the same way; a refusal (a 403 on
 // someone else's message, a 409 on a deleted one) is shown as the server worded it.
 
-import { api } from './api.js'
+import { ApiError, client } from './api.js'
 import { showError } from './ui.js'
 
-/** Wires the buttons of the list `list` (see message-view.js) until `signal` aborts. */
+/**
+ * Wires the buttons of the list `list` (see message-view.js) until `signal` aborts.
+ *
+ * @param {HTMLElement} list
+ * @param {object} options
+ * @param {number} options.roomId
+ * @param {string} options.me
+ * @param {ReturnType<typeof import('./messages.js').createMessageList>} options.messages
+ * @param {ReturnType<typeof import('./composer.js').wireComposer>} options.composer
+ * @param {HTMLElement} options.error
+ * @param {(seq: number) => Promise<void>} options.showMessage
+ * @param {AbortSignal} options.signal
+ */
 export function wireMessageActions(list, { roomId, me, messages, composer, error, showMessage, signal }) {
-  const path = (seq) => `/rooms/${roomId}/messages/${seq}`
-
+  /**
+   * @param {string} what
+   * @param {() => Promise<unknown>} action
+   */
   async function attempt(what, action) {
     showError(error, '')
     try {
       await action()
     } catch (failure) {
       if (signal.aborted) return
-      const wait = failure.retryAfter ? ` (try again in ${failure.retryAfter} s)` : ''
-      showError(error, `Could not ${what}: ${failure.message}${wait}`)
+      const wait =
+        failure instanceof ApiError && failure.retryAfter ? ` (try again in ${failure.retryAfter} s)` : ''
+      const reason = failure instanceof Error ? failure.message : String(failure)
+      showError(error, `Could not ${what}: ${reason}${wait}`)
     }
   }
 
+  /**
+   * @param {number} seq
+   * @param {string} emoji
+   * @param {boolean} on
+   */
   async function setReaction(seq, emoji, on) {
-    await api(`${path(seq)}/reactions/${encodeURIComponent(emoji)}`, { method: on ? 'PUT' : 'DELETE' })
+    await (on ? client.reactions.add(roomId, seq, emoji) : client.reactions.remove(roomId, seq, emoji))
     // Known from our own answer at once; the stream's event says the same again.
     messages.setMine(seq, emoji, on)
   }
 
-  /** A chip toggles our reaction: whether we have it is fetched once when not yet known. */
+  /**
+   * A chip toggles our reaction: whether we have it is fetched once when not yet known.
+   * @param {number} seq
+   * @param {string} emoji
+   */
   async function toggle(seq, emoji) {
     if (!messages.mine(seq)) {
-      const { reactions } = await api(`${path(seq)}/reactions`)
+      const { reactions } = await client.reactions.list(roomId, seq)
       const ours = reactions.filter((reaction) => reaction.user_id === me).map((r) => r.emoji)
       messages.learnMine(seq, ours)
     }
-    await setReaction(seq, emoji, !messages.mine(seq).has(emoji))
+    await setReaction(seq, emoji, !messages.mine(seq)?.has(emoji))
   }
 
-  /** Delete asks once more on the same button before it deletes; leaving the button disarms it. */
+  /**
+   * Delete asks once more on the same button before it deletes; leaving the button disarms it.
+   * @param {HTMLElement} button
+   * @param {number} seq
+   */
   function remove(button, seq) {
     if (button.dataset.armed !== 'true') {
       button.dataset.armed = 'true'
       button.textContent = 'Confirm delete'
       return
     }
-    void attempt('delete the message', () => api(path(seq), { method: 'DELETE' }))
+    void attempt('delete the message', () => client.messages.delete(roomId, seq))
   }
 
+  /**
+   * @param {HTMLElement} item
+   * @param {boolean} open
+   */
   function togglePicker(item, open) {
-    const picker = item.querySelector('.picker')
+    const picker = /** @type {HTMLElement | null} */ (item.querySelector('.picker'))
     if (!picker) return
     picker.hidden = !open
     if (open) picker.querySelector('button')?.focus()
-    else item.querySelector('[data-action="pick"]')?.focus()
+    else /** @type {HTMLElement | null} */ (item.querySelector('[data-action="pick"]'))?.focus()
+  }
+
+  /**
+   * The message's <li> that `target` is inside, and the action button it is, if any.
+   * @param {EventTarget | null} target
+   */
+  function buttonOf(target) {
+    const button = target instanceof Element ? target.closest('button[data-action]') : null
+    const item = button?.closest('li[data-seq]')
+    return button instanceof HTMLButtonElement && item instanceof HTMLElement ? { button, item } : undefined
   }
 
   list.addEventListener(
     'click',
     (event) => {
-      const button = event.target.closest('button[data-action]')
-      const item = button?.closest('li[data-seq]')
-      if (!button || !item) return
+      const found = buttonOf(event.target)
+      if (!found) return
+      const { button, item } = found
       const seq = Number(item.dataset.seq)
       const message = messages.message(seq)
-      const emoji = button.dataset.emoji
+      const emoji = button.dataset.emoji ?? ''
       switch (button.dataset.action) {
         case 'quote':
           return void showMessage(Number(button.dataset.target))
         case 'pick':
-          return togglePicker(item, item.querySelector('.picker')?.hidden)
+          return togglePicker(
+            item,
+            /** @type {HTMLElement | null} */ (item.querySelector('.picker'))?.hidden ?? false,
+          )
         case 'react':
           togglePicker(item, false)
           return void attempt('react', () => setReaction(seq, emoji, true))
         case 'toggle':
           return void attempt('change your reaction', () => toggle(seq, emoji))
         case 'reply':
-          return composer.replyTo(message)
+          return message && composer.replyTo(message)
         case 'edit':
-          return composer.edit(message)
+          return message && composer.edit(message)
         case 'delete':
           return remove(button, seq)
       }
@@ -87,17 +134,25 @@ export function wireMessageActions(list, { roomId, me, messages, composer, error
   list.addEventListener(
     'focusout',
     (event) => {
-      if (event.target.dataset?.armed !== 'true') return
-      event.target.dataset.armed = 'false'
-      event.target.textContent = 'Delete'
+      const target = event.target
+      if (!(target instanceof HTMLElement) || target.dataset.armed !== 'true') return
+      target.dataset.armed = 'false'
+      target.textContent = 'Delete'
     },
     { signal },
   )
   list.addEventListener(
     'keydown',
     (event) => {
-      const item = event.target.closest('li[data-seq]')
-      if (event.key === 'Escape' && item && !item.querySelector('.picker')?.hidden) togglePicker(item, false)
+      const item = event.target instanceof Element ? event.target.closest('li[data-seq]') : null
+      const picker = item?.querySelector('.picker')
+      if (
+        event.key === 'Escape' &&
+        item instanceof HTMLElement &&
+        picker instanceof HTMLElement &&
+        !picker.hidden
+      )
+        togglePicker(item, false)
     },
     { signal },
   )

@@ -1,3 +1,4 @@
+// @ts-check
 // One message's content: author, time and "edited", the quote of the message it replies
 // to, the body (or "message deleted"), reaction chips, its reply count and its actions.
 // Rebuilt whole on every change; buttons carry a data-action that one listener on the
@@ -5,22 +6,35 @@
 
 import { h, timeElement } from './ui.js'
 
+/** @typedef {import('./parley-client.js').Message} Message */
+
 /** The picker's emoji: a handful people reach for most. */
 export const PICKER_EMOJI = ['👍', '❤️', '😂', '🎉', '😮', '👀']
 const EXCERPT_CHARS = 80
 
-/** A body on one line, cut at EXCERPT_CHARS characters (whole code points, never half an emoji). */
+/**
+ * A body on one line, cut at EXCERPT_CHARS characters (whole code points, never half an emoji).
+ * @param {string} body
+ */
 export function excerpt(body) {
   const chars = Array.from(body.replace(/\s+/g, ' ').trim())
   return chars.length > EXCERPT_CHARS ? `${chars.slice(0, EXCERPT_CHARS - 1).join('')}…` : chars.join('')
 }
 
+/**
+ * @param {number} count
+ * @param {string} one
+ * @param {string} many
+ */
 const plural = (count, one, many) => `${count} ${count === 1 ? one : many}`
 
 /**
  * The content of message `message`'s <li>. `view`: `me`, `canModerate` (may delete anyone's),
  * `parent` (the quoted message, null when it cannot be had, undefined while it is fetched)
  * and `mine` (the emoji this user reacted with, undefined until known).
+ *
+ * @param {Message} message
+ * @param {{ me: string, canModerate: boolean, parent: Message | null | undefined, mine: Set<string> | undefined }} view
  */
 export function renderContent(message, { me, canModerate, parent, mine }) {
   const deleted = Boolean(message.deleted_at)
@@ -58,6 +72,10 @@ export function renderContent(message, { me, canModerate, parent, mine }) {
   )
 }
 
+/**
+ * @param {number} parentSeq
+ * @param {Message | null | undefined} parent
+ */
 function renderQuote(parentSeq, parent) {
   let author = ''
   let text = 'an earlier message'
@@ -82,6 +100,10 @@ function renderQuote(parentSeq, parent) {
   )
 }
 
+/**
+ * @param {Message['reactions']} reactions
+ * @param {Set<string> | undefined} mine
+ */
 function renderReactions(reactions, mine) {
   const entries = Object.entries(reactions)
   if (entries.length === 0) return null
@@ -106,7 +128,15 @@ function renderReactions(reactions, mine) {
   )
 }
 
+/**
+ * @param {boolean} canEdit
+ * @param {boolean} canDelete
+ */
 function renderActions(canEdit, canDelete) {
+  /**
+   * @param {string} name
+   * @param {string} label
+   */
   const action = (name, label) =>
     h('button', { type: 'button', class: 'action', 'data-action': name, text: label })
   return h(

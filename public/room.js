@@ -1,8 +1,9 @@
+// @ts-check
 // The room view: the latest history over REST, then one stream resuming right after it;
 // older pages on scrolling up; read marks while the tab has focus; what a message's
 // buttons do is in message-actions.js, the send box in composer.js.
 
-import { api, ApiError, currentSession } from './api.js'
+import { ApiError, client, currentSession } from './api.js'
 import { wireComposer } from './composer.js'
 import { wireMessageActions } from './message-actions.js'
 import { createMessageList } from './messages.js'
@@ -10,7 +11,10 @@ import { createPresenceList, createReceipts, createTypingIndicator, createTyping
 import { connectRoomStream } from './stream.js'
 import { byId, showError } from './ui.js'
 
+/** @typedef {import('./stream.js').Status | 'gone'} State */
+
 const PAGE_SIZE = 50
+/** @type {Record<string, string>} */
 const STATUS_TEXT = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…' }
 const GONE_TEXT = {
   removed: 'You were removed from this room.',
@@ -20,55 +24,68 @@ const GONE_TEXT = {
 /**
  * Opens room `roomId` in the room view, scrolled to message `focusSeq` and marking it when
  * given; returns `{ close }` for when the user leaves it.
+ *
+ * @param {number} roomId
+ * @param {number} [focusSeq]
  */
 export function openRoom(roomId, focusSeq) {
-  const me = currentSession().user_id
+  const me = currentSession()?.user_id ?? ''
   const view = {
     title: byId('room-title'),
     status: byId('status'),
     scroller: byId('scroller'),
     older: byId('load-older'),
-    form: byId('send-form'),
-    input: byId('message-input'),
-    send: byId('send-button'),
+    form: byId('send-form', HTMLFormElement),
+    input: byId('message-input', HTMLTextAreaElement),
+    send: byId('send-button', HTMLButtonElement),
     error: byId('send-error'),
     context: { line: byId('composing'), text: byId('composing-text'), cancel: byId('composing-cancel') },
     mentionOptions: byId('mention-options'),
   }
   const listening = new AbortController()
   const { signal } = listening
+  /** @type {Map<string, string>} */
   const names = new Map()
   const messages = createMessageList(view.scroller, byId('messages'), {
     me,
     names,
     onVisible,
-    fetchMessage: (seq) => api(`/rooms/${roomId}/messages/${seq}`),
+    fetchMessage: (seq) => client.messages.get(roomId, seq),
   })
   const typingOut = createTypingSender(roomId)
   const typingIn = createTypingIndicator(byId('typing'))
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
   let staleTimer
   const presence = createPresenceList(byId('presence-list'), me, names, () => {
     clearTimeout(staleTimer)
     staleTimer = setTimeout(() => void refreshSocial(), 500)
   })
   const receipts = createReceipts(messages, me, names)
+  /** @type {ReturnType<typeof connectRoomStream> | undefined} */
   let stream
   let closed = false
   let hasMore = false
+  /** @type {Promise<boolean> | undefined} */
   let loadingOlder
   let visibleMax = 0
   let markedRead = 0
 
+  /**
+   * @param {State} state
+   * @param {string} [text]
+   */
   function setStatus(state, text = STATUS_TEXT[state]) {
     view.status.dataset.state = state
-    view.status.textContent = text
+    view.status.textContent = text ?? ''
   }
 
+  /** @param {boolean} enabled */
   function setSendable(enabled) {
     view.input.disabled = !enabled
     view.send.disabled = !enabled
   }
 
+  /** @param {'removed' | 'not_found'} reason */
   function gone(reason) {
     stream?.stop()
     typingIn.clear()
@@ -76,10 +93,15 @@ export function openRoom(roomId, focusSeq) {
     setSendable(false)
   }
 
+  /**
+   * @param {import('./parley-client.js').Message} message
+   * @param {{ follow?: boolean }} [options]
+   */
   function showLive(message, options) {
     if (messages.showLive(message, options)) receipts.render()
   }
 
+  /** @param {boolean} more */
   function setHasMore(more) {
     hasMore = more
     view.older.hidden = !more
@@ -104,7 +126,7 @@ export function openRoom(roomId, focusSeq) {
   async function fetchOlder() {
     view.scroller.setAttribute('aria-busy', 'true')
     try {
-      const page = await api(`/rooms/${roomId}/messages?limit=${PAGE_SIZE}&before=${messages.oldestSeq()}`)
+      const page = await client.messages.list(roomId, { limit: PAGE_SIZE, before: messages.oldestSeq() })
       if (closed) return false
       messages.showOlder(page.messages)
       receipts.render()
@@ -116,17 +138,22 @@ export function openRoom(roomId, focusSeq) {
     }
   }
 
-  /** Shows the message a reply quotes, loading older pages until it is there. */
+  /**
+   * Shows the message a reply quotes, loading older pages until it is there.
+   * @param {number} seq
+   */
   async function showMessage(seq) {
     while (!messages.item(seq) && (await loadOlder()));
     if (!messages.highlight(seq) && !closed) showError(view.error, 'That message could not be shown.')
   }
 
+  /** @param {IntersectionObserverEntry[]} entries */
   function onVisible(entries) {
     for (const entry of entries) {
       if (!entry.isIntersecting) continue
       if (entry.target === view.older) void loadOlder()
-      else visibleMax = Math.max(visibleMax, Number(entry.target.dataset.seq))
+      else if (entry.target instanceof HTMLElement)
+        visibleMax = Math.max(visibleMax, Number(entry.target.dataset.seq))
     }
     void markRead()
   }
@@ -136,7 +163,7 @@ export function openRoom(roomId, focusSeq) {
     if (closed || visibleMax <= markedRead) return
     if (document.visibilityState !== 'visible' || !document.hasFocus()) return
     markedRead = visibleMax
-    await api(`/rooms/${roomId}/read`, { method: 'POST', body: { seq: markedRead } }).catch(() => {})
+    await client.rooms.markRead(roomId, markedRead).catch(() => {})
     if (visibleMax > markedRead) void markRead()
   }
 
@@ -144,10 +171,7 @@ export function openRoom(roomId, focusSeq) {
   async function refreshSocial() {
     presence.requested()
     try {
-      const [here, reads] = await Promise.all([
-        api(`/rooms/${roomId}/presence`),
-        api(`/rooms/${roomId}/reads`),
-      ])
+      const [here, reads] = await Promise.all([client.rooms.presence(roomId), client.rooms.reads(roomId)])
       if (closed) return
       presence.reset(here.users, here.count)
       receipts.reset(reads.reads)
@@ -156,25 +180,22 @@ export function openRoom(roomId, focusSeq) {
     }
   }
 
+  /** @type {import('./stream.js').RoomStreamHandlers} */
   const streamHandlers = {
     message(message) {
       typingIn.remove(message.user_id)
       showLive(message)
     },
-    change(type, data) {
-      if (type === 'edit') messages.edited(data)
-      else if (type === 'reaction') messages.reacted(data)
-      else if (type === 'delete') {
-        messages.deleted(data.seq)
-        composer.forget(data.seq)
-      }
+    edit: (message) => messages.edited(message),
+    reaction: (data) => messages.reacted(data),
+    delete(data) {
+      messages.deleted(data.seq)
+      composer.forget(data.seq)
     },
-    event(type, data) {
-      if (type === 'open') void refreshSocial()
-      else if (type === 'presence') presence.update(data)
-      else if (type === 'typing') typingIn.update(data)
-      else if (type === 'read') receipts.update(data)
-    },
+    open: () => void refreshSocial(),
+    presence: (data) => presence.update(data),
+    typing: (data) => typingIn.update(data),
+    read: (data) => receipts.update(data),
     status: setStatus,
     gone,
   }
@@ -182,7 +203,7 @@ export function openRoom(roomId, focusSeq) {
   /** Owners may delete anyone's message; the server decides, this only shows them the button. */
   async function learnRole() {
     try {
-      const { members } = await api(`/rooms/${roomId}/members`)
+      const { members } = await client.members.list(roomId)
       if (!closed && members.some((member) => member.user_id === me && member.role === 'owner'))
         messages.setModerator(true)
     } catch {
@@ -192,14 +213,14 @@ export function openRoom(roomId, focusSeq) {
 
   async function start() {
     try {
-      const room = await api(`/rooms/${roomId}`)
+      const room = await client.rooms.get(roomId)
       if (closed) return
       view.title.textContent = room.name
       document.title = `${room.name} · Parley`
       // Members are listed in read receipts; joining a public room makes us one.
-      if (room.visibility === 'public') await api(`/rooms/${roomId}/join`, { method: 'POST' })
+      if (room.visibility === 'public') await client.rooms.join(roomId)
       void learnRole()
-      const page = await api(`/rooms/${roomId}/messages?limit=${PAGE_SIZE}`)
+      const page = await client.messages.list(roomId, { limit: PAGE_SIZE })
       if (closed) return
       messages.showLatest(page.messages)
       setHasMore(page.has_more)
@@ -208,7 +229,7 @@ export function openRoom(roomId, focusSeq) {
       if (focusSeq !== undefined) await showMessage(focusSeq)
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) gone('not_found')
-      else setStatus('gone', `Could not open the room: ${error.message}`)
+      else setStatus('gone', `Could not open the room: ${error instanceof Error ? error.message : error}`)
     }
   }
 
@@ -226,7 +247,7 @@ export function openRoom(roomId, focusSeq) {
     lastOwn: () => messages.lastOwn(),
     // The people @ completion offers: the room's members, the reader aside.
     members: async () => {
-      const { members } = await api(`/rooms/${roomId}/members`)
+      const { members } = await client.members.list(roomId)
       return members.map((member) => member.user_id).filter((id) => id !== me)
     },
     signal,

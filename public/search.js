@@ -1,8 +1,11 @@
+// @ts-check
 // The lobby's search box: GET /search over the rooms the user may read; each result opens
 // its room at the message (#/rooms/:id/messages/:seq), which is scrolled to and marked.
 
-import { api } from './api.js'
+import { client } from './api.js'
 import { byId, h, showError, timeElement } from './ui.js'
+
+/** @typedef {import('./parley-client.js').SearchPage} SearchPage */
 
 const MARK = /<mark>(.*?)<\/mark>/g
 
@@ -10,10 +13,14 @@ const MARK = /<mark>(.*?)<\/mark>/g
  * The snippet as nodes: the server escapes the message and marks the matches with <mark>;
  * this builds text nodes and <mark> elements from it and never parses it as HTML, so even
  * a snippet that broke that promise could only show up as text.
+ *
+ * @param {string} snippet
  */
 export function snippetNodes(snippet) {
+  /** @param {string} text */
   const decode = (text) =>
     new window.DOMParser().parseFromString(`<body>${text}`, 'text/html').body.textContent ?? ''
+  /** @type {Node[]} */
   const nodes = []
   let last = 0
   for (const match of snippet.matchAll(MARK)) {
@@ -25,6 +32,7 @@ export function snippetNodes(snippet) {
   return nodes
 }
 
+/** @param {SearchPage['results'][number]} result */
 function resultItem({ message, room, snippet }) {
   return h(
     'li',
@@ -44,7 +52,7 @@ function resultItem({ message, room, snippet }) {
 
 /** Wires the search form once. */
 export function wireSearch() {
-  const form = byId('search-form')
+  const form = byId('search-form', HTMLFormElement)
   const results = byId('search-results')
   const error = byId('search-error')
   form.addEventListener('submit', async (event) => {
@@ -53,7 +61,9 @@ export function wireSearch() {
     const q = String(new FormData(form).get('q') ?? '').trim()
     if (!q) return
     try {
-      const page = await api(`/search?q=${encodeURIComponent(q)}&limit=20`)
+      const page = /** @type {SearchPage} */ (
+        await client.request('GET', '/search', { query: { q, limit: 20 } })
+      )
       results.replaceChildren(
         ...(page.results.length > 0
           ? page.results.map(resultItem)

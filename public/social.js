@@ -1,8 +1,12 @@
+// @ts-check
 // Who is here, who is typing, who has read what: the room's ephemeral state, rendered
 // into the room view. Names come from whatever told us about a user last.
 
-import { api } from './api.js'
+import { client } from './api.js'
 import { h, listNames, typingText } from './ui.js'
+
+/** @typedef {import('./parley-client.js').ParleyEvents} ParleyEvents */
+/** @typedef {Pick<ParleyEvents['presence'], 'count'> & Partial<ParleyEvents['presence']>} PresenceChange */
 
 /** An "on" is repeated this often while typing continues; the server passes one per 2 s. */
 const TYPING_REPEAT_MS = 3_000
@@ -11,13 +15,18 @@ const TYPING_IDLE_MS = 4_000
 /** A typist we hear nothing more from is dropped after this: a lost "off" clears itself. */
 const TYPING_WATCHDOG_MS = 6_000
 
-/** Sends typing on/off for the signed-in user, throttled; failures are ignored (it is a hint). */
+/**
+ * Sends typing on/off for the signed-in user, throttled; failures are ignored (it is a hint).
+ * @param {number} roomId
+ */
 export function createTypingSender(roomId) {
   let on = false
   let lastOnAt = 0
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
   let idleTimer
 
-  const send = (state) => api(`/rooms/${roomId}/typing`, { method: 'POST', body: { state } }).catch(() => {})
+  /** @param {'on' | 'off'} state */
+  const send = (state) => client.rooms.typing(roomId, state).catch(() => {})
 
   function stop() {
     clearTimeout(idleTimer)
@@ -26,6 +35,7 @@ export function createTypingSender(roomId) {
     send('off')
   }
 
+  /** @param {string} text */
   function input(text) {
     clearTimeout(idleTimer)
     if (!text.trim()) return stop()
@@ -40,14 +50,19 @@ export function createTypingSender(roomId) {
   return { input, stop }
 }
 
-/** The "alice is typing…" line, fed by typing events and cleared by messages and a watchdog. */
+/**
+ * The "alice is typing…" line, fed by typing events and cleared by messages and a watchdog.
+ * @param {HTMLElement} element
+ */
 export function createTypingIndicator(element) {
+  /** @type {Map<string, { name: string, timer: ReturnType<typeof setTimeout> }>} */
   const typists = new Map()
 
   function render() {
     element.textContent = typingText([...typists.values()].map((typist) => typist.name))
   }
 
+  /** @param {string} userId */
   function remove(userId) {
     const typist = typists.get(userId)
     if (!typist) return
@@ -56,6 +71,7 @@ export function createTypingIndicator(element) {
     render()
   }
 
+  /** @param {ParleyEvents['typing']} event */
   function update({ user_id, user_name, state }) {
     clearTimeout(typists.get(user_id)?.timer)
     if (state !== 'on') return remove(user_id)
@@ -76,9 +92,16 @@ export function createTypingIndicator(element) {
  * The "Here now" list: a snapshot from REST on every (re)connect, then join/leave events.
  * Events that arrive while a snapshot is on its way are applied again on top of it, since
  * the snapshot may have been taken before them.
+ *
+ * @param {HTMLElement} element
+ * @param {string} me
+ * @param {Map<string, string>} names every user id's latest display name
+ * @param {() => void} [onStale]
  */
 export function createPresenceList(element, me, names, onStale) {
+  /** @type {Map<string, string>} */
   const present = new Map()
+  /** @type {PresenceChange[] | undefined} */
   let sinceRequest
   // How many are here on every instance: above the server's PRESENCE_LIST_MAX its frames
   // carry only this, and the list shows who was here when the page loaded.
@@ -95,7 +118,10 @@ export function createPresenceList(element, me, names, onStale) {
     )
   }
 
-  /** A presence frame: who came, who went, how many are here now. */
+  /**
+   * A presence frame: who came, who went, how many are here now.
+   * @param {PresenceChange} change
+   */
   function apply({ joined = [], left = [], count: here }) {
     // A frame with the count only (a crowd came or went): the list is fetched anew while
     // it is small enough to show.
@@ -113,6 +139,10 @@ export function createPresenceList(element, me, names, onStale) {
     requested() {
       sinceRequest = []
     },
+    /**
+     * @param {import('./parley-client.js').Presence['users']} [users]
+     * @param {number} [here]
+     */
     reset(users, here) {
       if (users) {
         present.clear()
@@ -122,6 +152,7 @@ export function createPresenceList(element, me, names, onStale) {
       sinceRequest = undefined
       render()
     },
+    /** @param {PresenceChange} event */
     update(event) {
       sinceRequest?.push(event)
       apply(event)
@@ -133,14 +164,21 @@ export function createPresenceList(element, me, names, onStale) {
 /**
  * "seen by …" under the last shown message each other user has read up to.
  * `messages.seqs` is the sorted list of shown seqs, `messages.item(seq)` its <li>.
+ *
+ * @param {{ seqs: number[], item: (seq: number) => HTMLElement | undefined }} messages
+ * @param {string} me
+ * @param {Map<string, string>} names
  */
 export function createReceipts(messages, me, names) {
+  /** @type {Map<string, number>} */
   const marks = new Map()
+  /** @type {HTMLElement[]} */
   let shown = []
 
   function render() {
     for (const element of shown) element.remove()
     shown = []
+    /** @type {Map<number, string[]>} */
     const bySeq = new Map()
     for (const [userId, seq] of marks) {
       const target = lastShownAtOrBefore(messages.seqs, seq)
@@ -156,12 +194,16 @@ export function createReceipts(messages, me, names) {
 
   return {
     render,
-    /** Marks only move forward, so a snapshot older than some events changes nothing. */
+    /**
+     * Marks only move forward, so a snapshot older than some events changes nothing.
+     * @param {Pick<import('./parley-client.js').ReadMark, 'user_id' | 'seq'>[]} reads
+     */
     reset(reads) {
       for (const read of reads)
         if (read.seq > (marks.get(read.user_id) ?? 0)) marks.set(read.user_id, read.seq)
       render()
     },
+    /** @param {ParleyEvents['read']} read */
     update({ user_id, seq }) {
       if ((marks.get(user_id) ?? 0) >= seq) return
       marks.set(user_id, seq)
@@ -170,6 +212,10 @@ export function createReceipts(messages, me, names) {
   }
 }
 
+/**
+ * @param {number[]} seqs ascending
+ * @param {number} seq
+ */
 function lastShownAtOrBefore(seqs, seq) {
   let low = 0
   let high = seqs.length

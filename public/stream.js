@@ -1,3 +1,4 @@
+// @ts-check
 // One stream per open room, from the client library (parley-client.js): it opens each
 // connection with a single-use ticket, so the token never appears in a URL, resumes after
 // the last change received (each change to the room's history carries the room's change
@@ -6,30 +7,54 @@
 
 import { client } from './api.js'
 
-const CHANGES = ['edit', 'delete', 'reaction']
-const EVENTS = ['presence', 'typing', 'read']
+/** @typedef {import('./parley-client.js').ParleyEvents} ParleyEvents */
+/** @typedef {'connecting' | 'live' | 'reconnecting'} Status */
+
+/**
+ * What the room view does with its stream's events.
+ * @typedef {object} RoomStreamHandlers
+ * @property {(message: ParleyEvents['message']) => void} message a new message
+ * @property {(message: ParleyEvents['edit']) => void} edit the message as it is after an edit
+ * @property {(data: ParleyEvents['delete']) => void} delete
+ * @property {(data: ParleyEvents['reaction']) => void} reaction
+ * @property {(data: ParleyEvents['presence']) => void} presence
+ * @property {(data: ParleyEvents['typing']) => void} typing
+ * @property {(data: ParleyEvents['read']) => void} read
+ * @property {() => void} open each time a connection opens: what was missed meanwhile is asked for
+ * @property {(status: Status) => void} status
+ * @property {(reason: 'removed' | 'not_found') => void} gone the room is lost for good
+ */
+
+/** @type {Record<'connecting' | 'open' | 'reconnecting', Status>} */
 const STATUS = { connecting: 'connecting', open: 'live', reconnecting: 'reconnecting' }
 
 /**
  * Connects to room `roomId`'s stream, replaying every change after cursor `afterCursor` first.
- * handlers: message(msg), change(type, data) for edit/delete/reaction, event(type, data) for
- * presence/typing/read/open, status('connecting' | 'live' | 'reconnecting'), gone(reason)
- * when the room is lost for good ('removed' or 'not_found').
+ * @param {number} roomId
+ * @param {number} afterCursor
+ * @param {RoomStreamHandlers} handlers
  */
 export function connectRoomStream(roomId, afterCursor, handlers) {
-  const listeners = {
-    message: (message) => handlers.message(message),
-    state(state, { reason }) {
-      if (state !== 'closed') {
-        handlers.status(STATUS[state])
-        if (state === 'open') handlers.event('open')
-      } else if (reason !== 'closed') {
-        handlers.gone(reason === 'removed' ? 'removed' : 'not_found')
-      }
+  const stream = client.rooms.stream(
+    roomId,
+    {
+      message: (message) => handlers.message(message),
+      edit: (message) => handlers.edit(message),
+      delete: (data) => handlers.delete(data),
+      reaction: (data) => handlers.reaction(data),
+      presence: (data) => handlers.presence(data),
+      typing: (data) => handlers.typing(data),
+      read: (data) => handlers.read(data),
+      state(state, { reason }) {
+        if (state !== 'closed') {
+          handlers.status(STATUS[state])
+          if (state === 'open') handlers.open()
+        } else if (reason !== 'closed') {
+          handlers.gone(reason === 'removed' ? 'removed' : 'not_found')
+        }
+      },
     },
-  }
-  for (const type of CHANGES) listeners[type] = (data) => handlers.change(type, data)
-  for (const type of EVENTS) listeners[type] = (data) => handlers.event(type, data)
-  const stream = client.rooms.stream(roomId, listeners, { after: { [roomId]: afterCursor } })
+    { after: { [roomId]: afterCursor } },
+  )
   return { stop: () => stream.close(), lastEventId: () => Number(stream.lastEventId) }
 }
