@@ -37,7 +37,10 @@ export interface HubOptions {
   logger: Logger
   /** The process's streams: the hub writes to and closes those of rooms. */
   streams: Streams
-  /** Bounds a room's recent window to a quarter of it, so a resume from there is one write well within it. */
+  /**
+   * A stream's buffer bound. A room's recent window holds a quarter of it, so a resume from
+   * there is one write well within it, and a page read from the database about as much.
+   */
   maxBufferBytes: number
   batchSize?: number
   /** Called once per delivered new message with seconds since its created_at. */
@@ -67,7 +70,9 @@ export function createHub(options: HubOptions) {
   const streams = new Set<RoomStream>()
   const counters = { notifications: 0, delivered: 0, refused: 0 }
   const delivery = createRoomDelivery(options.streams)
-  const resume = createResume<Room>({ db, delivery, batchSize, deliveredUpTo })
+  // Pages of changes are bounded by bytes too, so huge messages cost about the bound.
+  const pageBound = { rows: batchSize, bytes: options.maxBufferBytes }
+  const resume = createResume<Room>({ db, delivery, pageBound, deliveredUpTo })
   let stopped = false
   /** Set from a (re-)LISTEN until every private room's streams have been checked again. */
   let recheckingAccess = false
@@ -155,7 +160,7 @@ export function createHub(options: HubOptions) {
     try {
       while (room.dirty) {
         room.dirty = false
-        const page = await fetchChangesAfter(db, room.id, room.cursor, batchSize)
+        const page = await fetchChangesAfter(db, room.id, room.cursor, pageBound)
         if (page.full) room.dirty = true
         const frames = page.changes.map(toHistoryFrame)
         delivery.deliver(room.streams, room.id, frames)

@@ -1,4 +1,4 @@
-import { fetchChangesAfter } from '../chat/changes.js'
+import { fetchChangesAfter, type PageBound } from '../chat/changes.js'
 import type { Db } from '../db/client.js'
 import type { RoomDelivery, RoomStream } from './delivery.js'
 import type { RecentChanges } from './recent.js'
@@ -23,7 +23,8 @@ export interface ResumableRoom {
 export interface ResumeOptions<Room extends ResumableRoom> {
   db: Db
   delivery: RoomDelivery
-  batchSize: number
+  /** What one page read from the database may hold. */
+  pageBound: PageBound
   /**
    * Resolves once the hub has delivered the room up to a point another instance already
    * delivered; rejects when it could not.
@@ -37,7 +38,7 @@ export interface ResumeOptions<Room extends ResumableRoom> {
  * the database, each read once for every stream resuming from the same point.
  */
 export function createResume<Room extends ResumableRoom>(options: ResumeOptions<Room>) {
-  const { db, delivery, batchSize } = options
+  const { db, delivery, pageBound } = options
   const counters = { resumedFromMemory: 0, replayQueries: 0 }
 
   /**
@@ -49,7 +50,7 @@ export function createResume<Room extends ResumableRoom>(options: ResumeOptions<
     let read = room.replays.get(cursor)
     if (!read) {
       counters.replayQueries++
-      read = fetchChangesAfter(db, room.id, cursor, batchSize, room.cursor).then((page) => ({
+      read = fetchChangesAfter(db, room.id, cursor, pageBound, room.cursor).then((page) => ({
         frames: page.changes.map(toHistoryFrame),
         through: page.through,
       }))
