@@ -1,24 +1,13 @@
 import type { LobbyRoom, Room } from '../../src/wire.js'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { expectError } from '../support/api.js'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { postMessage, signTestToken, startTestServer, type TestServer } from '../support/server.js'
+import { useTestServer } from '../support/fixtures.js'
+import { postMessage, signTestToken } from '../support/server.js'
 
 // Direct messages (src/chat/dms.ts): one private room per pair, whoever asks first, with
 // members that never change.
 
-let database: TestDatabase
-let server: TestServer
-
-beforeAll(async () => {
-  database = await createTestDatabase()
-  server = await startTestServer(database)
-})
-
-afterAll(async () => {
-  await server?.close()
-  await database?.drop()
-})
+const { server, database } = useTestServer()
 
 function openDm(as: string, body: unknown) {
   return server.request('/dms', { method: 'POST', body: JSON.stringify(body), as })
@@ -87,7 +76,7 @@ describe('POST /dms', () => {
 
     const rooms = await server.request('/rooms?kind=room', { as: 'lena' })
     const listed = ((await rooms.json()) as { rooms: LobbyRoom[] }).rooms
-    expect(listed.every((room) => room.kind === 'room' && room.other_user === null)).toBe(true)
+    expect(listed.map((room) => [room.kind, room.other_user])).toEqual(listed.map(() => ['room', null]))
   })
 
   it('hides a conversation from everyone else', async () => {
@@ -138,7 +127,7 @@ describe('POST /dms', () => {
     for (let i = 0; i < 55; i++) responses.push((await openDm('chatty', { user_id: `peer-${i}` })).status)
     expect(responses).toContain(429)
     const limit = responses.indexOf(429)
-    expect(responses.slice(0, limit).every((status) => status === 201)).toBe(true)
+    expect(responses.slice(0, limit)).toEqual(responses.slice(0, limit).map(() => 201))
     expect((await openDm('chatty', { user_id: 'peer-0' })).status).toBe(200)
   })
 })

@@ -1,16 +1,17 @@
 import { describe, expect, it } from 'vitest'
 import { createClient } from '../../client/index.js'
-import { recordStream, testClient, serverPerFile } from '../support/client-stream.js'
+import { recordStream, testClient } from '../support/client-stream.js'
+import { useTestServer } from '../support/fixtures.js'
 import { range } from '../support/range.js'
 import { startRelay } from '../support/relay.js'
 import { until } from '../support/wait.js'
 
 describe('the client library streams', () => {
-  const files = serverPerFile()
+  const { server, database, restart } = useTestServer()
 
   it('delivers every kind of event typed, moves through its states, and closes on close()', async () => {
-    const alice = testClient(files.server, 'alice')
-    const bob = testClient(files.server, 'bob')
+    const alice = testClient(server, 'alice')
+    const bob = testClient(server, 'bob')
     const room = await alice.rooms.create({ name: 'stream-kinds' })
     const seen: string[] = []
     const states: string[] = []
@@ -33,7 +34,7 @@ describe('the client library streams', () => {
       [() => bob.messages.edit(room.id, 1, { body: 'hi!' }), 'edit 1 hi!'],
       [() => bob.reactions.add(room.id, 1, '🎉'), 'reaction 1 🎉 added'],
       [() => bob.rooms.typing(room.id, 'on'), 'typing bob on'],
-      [() => testClient(files.server, 'carol').rooms.markRead(room.id, 1), 'read carol 1'],
+      [() => testClient(server, 'carol').rooms.markRead(room.id, 1), 'read carol 1'],
       [() => bob.messages.delete(room.id, 1), 'delete 1'],
     ]
     for (const [act, expected] of steps) {
@@ -48,15 +49,15 @@ describe('the client library streams', () => {
   })
 
   it('resumes after a server restart with nothing missed and nothing repeated', async () => {
-    const alice = testClient(files.server, 'alice')
+    const alice = testClient(server, 'alice')
     const room = await alice.rooms.create({ name: 'stream-restart' })
-    const watcher = recordStream(testClient(files.server, 'bob'), room.id, { after: { [room.id]: 0 } })
+    const watcher = recordStream(testClient(server, 'bob'), room.id, { after: { [room.id]: 0 } })
     await watcher.waitOpen()
     for (let i = 1; i <= 5; i++) await alice.messages.post(room.id, { body: `before ${i}` })
     await watcher.waitForSeqs(5)
 
-    await files.restart(
-      () => files.database.sql`insert into messages (room_id, user_id, user_name, body)
+    await restart(
+      () => database.sql`insert into messages (room_id, user_id, user_name, body)
                                select ${room.id}, 'ops', 'Ops', 'while down ' || n from generate_series(1, 5) n`,
     )
     for (let i = 1; i <= 5; i++) await alice.messages.post(room.id, { body: `after ${i}` })
@@ -70,16 +71,16 @@ describe('the client library streams', () => {
   })
 
   it('renews an expired token through getToken mid-stream and misses nothing', async () => {
-    const room = await testClient(files.server, 'alice').rooms.create({ name: 'stream-expiry' })
+    const room = await testClient(server, 'alice').rooms.create({ name: 'stream-expiry' })
     const asked: boolean[] = []
     let issued = 0
     const client = createClient({
-      baseUrl: files.server.url,
+      baseUrl: server.url,
       getToken: ({ renew }) => {
         asked.push(renew)
         // Each renewal gets a token as short-lived as the first, so the stream expires again.
         if (renew || issued === 0) issued++
-        return files.server.token('bob', 'Bob', `${2 * issued}s`)
+        return server.token('bob', 'Bob', `${2 * issued}s`)
       },
     })
     const watcher = recordStream(client, room.id, { after: { [room.id]: 0 } })
@@ -87,11 +88,14 @@ describe('the client library streams', () => {
     // Posts spread over many users, under the rate limit, until the stream has expired twice.
     let posted = 0
     const post = () =>
-      testClient(files.server, `poster-${posted % 10}`).messages.post(room.id, { body: `m${++posted}` })
-    while (watcher.events.filter((event) => event === 'expired').length < 2) {
+      testClient(server, `poster-${posted % 10}`).messages.post(room.id, { body: `m${++posted}` })
+    const expiries = () => watcher.events.filter((event) => event === 'expired').length
+    for (let expiry = 1; expiry <= 2; expiry++) {
       await post()
       await until(() => watcher.seqs.length === posted, `message ${posted}`)
-      await new Promise((resolve) => setTimeout(resolve, 200))
+      await until(() => expiries() === expiry, `expiry ${expiry}`, 15_000)
+      // Posted while the stream comes back with a renewed token: the resume must bring it.
+      await post()
     }
     await post()
     await watcher.waitForSeqs(posted)
@@ -104,10 +108,10 @@ describe('the client library streams', () => {
   })
 
   it('stops for good when its user is removed from the room, and when the room is not there', async () => {
-    const olive = testClient(files.server, 'olive')
+    const olive = testClient(server, 'olive')
     const room = await olive.rooms.create({ name: 'stream-removal', visibility: 'private' })
     await olive.members.add(room.id, { user_id: 'mia' })
-    const watcher = recordStream(testClient(files.server, 'mia'), room.id)
+    const watcher = recordStream(testClient(server, 'mia'), room.id)
     await watcher.waitOpen()
     await olive.members.remove(room.id, 'mia')
     await until(() => watcher.stream.state === 'closed', 'the stream to close')
@@ -115,34 +119,34 @@ describe('the client library streams', () => {
     expect(watcher.events).toEqual(['removed'])
     expect(watcher.states).toEqual(['connecting', 'open', 'closed:removed'])
 
-    const missing = recordStream(testClient(files.server, 'mia'), 999_999)
+    const missing = recordStream(testClient(server, 'mia'), 999_999)
     await until(() => missing.stream.state === 'closed', 'the stream to give up')
     expect(missing.states).toEqual(['connecting', 'closed:not_found'])
     expect(missing.changes.at(-1)?.error).toMatchObject({ status: 404, code: 'room_not_found' })
   })
 
   it('waits a jittered, doubling backoff between attempts while the server is down', async () => {
-    const room = await testClient(files.server, 'alice').rooms.create({ name: 'stream-backoff' })
-    const watcher = recordStream(testClient(files.server, 'bob'), room.id, {
+    const room = await testClient(server, 'alice').rooms.create({ name: 'stream-backoff' })
+    const watcher = recordStream(testClient(server, 'bob'), room.id, {
       random: () => 0.5,
       backoff: { baseMs: 400, capMs: 5_000 },
     })
     await watcher.waitOpen()
-    await files.restart(() => until(() => watcher.changes.length >= 4, 'three reconnection attempts'))
+    await restart(() => until(() => watcher.changes.length >= 4, 'three reconnection attempts'))
     expect(watcher.changes.slice(2, 4).map((change) => change.delayMs)).toEqual([200, 400])
     await watcher.waitOpen()
     watcher.stream.close()
   })
 
   it('resumes every room of a multi-room stream by its own cursor, and goes on without a room it was removed from', async () => {
-    const olive = testClient(files.server, 'olive')
+    const olive = testClient(server, 'olive')
     const open = await olive.rooms.create({ name: 'multi-open' })
     const closed = await olive.rooms.create({ name: 'multi-private', visibility: 'private' })
     await olive.members.add(closed.id, { user_id: 'mia' })
     await olive.messages.post(open.id, { body: 'old' })
-    const relay = await startRelay(files.server.port)
+    const relay = await startRelay(server.port)
     const got: string[] = []
-    const stream = testClient(files.server, 'mia', relay.url).stream(
+    const stream = testClient(server, 'mia', relay.url).stream(
       [open.id, closed.id],
       {
         message: (message, meta) =>

@@ -1,23 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { expectCreated, expectError, lastSeq, readPage } from '../support/api.js'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { createRoom, startTestServer, type TestServer } from '../support/server.js'
+import { useTestServer } from '../support/fixtures.js'
+import { createRoom } from '../support/server.js'
 
 // The HTTP surface of the message routes: status codes, validation, the wire shape.
 // What the stored messages then do (numbering, client_id, paging) is in test/chat/messages.
 
-let database: TestDatabase
-let server: TestServer
-
-beforeAll(async () => {
-  database = await createTestDatabase()
-  server = await startTestServer(database)
-})
-
-afterAll(async () => {
-  await server?.close()
-  await database?.drop()
-})
+const { server, database } = useTestServer()
 
 let roomCounter = 0
 /** A fresh room for one test. */
@@ -187,7 +176,7 @@ describe('GET /rooms/:id/messages', () => {
     await database.sql`insert into messages (room_id, user_id, user_name, body) values (${roomId}, 'ops', 'Ops', ${body})`
     const [message] = (await readPage(server, roomId)).messages
     expect(message?.body.length).toBe(1_000_000)
-    expect(message?.body === body).toBe(true)
+    expect(message?.body).toBe(body)
   })
 })
 

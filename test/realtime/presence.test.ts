@@ -84,8 +84,12 @@ describe('a crowd', () => {
     })
     await until(async () => (await presentCount(roomId)) === 3, 'all three present')
     await until(() => framesOf(observer).length >= 3, 'both join frames')
-    await new Promise((resolve) => setTimeout(resolve, 300))
-    expect(framesOf(observer).at(-1)?.count).toBe(3)
+    // A later join marks the end: a frame with a stale count would arrive before its frame.
+    await watch(server, roomId, 'late-door')
+    const joinedLate = (frame: PresenceFrame) => frame.joined.some((user) => user.user_id === 'late-door')
+    await until(() => framesOf(observer).some(joinedLate), 'the later join frame')
+    const counts = framesOf(observer).map((frame) => frame.count)
+    expect({ frames: counts.length, last: counts.slice(-2) }).toEqual({ frames: 4, last: [3, 4] })
   })
 
   it('leaving with a shutting-down instance is one frame per room, naming who left', async () => {

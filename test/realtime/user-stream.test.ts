@@ -1,25 +1,13 @@
 import { EventSource } from 'eventsource'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { expectError } from '../support/api.js'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { startTestServer, type TestServer } from '../support/server.js'
+import { useTestServer } from '../support/fixtures.js'
 import { until } from '../support/wait.js'
 
 // GET /me/stream (src/realtime/user-feed.ts, sql/user-events.sql): one person's events
 // across rooms, numbered per user by the database, live and resumable.
 
-let database: TestDatabase
-let server: TestServer
-
-beforeAll(async () => {
-  database = await createTestDatabase()
-  server = await startTestServer(database)
-})
-
-afterAll(async () => {
-  await server?.close()
-  await database?.drop()
-})
+const { server, database } = useTestServer()
 
 interface UserEvent {
   type: string
@@ -144,17 +132,24 @@ describe('GET /me/stream', () => {
     expect((await post(room, 'secret for @quin', 'zed')).status).toBe(201)
     expect((await post(room, 'and @stranger', 'zed')).status).toBe(201)
     await database.sql`delete from room_members where room_id = ${room} and user_id = 'quin'`
+    // Later mentions in a public room mark the end: anything replayed from the private room comes before them.
+    const later = await newRoom('user-stream-later', 'yves')
+    expect((await post(later, 'later, @quin', 'yves')).status).toBe(201)
+    expect((await post(later, 'later, @stranger', 'yves')).status).toBe(201)
+    const received = (stream: ReturnType<typeof openUserStream>) =>
+      stream.events.map((event) => [event.type, event.data.message?.body ?? event.data])
 
     const replay = openUserStream('quin', 0)
-    await until(() => replay.events.length === 1, 'the removal')
-    await new Promise((resolve) => setTimeout(resolve, 200))
-    expect(replay.events.map((event) => [event.type, event.data])).toEqual([['removed', { room_id: room }]])
+    await until(() => replay.events.some((event) => event.type === 'mention'), 'the later mention of quin')
+    expect(received(replay)).toEqual([
+      ['removed', { room_id: room }],
+      ['mention', 'later, @quin'],
+    ])
     replay.close()
 
     const stranger = openUserStream('stranger', 0)
-    await stranger.opened
-    await new Promise((resolve) => setTimeout(resolve, 200))
-    expect(stranger.events).toEqual([])
+    await until(() => stranger.events.length >= 1, 'the later mention of the stranger')
+    expect(received(stranger)).toEqual([['mention', 'later, @stranger']])
     stranger.close()
   })
 
