@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm'
 import {
   bigint,
   boolean,
+  doublePrecision,
   check,
   customType,
   foreignKey,
@@ -316,5 +317,28 @@ export const streamTickets = pgTable(
     check('stream_tickets_hash_hex', sql`${table.hash} ~ '^[0-9a-f]{64}$'`),
     // Serves the bounded sweep of expired tickets.
     index('stream_tickets_expires_idx').on(table.expiresAt),
+  ],
+)
+
+/**
+ * Every per-user rate limit, as a token bucket per (user, action): taking a token is one
+ * upsert that locks the bucket's row, so a limit holds against any burst, on every
+ * instance at once. A bucket left alone for a whole window is full again, like a bucket
+ * that never existed, and is swept.
+ */
+export const rateBuckets = pgTable(
+  'rate_buckets',
+  {
+    userId: text('user_id').notNull(),
+    action: text('action').notNull(),
+    /** Tokens left when last taken from; refilled at limit / window since `at`. */
+    tokens: doublePrecision('tokens').notNull(),
+    /** How many the last take granted. */
+    granted: integer('granted').notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.userId, table.action] }),
+    index('rate_buckets_at_idx').on(table.at),
   ],
 )
