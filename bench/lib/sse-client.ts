@@ -1,72 +1,7 @@
 import { type Agent, type ClientRequest, type IncomingMessage, request } from 'node:http'
+import { createSseParser, type SseEvent } from '../../client/sse-parser.js'
 
-/** One dispatched Server-Sent Event. `id` is the event's own `id:` field, if it had one. */
-export interface SseEvent {
-  id: string | undefined
-  event: string
-  data: string
-}
-
-/**
- * An incremental `text/event-stream` parser (the WHATWG dispatch rules): fields accumulate
- * until a blank line dispatches the event, so an event cut off by the end of the stream is
- * never dispatched and never moves `lastEventId`. Lines end in LF or CRLF; a lone CR as a
- * line ending (allowed by the spec, sent by nobody) is not supported.
- */
-export class SseParser {
-  lastEventId: string | undefined
-  private rest = ''
-  private id: string | undefined
-  private event = ''
-  private data: string[] = []
-  private sawId = false
-
-  constructor(
-    private readonly onEvent: (event: SseEvent) => void,
-    private readonly onComment?: (text: string) => void,
-    private readonly onRetry?: (ms: number) => void,
-  ) {}
-
-  push(chunk: string): void {
-    const text = this.rest + chunk
-    let start = 0
-    for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
-      const lineEnd = end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end
-      this.line(text.slice(start, lineEnd))
-      start = end + 1
-    }
-    this.rest = start === 0 ? text : text.slice(start)
-  }
-
-  private line(line: string): void {
-    if (line === '') return this.dispatch()
-    const colon = line.indexOf(':')
-    if (colon === 0) return this.onComment?.(line.slice(1).trimStart())
-    const field = colon === -1 ? line : line.slice(0, colon)
-    let value = colon === -1 ? '' : line.slice(colon + 1)
-    if (value.startsWith(' ')) value = value.slice(1)
-    if (field === 'data') this.data.push(value)
-    else if (field === 'event') this.event = value
-    else if (field === 'id' && !value.includes('\0')) {
-      this.id = value
-      this.sawId = true
-    } else if (field === 'retry' && /^[0-9]+$/.test(value)) this.onRetry?.(Number(value))
-  }
-
-  private dispatch(): void {
-    const event: SseEvent = {
-      id: this.sawId ? this.id : undefined,
-      event: this.event || 'message',
-      data: this.data.join('\n'),
-    }
-    if (this.sawId) this.lastEventId = this.id
-    const hasData = this.data.length > 0
-    this.event = ''
-    this.data = []
-    this.sawId = false
-    if (hasData) this.onEvent(event)
-  }
-}
+export type { SseEvent }
 
 export type SseEnd =
   /** The server ended the response. */
@@ -84,7 +19,6 @@ export interface SseStreamOptions {
   agent?: Agent
   onOpen?: () => void
   onEvent: (event: SseEvent) => void
-  onComment?: (text: string) => void
   /** Called once when the stream ends by itself; never after close(). */
   onEnd: (end: SseEnd) => void
 }
@@ -107,10 +41,13 @@ export interface SseStream {
 export function openSseStream(options: SseStreamOptions): SseStream {
   let closed = false
   let response: IncomingMessage | undefined
-  const parser = new SseParser((event) => {
-    if (!closed) options.onEvent(event)
-  }, options.onComment)
-  parser.lastEventId = options.lastEventId
+  let lastEventId = options.lastEventId
+  const parser = createSseParser({
+    event(event) {
+      if (event.id !== undefined) lastEventId = event.id
+      if (!closed) options.onEvent(event)
+    },
+  })
 
   const end = (result: SseEnd) => {
     if (closed) return
@@ -132,7 +69,7 @@ export function openSseStream(options: SseStreamOptions): SseStream {
       return
     }
     options.onOpen?.()
-    res.on('data', (chunk: string) => parser.push(chunk))
+    res.on('data', (chunk: string) => parser.feed(chunk))
     res.on('end', () => end({ reason: 'ended' }))
     res.on('error', (error) => end({ reason: 'error', error }))
     // A connection reset mid-stream may close the response without 'end' or 'error'.
@@ -142,7 +79,7 @@ export function openSseStream(options: SseStreamOptions): SseStream {
 
   return {
     get lastEventId() {
-      return parser.lastEventId
+      return lastEventId
     },
     pause: () => response?.pause(),
     resume: () => response?.resume(),
