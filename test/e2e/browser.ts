@@ -1,15 +1,73 @@
 import { existsSync } from 'node:fs'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
+import { afterAll, afterEach, beforeAll, describe, expect } from 'vitest'
 import { until } from '../support/wait.js'
 
 /** Debian's Chromium: CI installs it with apt; Playwright's own browser downloads are never used. */
-export const CHROMIUM_PATH = '/usr/bin/chromium'
-export const hasChromium = existsSync(CHROMIUM_PATH)
+const CHROMIUM_PATH = '/usr/bin/chromium'
+const hasChromium = existsSync(CHROMIUM_PATH)
+/** On CI a missing Chromium fails the browser tests: a run that skipped them would prove nothing. */
+const mustRun = ['true', '1'].includes(process.env.CI ?? '')
 
 /** Every bounded wait in the browser tests. */
 export const WAIT_MS = 10_000
 
-export function launchChromium(): Promise<Browser> {
+/**
+ * A block of browser tests. Without Chromium it is skipped with the reason in its title,
+ * except on CI (CI=true), where it runs and fails at launch.
+ */
+export function describeInBrowser(title: string, body: () => void) {
+  const skip = !hasChromium && !mustRun
+  const shown = skip ? `${title} (skipped: ${CHROMIUM_PATH} is missing; apt-get install chromium)` : title
+  describe.skipIf(skip)(shown, { timeout: 60_000 }, body)
+}
+
+/**
+ * Chromium for the file's tests, launched once. `newUserPage()` opens a page in a fresh
+ * browser context (one user); after each test every page it opened is checked for
+ * dialogs and page errors, then closed.
+ */
+export function useBrowser() {
+  let browser: Browser | undefined
+  const opened: UserPage[] = []
+
+  beforeAll(async () => {
+    browser = await launchChromium()
+  })
+
+  afterEach(async () => {
+    const users = opened.splice(0)
+    try {
+      // No test may have opened a dialog (an executed script) or thrown in a page.
+      for (const user of users) {
+        expect(user.dialogs).toEqual([])
+        expect(user.errors).toEqual([])
+      }
+    } finally {
+      await Promise.all(users.map((user) => user.context.close()))
+    }
+  })
+
+  afterAll(async () => {
+    await browser?.close()
+  })
+
+  return {
+    async newUserPage(viewport?: { width: number; height: number }): Promise<UserPage> {
+      if (!browser) throw new Error('useBrowser: Chromium has not been launched')
+      const user = await openUserPage(browser, viewport)
+      opened.push(user)
+      return user
+    },
+  }
+}
+
+function launchChromium(): Promise<Browser> {
+  if (!hasChromium) {
+    throw new Error(
+      `${CHROMIUM_PATH} is missing (apt-get install chromium); with CI=true the browser tests never skip`,
+    )
+  }
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     args: [
@@ -34,10 +92,7 @@ export interface UserPage {
   errors: string[]
 }
 
-export async function newUserPage(
-  browser: Browser,
-  viewport = { width: 1000, height: 720 },
-): Promise<UserPage> {
+async function openUserPage(browser: Browser, viewport = { width: 1000, height: 720 }): Promise<UserPage> {
   const context = await browser.newContext({ viewport })
   context.setDefaultTimeout(WAIT_MS)
   const page = await context.newPage()

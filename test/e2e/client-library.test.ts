@@ -1,15 +1,11 @@
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import type { Page } from 'playwright-core'
+import { expect, it } from 'vitest'
+import { useTestServer } from '../support/fixtures.js'
 import { range } from '../support/range.js'
-import { startRelay } from '../support/relay.js'
-import { createRoom, postMessage, startTestServer, type TestServer } from '../support/server.js'
+import { useRelay } from '../support/relay.js'
+import { createRoom, postMessage } from '../support/server.js'
 import { until } from '../support/wait.js'
-import { CHROMIUM_PATH, hasChromium, launchChromium, newUserPage, WAIT_MS } from './browser.js'
-
-const title = hasChromium
-  ? 'the client library in Chromium'
-  : `the client library in Chromium (skipped: ${CHROMIUM_PATH} is missing; apt-get install chromium)`
+import { describeInBrowser, useBrowser, WAIT_MS } from './browser.js'
 
 /** What the page's stream recorded, read back from the page. */
 interface PageLog {
@@ -18,25 +14,10 @@ interface PageLog {
   errors: string[]
 }
 
-describe.skipIf(!hasChromium)(title, { timeout: 60_000 }, () => {
-  let database: TestDatabase
-  let server: TestServer
-  let relay: Awaited<ReturnType<typeof startRelay>>
-  let browser: Browser
-
-  beforeAll(async () => {
-    database = await createTestDatabase()
-    server = await startTestServer(database)
-    relay = await startRelay(server.port)
-    browser = await launchChromium()
-  })
-
-  afterAll(async () => {
-    await browser?.close()
-    await relay?.close()
-    await server?.close()
-    await database?.drop()
-  })
+describeInBrowser('the client library in Chromium', () => {
+  const { server } = useTestServer()
+  const relay = useRelay(server)
+  const { newUserPage } = useBrowser()
 
   /** Loads public/parley-client.js as the page's own module and opens room `roomId`'s stream with it. */
   async function streamInPage(page: Page, roomId: number, token: string) {
@@ -62,7 +43,7 @@ describe.skipIf(!hasChromium)(title, { timeout: 60_000 }, () => {
 
   it('loads as a module, streams, and resumes after every connection drops', async () => {
     const roomId = await createRoom(server, 'e2e-library')
-    const { page, errors } = await newUserPage(browser)
+    const { page, errors } = await newUserPage()
     await streamInPage(page, roomId, await server.token('bob'))
     await until(async () => (await pageLog(page)).states.includes('open'), 'the stream to open', WAIT_MS)
     for (let i = 1; i <= 3; i++) await postMessage(server, roomId, `before ${i}`)
@@ -81,5 +62,6 @@ describe.skipIf(!hasChromium)(title, { timeout: 60_000 }, () => {
     expect(log.states.at(-1)).toBe('open')
     // The failed room lookup logs a 404 in the console; nothing else went wrong.
     expect(errors.filter((error) => !error.includes('404'))).toEqual([])
+    errors.length = 0
   })
 })

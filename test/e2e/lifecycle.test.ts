@@ -1,28 +1,21 @@
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { createRoom, postMessage, startTestServer, type TestServer } from '../support/server.js'
+import type { Page } from 'playwright-core'
+import { expect, it } from 'vitest'
+import { useTestServer } from '../support/fixtures.js'
+import { createRoom, postMessage } from '../support/server.js'
 import { until } from '../support/wait.js'
 import {
-  CHROMIUM_PATH,
-  hasChromium,
-  launchChromium,
-  newUserPage,
+  describeInBrowser,
   sendMessage,
   shownBodies,
   signIn,
-  type UserPage,
+  useBrowser,
   WAIT_MS,
   waitForBodies,
   waitForText,
   waitForValue,
   waitLive,
 } from './browser.js'
-import { startRelay } from '../support/relay.js'
-
-const title = hasChromium
-  ? 'editing, deleting, reacting and replying in the browser client'
-  : `editing, deleting, reacting and replying in the browser client (skipped: ${CHROMIUM_PATH} is missing)`
+import { useRelay } from '../support/relay.js'
 
 /** The <li> of message `seq`. */
 const item = (page: Page, seq: number) => page.locator(`#messages li[data-seq="${seq}"]`)
@@ -52,39 +45,13 @@ async function act(page: Page, seq: number, label: string) {
   await item(page, seq).locator('.actions').getByRole('button', { name: label, exact: true }).click()
 }
 
-describe.skipIf(!hasChromium)(title, { timeout: 60_000 }, () => {
-  let database: TestDatabase
-  let server: TestServer
-  let relay: Awaited<ReturnType<typeof startRelay>>
-  let browser: Browser
-  let users: UserPage[] = []
-
-  beforeAll(async () => {
-    database = await createTestDatabase()
-    server = await startTestServer(database, { HEARTBEAT_MS: '500' })
-    relay = await startRelay(server.port)
-    browser = await launchChromium()
-  })
-
-  afterEach(async () => {
-    for (const user of users) {
-      expect(user.dialogs).toEqual([])
-      expect(user.errors).toEqual([])
-    }
-    await Promise.all(users.map((user) => user.context.close()))
-    users = []
-  })
-
-  afterAll(async () => {
-    await browser?.close()
-    await relay?.close()
-    await server?.close()
-    await database?.drop()
-  })
+describeInBrowser('editing, deleting, reacting and replying in the browser client', () => {
+  const { server, database } = useTestServer({ env: { HEARTBEAT_MS: '500' } })
+  const relay = useRelay(server)
+  const { newUserPage } = useBrowser()
 
   async function openRoomAs(name: string, roomId: number, baseUrl = server.url) {
-    const user = await newUserPage(browser)
-    users.push(user)
+    const user = await newUserPage()
     await signIn(user, baseUrl, name, `/#/rooms/${roomId}`)
     await waitLive(user.page)
     return user
@@ -253,8 +220,7 @@ describe.skipIf(!hasChromium)(title, { timeout: 60_000 }, () => {
         as,
       })
     await react(1, '👍', 'PUT', 'bob')
-    const alice = await newUserPage(browser)
-    users.push(alice)
+    const alice = await newUserPage()
     const streams: URL[] = []
     alice.page.on('request', (request) => {
       const url = new URL(request.url())

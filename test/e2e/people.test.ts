@@ -1,54 +1,15 @@
-import type { Browser } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { createRoom, postMessage, startTestServer, type TestServer } from '../support/server.js'
+import { expect, it } from 'vitest'
+import { useTestServer } from '../support/fixtures.js'
+import { createRoom, postMessage } from '../support/server.js'
 import { until } from '../support/wait.js'
-import {
-  CHROMIUM_PATH,
-  hasChromium,
-  launchChromium,
-  newUserPage,
-  signIn,
-  type UserPage,
-  WAIT_MS,
-  waitForText,
-  waitLive,
-} from './browser.js'
+import { describeInBrowser, signIn, useBrowser, WAIT_MS, waitForText, waitLive } from './browser.js'
 
-const title = hasChromium
-  ? 'mentions and direct messages in the browser client'
-  : `mentions and direct messages in the browser client (skipped: ${CHROMIUM_PATH} is missing)`
-
-describe.skipIf(!hasChromium)(title, { timeout: 60_000 }, () => {
-  let database: TestDatabase
-  let server: TestServer
-  let browser: Browser
-  let users: UserPage[] = []
-
-  beforeAll(async () => {
-    database = await createTestDatabase()
-    server = await startTestServer(database)
-    browser = await launchChromium()
-  })
-
-  afterEach(async () => {
-    for (const user of users) {
-      expect(user.dialogs).toEqual([])
-      expect(user.errors).toEqual([])
-    }
-    await Promise.all(users.map((user) => user.context.close()))
-    users = []
-  })
-
-  afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-    await database?.drop()
-  })
+describeInBrowser('mentions and direct messages in the browser client', () => {
+  const { server } = useTestServer()
+  const { newUserPage } = useBrowser()
 
   async function signedIn(name: string, path = '/') {
-    const user = await newUserPage(browser)
-    users.push(user)
+    const user = await newUserPage()
     await signIn(user, server.url, name, path)
     return user
   }

@@ -1,5 +1,23 @@
 import type { AddressInfo } from 'node:net'
 import { connect, createServer, type Socket } from 'node:net'
+import { afterAll, beforeAll } from 'vitest'
+
+export type Relay = Awaited<ReturnType<typeof startRelay>>
+
+/**
+ * A relay in front of `server` for the file's tests: started once the server listens (so
+ * declare it after the server's fixture), closed after the last test.
+ */
+export function useRelay(server: { port: number }): Relay {
+  const relay = {} as Relay
+  beforeAll(async () => {
+    Object.assign(relay, await startRelay(server.port))
+  })
+  afterAll(async () => {
+    await relay.close?.()
+  })
+  return relay
+}
 
 /**
  * A TCP relay in front of the server that a test can cut, as a network drop would: the
