@@ -1,28 +1,23 @@
 import pino from 'pino'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { type ChatError } from '../../src/chat/errors.js'
 import { createPosting, type Posted, type PostRequest, type Posting } from '../../src/chat/posting.js'
 import { createDb } from '../../src/db/client.js'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { useTestDatabase } from '../support/fixtures.js'
 import { range } from '../support/range.js'
 import { until } from '../support/wait.js'
 
 // Group commit (src/chat/posting.ts): messages posted together are decided and inserted in
 // one statement, each answered as if it had been posted alone.
 
-let database: TestDatabase
+const database = useTestDatabase()
 const processes: Posting[] = []
 const pools: ReturnType<typeof createDb>[] = []
 const logger = pino({ level: 'silent' })
 const rateLimit = { count: 20, windowMs: 10_000 }
 
-beforeAll(async () => {
-  database = await createTestDatabase()
-})
-
 afterAll(async () => {
   for (const pool of pools) await pool.sql.end({ timeout: 1 })
-  await database?.drop()
 })
 
 /** A posting process of its own: its own pool, batches of up to `batchMax` within `batchMs`. */

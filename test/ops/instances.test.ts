@@ -2,9 +2,9 @@ import type { Message } from '../../src/wire.js'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { EventSource } from 'eventsource'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createTestDatabase } from '../support/database.js'
-import { type Instance, instanceFleet } from '../support/instances.js'
+import { type Instance, useInstanceFleet } from '../support/instances.js'
 import { single, scrape, waitForOpenStreams } from '../support/metrics.js'
 import { range } from '../support/range.js'
 import { until } from '../support/wait.js'
@@ -15,7 +15,6 @@ import { until } from '../support/wait.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
-const fleet = instanceFleet()
 const {
   startInstance,
   killAll,
@@ -27,11 +26,7 @@ const {
   insertSql,
   subscribe,
   track,
-} = fleet
-
-beforeAll(() => fleet.open())
-afterEach(() => fleet.cleanUp())
-afterAll(() => fleet.close())
+} = useInstanceFleet()
 
 /** A real SSE client that records its errors and, unlike the harness's, stops at the first. */
 function openStreamStoppingOnError(instance: Instance, roomId: number, token: string) {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   essentialFrames,
-  instanceFleet,
+  useInstanceFleet,
   SHUTDOWN_FRAME,
   SHUTDOWN_TIMEOUT_MS,
   SSE_RETRY_MS,
@@ -12,12 +12,7 @@ import { until } from '../support/wait.js'
 
 // What a real process tells its operators: /metrics and its log lines.
 
-const fleet = instanceFleet()
-const { startInstance, tokenFor, createRoom, post, subscribe, openRawStream } = fleet
-
-beforeAll(() => fleet.open())
-afterEach(() => fleet.cleanUp())
-afterAll(() => fleet.close())
+const { startInstance, tokenFor, createRoom, post, subscribe, openRawStream } = useInstanceFleet()
 
 describe('observability', () => {
   it('exposes open streams, deliveries, lag, listener reconnects and request durations on /metrics', async () => {

@@ -1,10 +1,10 @@
 import { request as httpRequest } from 'node:http'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   essentialFrames,
   framesOf,
   type Instance,
-  instanceFleet,
+  useInstanceFleet,
   SHUTDOWN_FRAME,
   SHUTDOWN_TIMEOUT_MS,
   SSE_RETRY_MS,
@@ -15,12 +15,7 @@ import { until } from '../support/wait.js'
 // SIGTERM and SIGINT on a real process: streams are told to reconnect, in-flight requests
 // finish, the LISTEN connection is released, the exit code is 0.
 
-const fleet = instanceFleet()
-const { startInstance, listenerCount, tokenFor, createRoom, openRawStream } = fleet
-
-beforeAll(() => fleet.open())
-afterEach(() => fleet.cleanUp())
-afterAll(() => fleet.close())
+const { startInstance, listenerCount, tokenFor, createRoom, openRawStream } = useInstanceFleet()
 
 /**
  * A POST whose headers and first half of the body are on the wire; `finish()` sends the

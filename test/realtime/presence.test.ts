@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { afterAll, describe, expect, it } from 'vitest'
+import { useTestServer } from '../support/fixtures.js'
 import { range } from '../support/range.js'
-import { createRoom, startTestServer, type TestServer } from '../support/server.js'
+import { createRoom, type TestServer } from '../support/server.js'
 import { eventsOf, openStream, type StreamClient } from '../support/sse.js'
 import { until } from '../support/wait.js'
 
@@ -13,22 +13,12 @@ interface PresenceFrame {
   count: number
 }
 
-let database: TestDatabase
-let server: TestServer
-let other: TestServer
+const { database, servers, startServer } = useTestServer({ instances: 2 })
+const [server, other] = servers
 const streams: StreamClient[] = []
 
-beforeAll(async () => {
-  database = await createTestDatabase()
-  server = await startTestServer(database)
-  other = await startTestServer(database)
-})
-
-afterAll(async () => {
+afterAll(() => {
   for (const stream of streams) stream.close()
-  await server?.close()
-  await other?.close()
-  await database?.drop()
 })
 
 async function watch(on: TestServer, roomId: number, user: string) {
@@ -93,7 +83,7 @@ describe('a crowd', () => {
   })
 
   it('leaving with a shutting-down instance is one frame per room, naming who left', async () => {
-    const leaving = await startTestServer(database)
+    const leaving = await startServer()
     const roomId = await createRoom(server, 'shutdown-crowd')
     const observer = await watch(other, roomId, 'watcher')
     await Promise.all(range(1, 30).map((i) => watch(leaving, roomId, `guest-${i}`)))

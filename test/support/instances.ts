@@ -1,6 +1,6 @@
 import type { Message } from '../../src/wire.js'
-import { expect } from 'vitest'
-import { createTestDatabase, type TestDatabase } from './database.js'
+import { afterAll, afterEach, expect } from 'vitest'
+import { useTestDatabase } from './fixtures.js'
 import { type ParleyProcess, startParleyProcess } from './process.js'
 import { signTestToken } from './server.js'
 import { openStream, type StreamClient } from './sse.js'
@@ -22,40 +22,27 @@ export const essentialFrames = (text: string) =>
   framesOf(text).filter((frame) => frame !== ': ping' && !/^event: [a-z]+\ndata: /.test(frame))
 
 /**
- * The instances of one test file. Call `open` in `beforeAll`, `cleanUp` in `afterEach` (it
- * kills every instance and closes every client the test left) and `close` in `afterAll`.
+ * The instances of one test file, on the file's own database. After each test every
+ * instance is killed and every client the test left is closed.
  */
-export function instanceFleet() {
-  let database: TestDatabase | undefined
+export function useInstanceFleet() {
+  const database = useTestDatabase()
   const instances: Instance[] = []
   const clients: { close(): void }[] = []
   const tokens = new Map<string, Promise<string>>()
 
-  const theDatabase = () => {
-    if (!database) throw new Error('instanceFleet: open() has not run')
-    return database
-  }
-
-  async function open() {
-    database = await createTestDatabase()
-  }
-
-  async function cleanUp() {
+  afterEach(async () => {
     for (const client of clients.splice(0)) client.close()
     await killAll()
     // The next test counts LISTEN connections: none may linger from this one.
     await until(async () => (await listenerCount()) === 0, 'the killed instances’ LISTEN connections to end')
-  }
-
-  async function close() {
-    await killAll()
-    await database?.drop()
-  }
+  })
+  afterAll(killAll)
 
   /** Starts an instance on this file's database; `cleanUp` kills whatever is left. */
   async function startInstance(env: Record<string, string> = {}, onListening?: (instance: Instance) => void) {
     const instance = startParleyProcess(
-      theDatabase().url,
+      database.url,
       { SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS), ...env },
       (started) => {
         instances.push(started)
@@ -72,7 +59,7 @@ export function instanceFleet() {
   }
 
   async function listenerCount(): Promise<number> {
-    const [row] = await theDatabase().sql<{ n: number }[]>`
+    const [row] = await database.sql<{ n: number }[]>`
       select count(*)::int as n from pg_stat_activity
       where application_name = 'parley-listener' and datname = current_database()`
     return row!.n
@@ -110,7 +97,7 @@ export function instanceFleet() {
   }
 
   function insertSql(roomId: number, body: string) {
-    return theDatabase().sql`
+    return database.sql`
       insert into messages (room_id, user_id, user_name, body) values (${roomId}, 'ops', 'Ops', ${body})`
   }
 
@@ -151,9 +138,7 @@ export function instanceFleet() {
   }
 
   return {
-    open,
-    cleanUp,
-    close,
+    database,
     startInstance,
     killAll,
     listenerCount,
