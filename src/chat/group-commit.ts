@@ -16,8 +16,9 @@ export interface GroupCommitOptions<Request, Result> {
   /** A failure that doing the requests one by one would meet as well: every request gets it. */
   failsEveryRequest: (error: unknown) => boolean
   /**
-   * Requests of one batch with the same key are done once: the first is sent, and each
-   * repeat gets `repeat(first's result, repeat)`. Undefined keys are never repeats.
+   * Requests with the same key are done once while the first is in flight, in its batch or
+   * another: the first is sent, and each repeat gets `repeat(first's result, repeat)`, so a
+   * repeat never fails a batch for its duplicate. Undefined keys are never repeats.
    */
   keyOf?: (request: Request) => string | undefined
   repeat?: (result: Result, request: Request) => Result
@@ -45,6 +46,8 @@ export function createGroupCommit<Request, Result>(options: GroupCommitOptions<R
   let queue: Pending<Request, Result>[] = []
   let cancelScheduled: (() => void) | undefined
   let inFlight = 0
+  /** Requests in flight by key, with the repeats that wait for their results. */
+  const byKey = new Map<string, { first: Pending<Request, Result>; repeats: Pending<Request, Result>[] }>()
   const counters = { batches: 0, requests: 0, batchesDoneOneByOne: 0 }
 
   function submit(request: Request): Promise<Result> {
@@ -80,7 +83,8 @@ export function createGroupCommit<Request, Result>(options: GroupCommitOptions<R
   }
 
   async function runBatch(batch: Pending<Request, Result>[]): Promise<void> {
-    const { sent, repeats } = withoutRepeats(batch)
+    const sent = withoutRepeats(batch)
+    if (sent.length === 0) return
     let results: PromiseSettledResult<Result>[]
     counters.batches++
     counters.requests += sent.length
@@ -88,18 +92,22 @@ export function createGroupCommit<Request, Result>(options: GroupCommitOptions<R
       results = await options.together(sent.map((pending) => pending.request))
     } catch (error) {
       if (options.failsEveryRequest(error)) {
-        for (const pending of batch) pending.reject(error)
-        return
+        results = sent.map(() => ({ status: 'rejected', reason: error }))
+      } else {
+        logger.warn({ err: error, requests: sent.length }, 'a batch failed; doing its requests one by one')
+        counters.batchesDoneOneByOne++
+        results = []
+        for (const pending of sent) results.push(await settle(options.alone(pending.request)))
       }
-      logger.warn({ err: error, requests: sent.length }, 'a batch failed; doing its requests one by one')
-      counters.batchesDoneOneByOne++
-      results = []
-      for (const pending of sent) results.push(await settle(options.alone(pending.request)))
     }
     sent.forEach((pending, i) => {
       const result = results[i]!
       answer(pending, result)
-      for (const repeat of repeats.get(pending)!) {
+      const key = options.keyOf?.(pending.request)
+      const entry = key === undefined ? undefined : byKey.get(key)
+      if (!entry || entry.first !== pending) return
+      byKey.delete(key!)
+      for (const repeat of entry.repeats) {
         answer(
           repeat,
           result.status === 'fulfilled' && options.repeat
@@ -110,21 +118,19 @@ export function createGroupCommit<Request, Result>(options: GroupCommitOptions<R
     })
   }
 
-  function withoutRepeats(batch: Pending<Request, Result>[]) {
-    const first = new Map<string, Pending<Request, Result>>()
-    const repeats = new Map<Pending<Request, Result>, Pending<Request, Result>[]>()
+  /** The batch's requests to send; repeats of a request in flight wait for its result instead. */
+  function withoutRepeats(batch: Pending<Request, Result>[]): Pending<Request, Result>[] {
     const sent: Pending<Request, Result>[] = []
     for (const pending of batch) {
       const key = options.keyOf?.(pending.request)
-      const original = key === undefined ? undefined : first.get(key)
-      if (original) repeats.get(original)!.push(pending)
+      const entry = key === undefined ? undefined : byKey.get(key)
+      if (entry) entry.repeats.push(pending)
       else {
-        if (key !== undefined) first.set(key, pending)
-        repeats.set(pending, [])
+        if (key !== undefined) byKey.set(key, { first: pending, repeats: [] })
         sent.push(pending)
       }
     }
-    return { sent, repeats }
+    return sent
   }
 
   return { submit, stats: () => ({ ...counters }) }

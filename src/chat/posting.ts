@@ -14,7 +14,7 @@ import {
   toMessage,
 } from './messages.js'
 import { createGroupCommit, settleNow } from './group-commit.js'
-import { type RateLimit, secondsUntilAllowed, windowSql } from './rate-limit.js'
+import { type RateLimit, requireToken, takeTokens } from './rate-limit.js'
 
 export interface PostingOptions {
   db: Db
@@ -45,56 +45,46 @@ type OutcomeRow = { [K in keyof MessageRecord]: MessageRecord[K] | null } & {
   client_id: string | null
   ord: string | null
   verdict: Verdict | null
-  wait_ms: number | null
 }
 
 // One statement per batch, so one round trip and one commit for all its messages: NOTIFY's
 // commit lock, the ceiling of notifying inserts, is taken once per batch. Per request, in
 // one pass: may the user read the room (sql/access.sql), is its client_id already stored,
-// does the parent of a reply exist, and is the user within the rate limit (their stored
-// messages in the window, src/chat/rate-limit.ts, plus their earlier ones in this batch).
-// The accepted messages are inserted in room order after every parent is locked, so each
-// batch takes its locks as every writer does (message rows, then rooms in ascending order)
-// and batches of several processes never deadlock.
+// does the parent of a reply exist, and did the rate limit grant it (`allowed`, taken from
+// the user's bucket just before, src/chat/rate-limit.ts). Only parents in rooms the poster
+// may read are locked. The accepted messages are inserted in room order after every parent
+// is locked, so each batch takes its locks as every writer does (message rows, then rooms
+// in ascending order) and batches of several processes never deadlock.
 const POST_BATCH = `
   with req as (
     select * from json_to_recordset($1::text::json)
       as t(ord int, room_id bigint, user_id text, user_name text, body text,
-           client_id text, reply_to bigint, is_admin boolean)
+           client_id text, reply_to bigint, is_admin boolean, allowed boolean)
   ), parents as materialized (
     select p.room_id, p.seq from messages p
-     where (p.room_id, p.seq) in (select room_id, reply_to from req where reply_to is not null)
+     where (p.room_id, p.seq) in (
+             select r.room_id, r.reply_to from req r
+               join lateral parley_readable_rooms(r.user_id, r.is_admin) room on room.id = r.room_id
+              where r.reply_to is not null)
      order by p.room_id, p.seq
        for update
-  ), recent as (
-    select u.user_id, w.n, w.wait_ms
-      from (select distinct user_id from req) u
-      cross join lateral ${windowSql('messages where user_id = u.user_id', '$2', '$3')} w
   ), decided as (
     select r.*, prior.id as prior_id,
            case
              when room.id is null then 'room_not_found'
              when prior.id is not null then 'existing'
              when r.reply_to is not null and parent.seq is null then 'message_not_found'
+             when not r.allowed then 'rate_limited'
              else 'ok'
-           end as verdict
+           end as outcome
       from req r
       left join lateral parley_readable_rooms(r.user_id, r.is_admin) room on room.id = r.room_id
       left join messages prior on prior.user_id = r.user_id and prior.client_id = r.client_id
       left join parents parent on parent.room_id = r.room_id and parent.seq = r.reply_to
-  ), ranked as (
-    select d.*, recent.wait_ms,
-           case
-             when d.verdict = 'ok' and $2::int > 0
-                  and recent.n + row_number() over (partition by d.user_id, d.verdict order by d.ord) > $2::int
-               then 'rate_limited'
-             else d.verdict
-           end as outcome
-      from decided d join recent on recent.user_id = d.user_id
   ), inserted as (
     insert into messages as m (room_id, seq, created_cursor, user_id, user_name, body, client_id, reply_to)
     select room_id, 0, 0, user_id, user_name, body, client_id, reply_to
-      from ranked
+      from decided
      -- Always true, and there for its timing: a CTE's rows are produced only as a reader
      -- pulls them, so the join in decided could lock parents between inserts (rooms before
      -- messages, against every writer's order). This sub-select runs once before the first
@@ -103,11 +93,10 @@ const POST_BATCH = `
      order by room_id, ord
     returning ${MESSAGE_COLUMNS}, m.client_id
   )
-  select 'outcome' as kind, k.ord, k.outcome as verdict, k.wait_ms,
-         ${MESSAGE_COLUMNS}, m.client_id
-    from ranked k left join messages m on m.id = k.prior_id
+  select 'outcome' as kind, k.ord, k.outcome as verdict, ${MESSAGE_COLUMNS}, m.client_id
+    from decided k left join messages m on m.id = k.prior_id
   union all
-  select 'inserted', null, null, null, i.* from inserted i`
+  select 'inserted', null, null, i.* from inserted i`
 
 /**
  * Posting by group commit (src/chat/group-commit.ts): messages posted to this process at
@@ -128,13 +117,47 @@ export function createPosting({ db, logger, rateLimit, batchMax, batchMs }: Post
     batchMax,
     batchMs,
     together: postTogether,
-    alone: (request) => postAlone(db, request, rateLimit),
+    alone: async (request) => {
+      if (!charged.has(request))
+        await requireToken(db, 'post', request.userId, rateLimit, 'Too many messages')
+      return postAlone(db, request)
+    },
     failsEveryRequest: isDatabaseUnavailable,
     keyOf: ({ userId, clientId }) => (clientId === undefined ? undefined : `${userId}\0${clientId}`),
     repeat: (posted, request) => retried(posted.message, request),
   })
 
+  // Requests a batch took a token for: posted again one by one, they do not take another.
+  const charged = new WeakSet<PostRequest>()
+
+  /**
+   * Every request takes a token, refused ones too, so a flood of posts to rooms one may
+   * not write in costs its sender as much as real ones. One statement for the batch's users.
+   */
+  async function grantTokens(
+    requests: PostRequest[],
+  ): Promise<{ allowed: boolean[]; waits: Map<string, number> }> {
+    const asked = new Map<string, number>()
+    for (const { userId } of requests) asked.set(userId, (asked.get(userId) ?? 0) + 1)
+    const grants = await takeTokens(
+      db,
+      'post',
+      [...asked].map(([userId, n]) => ({ userId, n })),
+      rateLimit,
+    )
+    const left = new Map([...grants].map(([userId, grant]) => [userId, grant.granted]))
+    const allowed = requests.map((request) => {
+      charged.add(request)
+      const tokens = left.get(request.userId) ?? 0
+      left.set(request.userId, tokens - 1)
+      return tokens > 0
+    })
+    const waits = new Map([...grants].map(([userId, grant]) => [userId, Math.max(1, grant.waitSeconds)]))
+    return { allowed, waits }
+  }
+
   async function postTogether(requests: PostRequest[]): Promise<PromiseSettledResult<Posted>[]> {
+    const { allowed, waits } = await grantTokens(requests)
     const json = JSON.stringify(
       requests.map((request, ord) => ({
         ord,
@@ -145,18 +168,16 @@ export function createPosting({ db, logger, rateLimit, batchMax, batchMs }: Post
         client_id: request.clientId ?? null,
         reply_to: request.replyTo ?? null,
         is_admin: request.isAdmin,
+        allowed: allowed[ord],
       })),
     )
-    const rows = (await db.$client.unsafe(POST_BATCH, [json, rateLimit.count, rateLimit.windowMs], {
-      prepare: true,
-    })) as unknown as OutcomeRow[]
+    const rows = (await db.$client.unsafe(POST_BATCH, [json], { prepare: true })) as unknown as OutcomeRow[]
     const inserted = matchInserted(requests, rows)
     const results: PromiseSettledResult<Posted>[] = []
     for (const row of rows) {
       if (row.kind !== 'outcome') continue
       const ord = Number(row.ord)
-      const request = requests[ord]!
-      results[ord] = settleNow(() => outcome(request, row, inserted.get(ord)))
+      results[ord] = settleNow(() => outcome(requests[ord]!, row, inserted.get(ord), waits))
     }
     return results
   }
@@ -172,7 +193,12 @@ export function createPosting({ db, logger, rateLimit, batchMax, batchMs }: Post
 
 export type Posting = ReturnType<typeof createPosting>
 
-function outcome(request: PostRequest, row: OutcomeRow, inserted: Message | undefined): Posted {
+function outcome(
+  request: PostRequest,
+  row: OutcomeRow,
+  inserted: Message | undefined,
+  waits: Map<string, number>,
+): Posted {
   switch (row.verdict) {
     case 'ok':
       if (!inserted) throw new Error('an accepted message was not inserted')
@@ -184,7 +210,7 @@ function outcome(request: PostRequest, row: OutcomeRow, inserted: Message | unde
     case 'message_not_found':
       throw messageNotFound(request.replyTo ?? 0)
     default:
-      throw rateLimitedFor(Math.max(1, Math.ceil(Number(row.wait_ms ?? 0) / 1000)))
+      throw rateLimitedFor(waits.get(request.userId) ?? 1)
   }
 }
 
@@ -226,15 +252,13 @@ function matchInserted(requests: PostRequest[], rows: OutcomeRow[]): Map<number,
   return matched
 }
 
-/** One message on its own, with the checks a batch makes, in the same order. */
-async function postAlone(db: Db, request: PostRequest, rateLimit: RateLimit): Promise<Posted> {
+/** One message on its own (its token already taken), with the checks a batch makes, in the same order. */
+async function postAlone(db: Db, request: PostRequest): Promise<Posted> {
   const viewer: Viewer = { userId: request.userId, isAdmin: request.isAdmin }
   if (!(await readableRoom(db, request.roomId, viewer))) throw roomNotFound(request.roomId)
   const original =
     request.clientId === undefined ? undefined : await findByClientId(db, request.userId, request.clientId)
   if (original) return retried(original, request)
-  const wait = await secondsUntilAllowed(db, request.userId, rateLimit)
-  if (wait > 0) throw rateLimitedFor(wait)
   return postMessage(db, request)
 }
 

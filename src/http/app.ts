@@ -47,6 +47,8 @@ export interface AppDeps {
       Config,
       | 'RATE_LIMIT_MESSAGES'
       | 'RATE_LIMIT_CHANGES'
+      | 'RATE_LIMIT_MEMBERSHIPS'
+      | 'RATE_LIMIT_TICKETS'
       | 'RATE_LIMIT_SEARCHES'
       | 'SEARCH_CONFIG'
       | 'RATE_LIMIT_WINDOW_MS'

@@ -45,6 +45,13 @@ export const errorResponses = {
   401: { description: 'Missing or invalid token', content: { 'application/json': { schema: ErrorSchema } } },
 } as const
 
+export const rateLimitedResponse = {
+  429: {
+    description: 'Too many of these lately (rate_limited); see Retry-After',
+    content: { 'application/json': { schema: ErrorSchema } },
+  },
+} as const
+
 export const notFoundResponse = {
   404: { description: 'No such room', content: { 'application/json': { schema: ErrorSchema } } },
 } as const

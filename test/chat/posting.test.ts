@@ -225,6 +225,40 @@ describe('group commit', () => {
     expect(await seqsOf(roomId)).toEqual([1, 2, 3])
   })
 
+  it('settles a client_id repeated in both batches in flight without failing either', async () => {
+    // Batches of two: the first two requests go at once, and the next two with them.
+    const posting = processWith(2, 20)
+    const roomId = await newRoom()
+    const results = await together(posting, [
+      request(roomId, 'retrier', 'hello', { clientId: 'twice-in-flight' }),
+      request(roomId, 'bystander-a', 'one'),
+      request(roomId, 'bystander-b', 'two'),
+      request(roomId, 'retrier', 'hello', { clientId: 'twice-in-flight' }),
+    ])
+    expect(results.map(codeOf)).toEqual(['created', 'created', 'created', 'original'])
+    expect(posting.stats().batchesPostedOneByOne).toBe(0)
+    expect(await seqsOf(roomId)).toEqual([1, 2, 3])
+  })
+
+  it("counts refused posts against the poster's limit", async () => {
+    const posting = processWith()
+    const hidden = await newRoom('private')
+    const [parent] = await database.sql<{ seq: string }[]>`
+      insert into messages (room_id, user_id, user_name, body) values (${hidden}, 'owner', 'owner', 'secret')
+      returning seq`
+    const open = await newRoom()
+    // Replies to a hidden room's message, refused as if the room did not exist.
+    const refused = await together(
+      posting,
+      range(1, rateLimit.count).map((i) =>
+        request(hidden, 'prober', `probe ${i}`, { replyTo: Number(parent!.seq) }),
+      ),
+    )
+    expect(new Set(refused.map(codeOf))).toEqual(new Set(['room_not_found']))
+    const next = await together(posting, [request(open, 'prober', 'now a real one')])
+    expect(next.map(codeOf)).toEqual(['rate_limited'])
+  })
+
   it('never deadlocks batches of several processes replying across the same rooms', async () => {
     const writers = [processWith(50, 5), processWith(50, 5), processWith(50, 5)]
     const roomIds = [await newRoom(), await newRoom(), await newRoom(), await newRoom()]

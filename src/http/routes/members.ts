@@ -1,5 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import { joinRoom, listMembers, putMember, removeMember, toMember } from '../../chat/members.js'
+import { requireToken } from '../../chat/rate-limit.js'
 import { MemberSchema, RoomRoleSchema } from '../../wire.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
@@ -9,6 +10,7 @@ import {
   bearerSecurity,
   ErrorSchema,
   errorResponses,
+  rateLimitedResponse,
   jsonContent,
   notFoundResponse,
   RoomIdParams,
@@ -58,6 +60,7 @@ const add = createRoute({
     200: jsonContent(MemberSchema, 'The existing member, with the role given'),
     201: jsonContent(MemberSchema, 'The new member'),
     ...errorResponses,
+    ...rateLimitedResponse,
     ...forbidden,
     ...notFoundResponse,
   },
@@ -69,7 +72,13 @@ const remove = createRoute({
   summary: 'Remove a member (owners and admins), or leave (the member itself); closes their streams',
   security: bearerSecurity,
   request: { params: MemberParams },
-  responses: { 204: { description: 'Removed' }, ...errorResponses, ...forbidden, ...notFoundResponse },
+  responses: {
+    204: { description: 'Removed' },
+    ...errorResponses,
+    ...forbidden,
+    ...notFoundResponse,
+    ...rateLimitedResponse,
+  },
 })
 
 const join = createRoute({
@@ -82,12 +91,17 @@ const join = createRoute({
     200: jsonContent(MemberSchema, 'Already a member'),
     201: jsonContent(MemberSchema, 'Joined'),
     ...errorResponses,
+    ...rateLimitedResponse,
     ...forbidden,
     ...notFoundResponse,
   },
 })
 
-export function registerMembers(app: OpenAPIHono<AppEnv>, { db }: AppDeps) {
+export function registerMembers(app: OpenAPIHono<AppEnv>, { db, config }: AppDeps) {
+  const limit = { count: config.RATE_LIMIT_MEMBERSHIPS, windowMs: config.RATE_LIMIT_WINDOW_MS }
+  const checkRate = (userId: string) =>
+    requireToken(db, 'member', userId, limit, 'Too many membership changes')
+
   app.openapi(list, async (c) => {
     const { id } = c.req.valid('param')
     await requireReadableRoom(db, id, c.get('identity'))
@@ -98,6 +112,7 @@ export function registerMembers(app: OpenAPIHono<AppEnv>, { db }: AppDeps) {
     const { id } = c.req.valid('param')
     const { user_id, role } = c.req.valid('json')
     requireChangeableMembers(await requireManagedRoom(db, id, c.get('identity')))
+    await checkRate(c.get('identity').userId)
     const { member, created } = await putMember(db, id, user_id, role)
     return c.json(toMember(member), created ? 201 : 200)
   })
@@ -111,6 +126,7 @@ export function registerMembers(app: OpenAPIHono<AppEnv>, { db }: AppDeps) {
     if (user_id !== identity.userId && !access.canManage) {
       throw new ApiError(403, 'forbidden', 'Only the room’s owners and admins may remove other members')
     }
+    await checkRate(identity.userId)
     if (!(await removeMember(db, id, user_id))) {
       throw new ApiError(404, 'member_not_found', `${user_id} is not a member of room ${id}`)
     }
@@ -122,6 +138,7 @@ export function registerMembers(app: OpenAPIHono<AppEnv>, { db }: AppDeps) {
     const identity = c.get('identity')
     // A private room is joined only by being added: to anyone not in it, it does not exist.
     requireChangeableMembers(await requireReadableRoom(db, id, identity))
+    await checkRate(identity.userId)
     const { member, created } = await joinRoom(db, id, identity.userId)
     return c.json(toMember(member), created ? 201 : 200)
   })

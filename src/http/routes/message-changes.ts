@@ -6,11 +6,10 @@ import {
   listReactions,
   removeReaction,
 } from '../../chat/lifecycle.js'
-import { secondsUntilChangeAllowed } from '../../chat/rate-limit.js'
+import { requireToken } from '../../chat/rate-limit.js'
 import { MessageSchema, ReactionSchema } from '../../wire.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
-import { rateLimited } from '../errors.js'
 import { requireReadableRoom } from '../guards.js'
 import {
   bearerSecurity,
@@ -111,10 +110,8 @@ const reactions = createRoute({
 
 export function registerMessageChanges(app: OpenAPIHono<AppEnv>, { db, config }: AppDeps) {
   const limit = { count: config.RATE_LIMIT_CHANGES, windowMs: config.RATE_LIMIT_WINDOW_MS }
-  async function checkRate(userId: string) {
-    const wait = await secondsUntilChangeAllowed(db, userId, limit)
-    if (wait > 0) throw rateLimited(`Too many edits and reactions; try again in ${wait} s`, wait)
-  }
+  const checkRate = (userId: string) =>
+    requireToken(db, 'change', userId, limit, 'Too many edits and reactions')
 
   app.openapi(edit, async (c) => {
     const { id, seq } = c.req.valid('param')

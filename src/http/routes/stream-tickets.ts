@@ -1,9 +1,10 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import { issueStreamTicket, TICKET_TTL_S } from '../../auth/tickets.js'
+import { requireToken } from '../../chat/rate-limit.js'
 import { StreamTicketSchema } from '../../wire.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
-import { bearerSecurity, errorResponses, jsonContent } from '../schemas.js'
+import { bearerSecurity, errorResponses, jsonContent, rateLimitedResponse } from '../schemas.js'
 
 const issue = createRoute({
   method: 'post',
@@ -18,9 +19,18 @@ const issue = createRoute({
       content: { 'application/json': { schema: z.object({}).openapi('StreamTicketRequest') } },
     },
   },
-  responses: { 201: jsonContent(StreamTicketSchema, 'A new ticket'), ...errorResponses },
+  responses: {
+    201: jsonContent(StreamTicketSchema, 'A new ticket'),
+    ...errorResponses,
+    ...rateLimitedResponse,
+  },
 })
 
-export function registerStreamTickets(app: OpenAPIHono<AppEnv>, { db }: AppDeps) {
-  app.openapi(issue, async (c) => c.json(await issueStreamTicket(db, c.get('identity')), 201))
+export function registerStreamTickets(app: OpenAPIHono<AppEnv>, { db, config }: AppDeps) {
+  const limit = { count: config.RATE_LIMIT_TICKETS, windowMs: config.RATE_LIMIT_WINDOW_MS }
+  app.openapi(issue, async (c) => {
+    const identity = c.get('identity')
+    await requireToken(db, 'ticket', identity.userId, limit, 'Too many stream tickets')
+    return c.json(await issueStreamTicket(db, identity), 201)
+  })
 }
