@@ -1,6 +1,7 @@
 import { ensureDefaultRoom } from './chat/rooms.js'
 import { ConfigError, loadConfig, usesOwnSecret } from './config.js'
 import type { EmbeddedDatabase } from './db/embedded.js'
+import { isDatabaseUnavailable } from './db/errors.js'
 import { runMigrations } from './db/migrate.js'
 import { loadEnvFile } from './env-file.js'
 import { createLogger, prettyDestination, resolveLogFormat } from './logger.js'
@@ -12,6 +13,14 @@ async function main(): Promise<void> {
   const config = loadConfig()
   const pretty = resolveLogFormat(config, Boolean(process.stdout.isTTY)) === 'pretty'
   const logger = createLogger(config.LOG_LEVEL, pretty ? prettyDestination(process.stdout) : undefined)
+  // postgres.js sets up each new connection with a query of its own (the array types) whose
+  // failure nobody awaits: a backend that dies right then (a failover, pg_terminate_backend)
+  // rejects it unhandled, which would end the process. Such a loss costs only that
+  // connection, and the pool opens another; anything else unhandled still ends the process.
+  process.on('unhandledRejection', (reason) => {
+    if (!isDatabaseUnavailable(reason)) throw reason
+    logger.warn({ err: reason }, 'a database connection was lost while it was being set up')
+  })
 
   let embedded: EmbeddedDatabase | undefined
   let databaseUrl = config.DATABASE_URL
