@@ -59,6 +59,11 @@ export const configSchema = z.object({
     .trim()
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be the name of a text search configuration, such as simple')
     .default('simple'),
+  // Search has its own pool, so searches never hold the connections the rest of the API needs.
+  SEARCH_POOL_MAX: int(1, 100).default(2),
+  SEARCH_QUEUE_MAX: int(0, 10_000).default(16),
+  MAX_SEARCHES_PER_USER: int(1, 100).default(2),
+  SEARCH_TIMEOUT_MS: int(10, 600_000).default(2_000),
   POST_BATCH_MAX: int(1, 1_000).default(100),
   POST_BATCH_MS: int(0, 1_000).default(0),
   ROOMS_PER_HOUR: int(0, 1_000_000).default(50),

@@ -7,6 +7,7 @@ import { type Auth, createAuth, resolveAuthOptions } from './auth/jwt.js'
 import { readableRoom } from './chat/access.js'
 import type { Config } from './config.js'
 import { createDb } from './db/client.js'
+import { createSearchPool } from './db/search-pool.js'
 import { checkSearchConfig } from './db/search-config.js'
 import { createPosting } from './chat/posting.js'
 import { createApp } from './http/app.js'
@@ -38,10 +39,14 @@ export type ParleyServer = Awaited<ReturnType<typeof startServer>>
  */
 export async function startServer({ config, databaseUrl, logger, auth: givenAuth }: ServerOptions) {
   const { db, sql } = createDb(databaseUrl, { max: config.DB_POOL_MAX })
+  const search = createSearchPool(databaseUrl, {
+    max: config.SEARCH_POOL_MAX,
+    statementTimeoutMs: config.SEARCH_TIMEOUT_MS,
+  })
   try {
     await checkSearchConfig(sql, config.SEARCH_CONFIG)
   } catch (error) {
-    await sql.end({ timeout: 5 })
+    await Promise.all([sql.end({ timeout: 5 }), search.sql.end({ timeout: 5 })])
     throw error
   }
   const auth = givenAuth ?? createAuth(await resolveAuthOptions(config))
@@ -94,6 +99,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
 
   const app = createApp({
     db,
+    searchDb: search.db,
     posting,
     auth,
     listener,
@@ -135,7 +141,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
       const deadline = setTimeout(() => http.closeAllConnections(), config.SHUTDOWN_TIMEOUT_MS)
       await drained
       clearTimeout(deadline)
-      await sql.end({ timeout: 5 })
+      await Promise.all([sql.end({ timeout: 5 }), search.sql.end({ timeout: 5 })])
     })()
     return closing
   }

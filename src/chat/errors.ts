@@ -9,12 +9,16 @@ export type ChatErrorCode =
   | 'rate_limited'
   | 'dm_with_self'
   | 'invalid_query'
+  | 'query_too_broad'
+  | 'search_busy'
+  | 'search_timeout'
+  | 'search_cancelled'
 
 export class ChatError extends Error {
   constructor(
     readonly code: ChatErrorCode,
     message: string,
-    /** For `rate_limited`: the seconds to wait. */
+    /** For `rate_limited` and `search_busy`: the seconds to wait. */
     readonly retryAfterSeconds?: number,
   ) {
     super(message)

@@ -1,4 +1,5 @@
 import { type SQL, sql } from 'drizzle-orm'
+import { ChatError } from './errors.js'
 
 /** One thing to look for: a word, a quoted phrase, or the start of a word (`deplo*`). */
 export interface SearchTerm {
@@ -61,4 +62,44 @@ export function toTsquery(expression: SearchExpression, config: string): SQL {
   const alternatives = expression.map((terms) => sql`(${sql.join(terms.map(term), sql` && `)})`)
   if (alternatives.length === 0) return sql`''::tsquery`
   return sql`(${sql.join(alternatives, sql` || `)})`
+}
+
+/**
+ * What a query may ask for. A prefix matches every word it starts, and the posting list of
+ * each of those words is read: `a*` reads nearly the whole index, `wor*` a small part of it.
+ * Each alternative is a further pass over the readable rooms' matches.
+ */
+export const SEARCH_BOUNDS = { minPrefix: 3, maxAlternatives: 8, maxTerms: 16 } as const
+
+const tooBroad = (message: string) => new ChatError('query_too_broad', message)
+
+/** Refuses an expression with more alternatives or terms than SEARCH_BOUNDS allows. */
+export function checkSearchSize(expression: SearchExpression): void {
+  if (expression.length > SEARCH_BOUNDS.maxAlternatives) {
+    throw tooBroad(`A query may have at most ${SEARCH_BOUNDS.maxAlternatives} alternatives joined by or`)
+  }
+  const terms = expression.reduce((count, alternative) => count + alternative.length, 0)
+  if (terms > SEARCH_BOUNDS.maxTerms) {
+    throw tooBroad(`A query may have at most ${SEARCH_BOUNDS.maxTerms} words, phrases and prefixes`)
+  }
+}
+
+// A lexeme of a tsquery's canonical text and its suffix: `'it''s':*`, `'word'`.
+const LEXEME = /'((?:[^']|'')*)'(:[*A-D]+)?/g
+
+/**
+ * Refuses a compiled tsquery (its canonical text) holding a prefix shorter than
+ * SEARCH_BOUNDS.minPrefix. Checked on what PostgreSQL made of the query rather than on what
+ * the user typed, because the parser splits a prefix at punctuation: `x-yz*` becomes
+ * `'x-yz':* <-> 'x':* <-> 'yz':*`, and `'x':*` is as broad as `x*`.
+ */
+export function checkPrefixes(canonical: string): void {
+  for (const [, lexeme, suffix] of canonical.matchAll(LEXEME)) {
+    if (!suffix?.includes('*')) continue
+    if ([...lexeme!.replace(/''/g, "'")].length < SEARCH_BOUNDS.minPrefix) {
+      throw tooBroad(
+        `Each word ending in * needs at least ${SEARCH_BOUNDS.minPrefix} letters before the *, without punctuation`,
+      )
+    }
+  }
 }

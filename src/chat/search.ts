@@ -1,10 +1,13 @@
 import { type SQL, sql } from 'drizzle-orm'
+import { PgDialect } from 'drizzle-orm/pg-core'
 import type { Db } from '../db/client.js'
+import { isQueryCanceled } from '../db/errors.js'
 import type { SearchPage } from '../wire.js'
 import { visibleTo, type Viewer } from './access.js'
 import { ChatError } from './errors.js'
 import { type MessageRecord, messageColumns, toMessage } from './messages.js'
-import { parseSearch, toTsquery } from './search-query.js'
+import { cancelled } from './search-admission.js'
+import { checkPrefixes, checkSearchSize, parseSearch, toTsquery } from './search-query.js'
 import { escapeSnippet, SNIPPET_OPTIONS, snippetSource } from './snippet.js'
 
 export type SearchSort = 'relevance' | 'recent'
@@ -57,15 +60,18 @@ type ResultRow = MessageRecord & { room_name: string; snippet: string; sort_key:
  * The viewer's messages matching `request.q`, best first or newest first. The rooms the
  * viewer may read are found first and each is probed on its own through the (room_id,
  * search_vector) index, so a room they may not read is never searched: it can change
- * neither the results nor how long they take to find.
+ * neither the results nor how long they take to find. `db` is the search pool
+ * (db/search-pool.ts), whose statement_timeout bounds each statement; when `signal`
+ * aborts, the statement running is cancelled in PostgreSQL too.
  */
 export async function searchMessages(
   db: Db,
   viewer: Viewer,
   config: string,
   request: SearchRequest,
+  signal?: AbortSignal,
 ): Promise<SearchPage> {
-  const query = await compileQuery(db, config, request.q)
+  const query = await compileQuery(db, config, request.q, signal)
   const q = sql`${query}::tsquery`
   const relevance = request.sort === 'relevance'
   const key = relevance ? sql`ts_rank(m.search_vector, ${q})` : sql`m.created_at`
@@ -82,14 +88,21 @@ export async function searchMessages(
   if (cursor?.sort === 'recent')
     conditions.push(sql`and (${key}, m.id) < (${cursor.at}::timestamptz, ${cursor.id}::bigint)`)
   const room = request.roomId === undefined ? sql`` : sql`and r.id = ${request.roomId}`
+  // As in the lobby (chat/rooms.ts), a direct message is searched by its two people only,
+  // admins included: an admin may open another pair's conversation, but does not come
+  // across it by searching.
+  const ownDms = sql`and (r.kind = 'room' or r.id in (select room_id from room_members where user_id = ${viewer.userId}))`
   const sortKey = relevance
     ? sql`ts_rank(m.search_vector, ${q})::text`
     : sql`to_char(m.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
-  const rows = await db.execute<ResultRow>(sql`
+  const rows = await execute<ResultRow>(
+    db,
+    signal,
+    sql`
     select page.*, ts_headline(${config}::regconfig, ${snippetSource(sql`page.body`)}, ${q}, ${SNIPPET_OPTIONS}) as snippet
     from (
       select hit.*, r.name as room_name
-      from (select r.id, r.name from rooms r where ${visibleTo(viewer)} ${room}) r
+      from (select r.id, r.name from rooms r where ${visibleTo(viewer)} ${room} ${ownDms}) r
       cross join lateral (
         select ${messageColumns}, ${key} as sort_value, ${sortKey} as sort_key
         from messages m
@@ -101,7 +114,8 @@ export async function searchMessages(
       order by hit.sort_value desc, hit.id desc
       limit ${request.limit + 1}
     ) page
-    order by page.sort_value desc, page.id desc`)
+    order by page.sort_value desc, page.id desc`,
+  )
   const hasMore = rows.length > request.limit
   const kept = hasMore ? rows.slice(0, request.limit) : rows
   const last = kept.at(-1)
@@ -126,11 +140,16 @@ export async function searchMessages(
  * up: one with no lexemes at all, or only exclusions (`-word`), which would match nearly
  * every message of every readable room and use no index.
  */
-async function compileQuery(db: Db, config: string, text: string): Promise<string> {
+async function compileQuery(db: Db, config: string, text: string, signal?: AbortSignal): Promise<string> {
   const expression = parseSearch(text)
-  const rows = await db.execute<{ query: string; nodes: number; tree: string }>(sql`
+  checkSearchSize(expression)
+  const rows = await execute<{ query: string; nodes: number; tree: string }>(
+    db,
+    signal,
+    sql`
     select q::text as query, numnode(q) as nodes, querytree(q) as tree
-    from (select ${toTsquery(expression, config)} as q) s`)
+    from (select ${toTsquery(expression, config)} as q) s`,
+  )
   const row = rows[0]
   if (!row || Number(row.nodes) === 0) {
     throw new ChatError('invalid_query', 'The query has no words to search for')
@@ -138,5 +157,34 @@ async function compileQuery(db: Db, config: string, text: string): Promise<strin
   if (row.tree === 'T') {
     throw new ChatError('invalid_query', 'The query must look for at least one word, not only exclude some')
   }
+  checkPrefixes(row.query)
   return row.query
+}
+
+const dialect = new PgDialect()
+
+/**
+ * `query` on postgres.js directly rather than through drizzle's execute, which keeps the
+ * driver's query object to itself: its cancel() is what stops the statement in PostgreSQL
+ * when the client goes away. Without it the search would run on to its end, holding a
+ * connection of the search pool for a client that is gone.
+ */
+async function execute<Row>(db: Db, signal: AbortSignal | undefined, query: SQL): Promise<Row[]> {
+  if (signal?.aborted) throw cancelled()
+  const { sql: text, params } = dialect.sqlToQuery(query)
+  const pending = db.$client.unsafe(text, params as never[])
+  const cancel = () => void pending.cancel()
+  signal?.addEventListener('abort', cancel, { once: true })
+  try {
+    return (await pending) as unknown as Row[]
+  } catch (error) {
+    if (!isQueryCanceled(error)) throw error
+    if (signal?.aborted) throw cancelled()
+    throw new ChatError(
+      'search_timeout',
+      'The search took too long; narrow it with more words, a room, a person or a time range',
+    )
+  } finally {
+    signal?.removeEventListener('abort', cancel)
+  }
 }

@@ -49,3 +49,9 @@ export const isForeignKeyViolation = (error: unknown) => databaseErrorCode(error
  * every query may pass such values through and the one error handler answers 400.
  */
 export const isDataException = (error: unknown) => databaseErrorCode(error)?.startsWith('22') === true
+
+/**
+ * A statement was cancelled (57014): by statement_timeout, or by a cancel request such as
+ * the one postgres.js's `query.cancel()` sends.
+ */
+export const isQueryCanceled = (error: unknown) => databaseErrorCode(error) === '57014'

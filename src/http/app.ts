@@ -35,6 +35,8 @@ import { registerStreamTickets } from './routes/stream-tickets.js'
 
 export interface AppDeps {
   db: Db
+  /** The search pool (db/search-pool.ts): GET /search runs on it alone. */
+  searchDb: Db
   posting: Posting
   auth: Auth
   listener: Listener
@@ -51,6 +53,10 @@ export interface AppDeps {
       | 'RATE_LIMIT_TICKETS'
       | 'RATE_LIMIT_SEARCHES'
       | 'SEARCH_CONFIG'
+      | 'SEARCH_POOL_MAX'
+      | 'SEARCH_QUEUE_MAX'
+      | 'MAX_SEARCHES_PER_USER'
+      | 'SEARCH_TIMEOUT_MS'
       | 'RATE_LIMIT_WINDOW_MS'
       | 'ROOMS_PER_HOUR'
       | 'TYPING_THROTTLE_MS'

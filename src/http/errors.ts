@@ -22,6 +22,10 @@ export const errorCodes = [
   'message_deleted',
   'invalid_emoji',
   'invalid_query',
+  'query_too_broad',
+  'search_busy',
+  'search_timeout',
+  'search_cancelled',
   'name_taken',
   'client_id_reused',
   'payload_too_large',
@@ -63,6 +67,11 @@ const chatStatus: Record<ChatErrorCode, ContentfulStatusCode> = {
   rate_limited: 429,
   dm_with_self: 400,
   invalid_query: 400,
+  query_too_broad: 400,
+  search_busy: 503,
+  search_timeout: 504,
+  // Nobody reads it: the client went away. 499 is the status proxies log for that.
+  search_cancelled: 499 as ContentfulStatusCode,
 }
 
 export function errorBody(code: ErrorCode, message: string) {

@@ -6,8 +6,9 @@ import { ADMIN, MEMBER, OWNER, outcome, STRANGER, tokenFor } from '../support/ro
 import { errorCode } from '../support/server.js'
 
 // Who finds what through GET /search, and how it refuses: a private room stays invisible
-// to a stranger by every parameter, bad input is a 4xx JSON error, and searching too fast
-// is 429 (src/http/routes/search.ts).
+// to a stranger by every parameter, another pair's direct messages stay out of an admin's
+// results as they stay out of the lobby, bad input and queries too broad to bound are a
+// 4xx JSON error, and searching too fast is 429 (src/http/routes/search.ts).
 
 const { server, database } = useTestServer()
 let hidden: number
@@ -80,6 +81,30 @@ describe('a private room', () => {
   })
 })
 
+describe('a direct message', () => {
+  it('is searched by its two people, and not by an admin, as the lobby lists it', async () => {
+    const opened = await fetch(`${server.url}/dms`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await tokenFor(OWNER)}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ user_id: MEMBER }),
+    })
+    expect(opened.status).toBe(201)
+    const dm = ((await opened.json()) as { id: number }).id
+    await database.sql`insert into messages (room_id, user_id, user_name, body)
+      values (${dm}, ${OWNER}, 'Olive', 'just between us: the albatross')`
+    expect(await bodiesFor(OWNER, 'q=albatross')).toEqual(['just between us: the albatross'])
+    expect(await bodiesFor(MEMBER, 'q=albatross&sort=recent')).toEqual(['just between us: the albatross'])
+    expect(await bodiesFor(ADMIN, 'q=albatross')).toEqual([])
+    expect(await bodiesFor(ADMIN, 'q=albat*&sort=recent')).toEqual([])
+    expect(await bodiesFor(ADMIN, `q=albatross&room=${dm}`)).toEqual([])
+    const lobby = await fetch(`${server.url}/rooms`, {
+      headers: { authorization: `Bearer ${await tokenFor(ADMIN)}` },
+    })
+    const listed = ((await lobby.json()) as { rooms: { id: number }[] }).rooms.map((room) => room.id)
+    expect(listed).not.toContain(dm)
+  })
+})
+
 describe('bad input', () => {
   const cases: [string, string, string][] = [
     ['no q', '', 'validation_failed'],
@@ -111,12 +136,35 @@ describe('bad input', () => {
       'invalid_query',
     ],
   ]
+  const tooBroad: [string, string][] = [
+    ['a one-letter prefix', 'a*'],
+    ['a two-letter prefix', 'pe*'],
+    ['a short prefix among other words', 'pelican -launch ab*'],
+    ['a short prefix the parser splits off', 'x-yz*'],
+    ['a short prefix excluded', 'pelican -ab*'],
+    ['a prefix of each hex digit', [...'0123456789abcdef'].map((d) => `${d}*`).join(' or ')],
+    ['nine alternatives', Array.from({ length: 9 }, (_, i) => `word${i}`).join(' or ')],
+    ['seventeen terms', Array.from({ length: 17 }, (_, i) => `word${i}`).join(' ')],
+  ]
+  for (const [name, q] of tooBroad) cases.push([name, `q=${encodeURIComponent(q)}`, 'query_too_broad'])
   for (const [name, query, code] of cases) {
     it(`answers ${name} with 400 ${code}`, async () => {
       const response = await server.request(`/search?${query}`, { as: `bad-input-${name}` })
       expect([response.status, await errorCode(response)]).toEqual([400, code])
     })
   }
+
+  it('takes the broadest queries it allows', async () => {
+    const allowed = [
+      'pel*',
+      Array.from({ length: 8 }, (_, i) => `pel${i}*`).join(' or '),
+      Array.from({ length: 16 }, (_, i) => `word${i}`).join(' '),
+    ]
+    for (const q of allowed) {
+      const response = await server.request(`/search?q=${encodeURIComponent(q)}`, { as: 'broad-prober' })
+      expect([q, response.status]).toEqual([q, 200])
+    }
+  })
 
   it('takes text that is tsquery syntax as words to find', async () => {
     for (const q of ["pelican' & !x", 'pelican:*', "pel'*", 'pel\\*', '(pelican', 'pelican <-> a']) {
@@ -155,7 +203,15 @@ describe('/openapi.json', () => {
     expect(operation?.parameters.map((p) => p.name).sort()).toEqual(
       ['after', 'before', 'cursor', 'from', 'limit', 'q', 'room', 'sort'].sort(),
     )
-    expect(Object.keys(operation?.responses ?? {}).sort()).toEqual(['200', '400', '401', '404', '429'])
+    expect(Object.keys(operation?.responses ?? {}).sort()).toEqual([
+      '200',
+      '400',
+      '401',
+      '404',
+      '429',
+      '503',
+      '504',
+    ])
     expect(Object.keys(document.components.schemas)).toEqual(
       expect.arrayContaining(['SearchPage', 'SearchResult', 'Message']),
     )

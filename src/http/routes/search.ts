@@ -1,4 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
+import { createSearchAdmission } from '../../chat/search-admission.js'
 import { createSearchLimiter } from '../../chat/search-limit.js'
 import { parseSearchCursor, searchMessages } from '../../chat/search.js'
 import { SearchPageSchema } from '../../wire.js'
@@ -55,23 +56,40 @@ const search = createRoute({
     200: jsonContent(SearchPageSchema, 'The matching messages, with their rooms and snippets'),
     ...errorResponses,
     404: jsonContent(ErrorSchema, 'The room of `room` does not exist or is hidden from the caller'),
-    429: jsonContent(ErrorSchema, 'Searching too fast; see Retry-After'),
+    429: jsonContent(ErrorSchema, 'Searching too fast, or too many searches at once; see Retry-After'),
+    503: jsonContent(ErrorSchema, '`search_busy`: every search connection is taken; see Retry-After'),
+    504: jsonContent(ErrorSchema, '`search_timeout`: the search ran past SEARCH_TIMEOUT_MS'),
   },
 })
 
-export function registerSearch(app: OpenAPIHono<AppEnv>, { db, config }: AppDeps) {
-  // Per app, so per instance: see createSearchLimiter.
+export function registerSearch(app: OpenAPIHono<AppEnv>, { db, searchDb, config }: AppDeps) {
+  // Per app, so per instance: see createSearchLimiter and createSearchAdmission.
   const limiter = createSearchLimiter({
     count: config.RATE_LIMIT_SEARCHES,
     windowMs: config.RATE_LIMIT_WINDOW_MS,
   })
+  const admission = createSearchAdmission({
+    running: config.SEARCH_POOL_MAX,
+    queued: config.SEARCH_QUEUE_MAX,
+    perUser: config.MAX_SEARCHES_PER_USER,
+    waitMs: config.SEARCH_TIMEOUT_MS,
+  })
   app.openapi(search, async (c) => {
     const { q, room, from, before, after, sort, limit, cursor } = c.req.valid('query')
     const viewer = c.get('identity')
-    const wait = limiter.take(viewer.userId)
-    if (wait > 0) throw rateLimited(`Too many searches; try again in ${wait} s`, wait)
-    if (room !== undefined) await requireReadableRoom(db, room, viewer)
-    const request = { q, sort, limit, roomId: room, from, before, after, cursor }
-    return c.json(await searchMessages(db, viewer, config.SEARCH_CONFIG, request), 200)
+    // Before anything is awaited, so that a burst of requests is counted as it arrives.
+    const slot = admission.claim(viewer.userId)
+    try {
+      const wait = limiter.take(viewer.userId)
+      if (wait > 0) throw rateLimited(`Too many searches; try again in ${wait} s`, wait)
+      if (room !== undefined) await requireReadableRoom(db, room, viewer)
+      // Aborted when the client goes away: the search stops waiting, or is cancelled in PostgreSQL.
+      const signal = c.req.raw.signal
+      await slot.start(signal)
+      const request = { q, sort, limit, roomId: room, from, before, after, cursor }
+      return c.json(await searchMessages(searchDb, viewer, config.SEARCH_CONFIG, request, signal), 200)
+    } finally {
+      slot.release()
+    }
   })
 }
