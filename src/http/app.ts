@@ -17,6 +17,7 @@ import type { RoomSessions } from '../realtime/session.js'
 import { authenticate } from './authenticate.js'
 import type { AppEnv } from './env.js'
 import { ApiError, createErrorHandler, type ErrorCode, errorBody } from './errors.js'
+import { registerOpenApiDocument } from './openapi.js'
 import { registerBrowserClient } from './routes/browser-client.js'
 import { registerDev } from './routes/dev.js'
 import { registerDms } from './routes/dms.js'
@@ -134,13 +135,10 @@ export function createApp(deps: AppDeps) {
     scheme: 'bearer',
     bearerFormat: 'JWT',
   })
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'Parley',
-      version: '0.1.0',
-      description: 'Real-time multi-room chat over REST and Server-Sent Events',
-    },
+  registerOpenApiDocument(app, {
+    title: 'Parley',
+    version: '0.1.0',
+    description: 'Real-time multi-room chat over REST and Server-Sent Events',
   })
 
   registerBrowserClient(app, deps)

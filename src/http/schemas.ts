@@ -26,11 +26,14 @@ export const MessageParams = RoomIdParams.extend({
     .openapi({ param: { name: 'seq', in: 'path' }, type: 'integer', example: 1 }),
 })
 
-/** A `cursor` query parameter: a page's `next_cursor`, parsed by `parse` (undefined when it is not one). */
-export const cursorParam = <T>(parse: (text: string) => T | undefined) =>
+/**
+ * A `cursor` query parameter: a page's `next_cursor`, parsed by `parse` (undefined when it
+ * is not one), of at most `maxLength` characters.
+ */
+export const cursorParam = <T>(parse: (text: string) => T | undefined, maxLength = 200) =>
   z
     .string()
-    .max(200)
+    .max(maxLength)
     .optional()
     .transform((text, ctx) => {
       if (text === undefined) return undefined

@@ -3,7 +3,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
 import { bearerSecurity, errorResponses } from '../schemas.js'
-import { eventStream, lastEventId, parseSeq, refuseStream, streamTicket } from './stream.js'
+import { eventStream, lastEventId, parseSeq, refuseStream, streamRefusals, streamTicket } from './stream.js'
 
 const userStream = createRoute({
   method: 'get',
@@ -23,6 +23,7 @@ const userStream = createRoute({
       '`retry:` first; `id: <cursor>` frames of `event: mention`, `dm` (`{room,message}`), `added` (`{room}`) and `removed` (`{room_id}`); `: ping` heartbeats; `expired` or `shutdown` before the server closes it',
     ),
     ...errorResponses,
+    ...streamRefusals,
   },
 })
 

@@ -6,16 +6,31 @@ import { PresenceSchema, ReadMarkSchema } from '../../wire.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
 import { requireReadableRoom } from '../guards.js'
-import { bearerSecurity, errorResponses, jsonContent, notFoundResponse, RoomIdParams } from '../schemas.js'
+import {
+  bearerSecurity,
+  cursorParam,
+  errorResponses,
+  jsonContent,
+  notFoundResponse,
+  RoomIdParams,
+} from '../schemas.js'
 
 export const TypingBody = z.object({ state: z.enum(['on', 'off']) }).openapi('Typing')
 export const ReadBody = z
   .object({ seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) })
   .openapi('Read')
 
+/** A presence page's cursor: the last user id of the previous page, opaque to the client. */
+const encodePresenceCursor = (userId: string) => Buffer.from(userId).toString('base64url')
+
+function parsePresenceCursor(text: string): string | undefined {
+  const userId = Buffer.from(text, 'base64url').toString('utf8')
+  return userId !== '' && encodePresenceCursor(userId) === text ? userId : undefined
+}
+
 export const PresenceQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(200),
-  cursor: z.string().max(300).optional().openapi({ description: 'The `next_cursor` of the previous page' }),
+  cursor: cursorParam(parsePresenceCursor, 300),
 })
 
 const presence = createRoute({
@@ -81,10 +96,8 @@ export function registerSocial(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
     const { id } = c.req.valid('param')
     await requireReadableRoom(db, id, c.get('identity'))
     const { limit, cursor } = c.req.valid('query')
-    // The cursor is the last user id of the previous page, opaque to the client.
-    const after = cursor === undefined ? undefined : Buffer.from(cursor, 'base64url').toString('utf8')
-    const page = await roster.list(id, { limit, after })
-    const next = page.nextAfter === undefined ? null : Buffer.from(page.nextAfter).toString('base64url')
+    const page = await roster.list(id, { limit, after: cursor })
+    const next = page.nextAfter === undefined ? null : encodePresenceCursor(page.nextAfter)
     return c.json({ users: page.users, count: page.count, next_cursor: next }, 200)
   })
 

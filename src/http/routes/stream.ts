@@ -7,7 +7,14 @@ import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
 import { ApiError } from '../errors.js'
 import { requireReadableRoom } from '../guards.js'
-import { bearerSecurity, errorResponses, notFoundResponse, RoomIdParams } from '../schemas.js'
+import {
+  bearerSecurity,
+  ErrorSchema,
+  errorResponses,
+  jsonContent,
+  notFoundResponse,
+  RoomIdParams,
+} from '../schemas.js'
 
 export const MAX_ROOMS_PER_STREAM = 50
 
@@ -30,6 +37,18 @@ export const eventStream = (description: string) => ({
   content: { 'text/event-stream': { schema: z.string() } },
 })
 
+/** What a stream request may be refused with before it opens: too many streams. */
+export const streamRefusals = {
+  429: jsonContent(
+    ErrorSchema,
+    'The caller has MAX_STREAMS_PER_USER streams open (too_many_streams); see Retry-After',
+  ),
+  503: jsonContent(
+    ErrorSchema,
+    'This server has MAX_STREAMS streams open (too_many_streams); see Retry-After',
+  ),
+}
+
 const roomStream = createRoute({
   method: 'get',
   path: '/rooms/{id}/stream',
@@ -41,16 +60,18 @@ const roomStream = createRoute({
       ticket: streamTicket,
       access_token: accessToken,
       last_event_id: z.string().optional().openapi({
-        description: 'Replay messages after this seq first; a Last-Event-ID header takes precedence',
+        description:
+          "Replay the room's changes after this change cursor (an earlier `id:`) first; a Last-Event-ID header takes precedence",
       }),
     }),
   },
   responses: {
     200: eventStream(
-      '`retry:` first; `id: <seq>` / `event: message` / `data: <Message>` frames; `presence`, `typing`, `read` events without `id:`; `: ping` heartbeats; `expired`, `removed` or `shutdown` before the server closes it',
+      "`retry:` first; `id: <change cursor>` frames of the room's history (`event: message`, `edit`, `delete`, `reaction`); `presence`, `typing`, `read` events without `id:`; `: ping` heartbeats; `expired`, `removed` or `shutdown` before the server closes it",
     ),
     ...errorResponses,
     ...notFoundResponse,
+    ...streamRefusals,
   },
 })
 
@@ -66,14 +87,15 @@ const multiStream = createRoute({
       access_token: accessToken,
       last_event_id: z.string().optional().openapi({
         description:
-          'A cursor `room:seq,room:seq` from an earlier `id:`; a Last-Event-ID header takes precedence',
+          'A cursor `room:cursor,room:cursor` from an earlier `id:`; a Last-Event-ID header takes precedence',
       }),
     }),
   },
   responses: {
-    200: eventStream('As the room stream, but each `id:` is a cursor `room:seq,…` covering every room'),
+    200: eventStream('As the room stream, but each `id:` is a cursor `room:cursor,…` covering every room'),
     ...errorResponses,
     ...notFoundResponse,
+    ...streamRefusals,
   },
 })
 
