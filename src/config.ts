@@ -51,7 +51,7 @@ export const configSchema = z.object({
   RATE_LIMIT_WINDOW_MS: int(100, 86_400_000).default(10_000),
   RATE_LIMIT_CHANGES: int(0, 1_000_000).default(60),
   RATE_LIMIT_SEARCHES: int(0, 1_000_000).default(30),
-  RATE_LIMIT_MEMBERSHIPS: int(0, 1_000_000).default(30),
+  RATE_LIMIT_MEMBERSHIPS: int(0, 1_000_000).default(100),
   RATE_LIMIT_TICKETS: int(0, 1_000_000).default(60),
   // A name of pg_ts_config (checked against the database at start), not schema-qualified.
   SEARCH_CONFIG: z

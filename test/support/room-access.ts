@@ -97,9 +97,9 @@ export function accessFixtures({ database, server }: AccessContext) {
   }
 
   /**
-   * A fresh room owned by `owner`, with `members` added by the owner. The room itself is
-   * inserted with SQL, as an operator would: the matrix needs more rooms of one owner than
-   * ROOMS_PER_HOUR lets anyone create over HTTP.
+   * A fresh room owned by `owner`, with `members`. The room and its members are inserted
+   * with SQL, as an operator would: the matrix needs more rooms and members of one owner
+   * than ROOMS_PER_HOUR and RATE_LIMIT_MEMBERSHIPS let anyone create over HTTP.
    */
   async function makeRoom(
     visibility: 'public' | 'private',
@@ -113,9 +113,8 @@ export function accessFixtures({ database, server }: AccessContext) {
     const created = await api(owner, 'GET', `/rooms/${inserted!.id}`)
     expect(created.status).toBe(200)
     const room = (await created.json()) as Room
-    for (const user_id of members) {
-      const added = await api(owner, 'POST', `/rooms/${room.id}/members`, { body: { user_id } })
-      expect(added.status).toBe(201)
+    for (const userId of members) {
+      await sql`insert into room_members (room_id, user_id, role) values (${room.id}, ${userId}, 'member')`
     }
     return room
   }
