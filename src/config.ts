@@ -28,6 +28,11 @@ export const configSchema = z.object({
   // Resolved by resolveConfig: 127.0.0.1 outside production, 0.0.0.0 in production.
   HOST: z.string().min(1).optional(),
   DATABASE_URL: optionalText.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
+  // PostgreSQL itself, for the LISTEN connection and migrations, when DATABASE_URL is a
+  // pooler's: both need a session of their own. Default: DATABASE_URL.
+  LISTEN_DATABASE_URL: optionalText.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
+  // `transaction` when DATABASE_URL goes through a transaction-mode pooler such as PgBouncer.
+  DATABASE_POOLER: z.enum(['none', 'transaction']).default('none'),
   DATA_DIR: z.string().min(1).default('.data'),
   MIGRATE_ON_START: bool.default(true),
   DB_POOL_MAX: int(1, 1000).default(10),
@@ -119,6 +124,7 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('Invalid configuration: set only one of JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL')
   }
   checkTokenScope(config)
+  checkPooler(config)
   if (config.NODE_ENV === 'production') {
     if (config.DEV_SIGNIN) {
       throw new ConfigError('Refusing to start in production with DEV_SIGNIN: it lets anyone act as anyone')
@@ -133,6 +139,18 @@ export function loadConfig(env: Env = process.env): Config {
     }
   }
   return config
+}
+
+/** Refused before connecting: LISTEN through a transaction-mode pooler would hear nothing. */
+function checkPooler(config: Config): void {
+  if (config.LISTEN_DATABASE_URL && !config.DATABASE_URL) {
+    throw new ConfigError('Invalid configuration: LISTEN_DATABASE_URL needs DATABASE_URL')
+  }
+  if (config.DATABASE_POOLER === 'transaction' && !config.LISTEN_DATABASE_URL) {
+    throw new ConfigError(
+      'Refusing to start: DATABASE_POOLER=transaction needs LISTEN_DATABASE_URL, a direct address of PostgreSQL for the LISTEN connection, which a transaction-mode pooler cannot carry',
+    )
+  }
 }
 
 /**

@@ -31,7 +31,8 @@ async function main(): Promise<void> {
     databaseUrl = embedded.url
     logger.info({ dir: `${config.DATA_DIR}/pg`, port: embedded.port }, 'started the embedded PostgreSQL')
   }
-  if (config.MIGRATE_ON_START) await runMigrations(databaseUrl)
+  // On PostgreSQL itself: the migrations hold a session-level advisory lock.
+  if (config.MIGRATE_ON_START) await runMigrations(config.LISTEN_DATABASE_URL ?? databaseUrl)
 
   const server = await startServer({ config, databaseUrl, logger })
   // Before anything else is awaited: a signal from here on must drain, not kill, a serving process.

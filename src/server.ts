@@ -38,10 +38,11 @@ export type ParleyServer = Awaited<ReturnType<typeof startServer>>
  * takes writes, which the database's triggers announce back to every instance's listener.
  */
 export async function startServer({ config, databaseUrl, logger, auth: givenAuth }: ServerOptions) {
-  const { db, sql } = createDb(databaseUrl, { max: config.DB_POOL_MAX })
+  const { db, sql } = createDb(databaseUrl, { max: config.DB_POOL_MAX, pooler: config.DATABASE_POOLER })
   const search = createSearchPool(databaseUrl, {
     max: config.SEARCH_POOL_MAX,
     statementTimeoutMs: config.SEARCH_TIMEOUT_MS,
+    pooler: config.DATABASE_POOLER,
   })
   try {
     await checkSearchConfig(sql, config.SEARCH_CONFIG)
@@ -74,7 +75,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
   })
   const userFeed = createUserFeed({ db, logger, streams })
   const listener = createListener({
-    url: databaseUrl,
+    url: config.LISTEN_DATABASE_URL ?? databaseUrl,
     consumers: [hub.listens, userFeed.listens],
     probeMs: config.LISTENER_PROBE_MS,
     onDown: (error) => logger.warn({ err: error.message }, 'listener connection lost; reconnecting'),
@@ -94,7 +95,12 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     batchMs: config.POST_BATCH_MS,
   })
   const roomSessions = createRoomSessions({ streams, hub, presence })
-  await listener.start()
+  try {
+    await listener.start()
+  } catch (error) {
+    await Promise.all([sql.end({ timeout: 5 }), search.sql.end({ timeout: 5 })])
+    throw error
+  }
   await presence.start()
 
   const app = createApp({

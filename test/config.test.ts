@@ -24,6 +24,8 @@ describe('loadConfig', () => {
       PORT: 3000,
       HOST: '127.0.0.1',
       DATABASE_URL: undefined,
+      LISTEN_DATABASE_URL: undefined,
+      DATABASE_POOLER: 'none',
       DATA_DIR: '.data',
       MIGRATE_ON_START: true,
       DB_POOL_MAX: 10,

@@ -2,6 +2,7 @@ import { type SQL, sql } from 'drizzle-orm'
 import { PgDialect } from 'drizzle-orm/pg-core'
 import type { Db } from '../db/client.js'
 import { isQueryCanceled } from '../db/errors.js'
+import { searchStatement } from '../db/search-pool.js'
 import type { SearchPage } from '../wire.js'
 import { visibleTo, type Viewer } from './access.js'
 import { ChatError } from './errors.js'
@@ -172,11 +173,11 @@ const dialect = new PgDialect()
 async function execute<Row>(db: Db, signal: AbortSignal | undefined, query: SQL): Promise<Row[]> {
   if (signal?.aborted) throw cancelled()
   const { sql: text, params } = dialect.sqlToQuery(query)
-  const pending = db.$client.unsafe(text, params as never[])
-  const cancel = () => void pending.cancel()
+  const pending = searchStatement<Row>(db, text, params)
+  const cancel = () => pending.cancel()
   signal?.addEventListener('abort', cancel, { once: true })
   try {
-    return (await pending) as unknown as Row[]
+    return await pending.rows
   } catch (error) {
     if (!isQueryCanceled(error)) throw error
     if (signal?.aborted) throw cancelled()

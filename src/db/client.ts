@@ -1,5 +1,6 @@
 import { drizzle } from 'drizzle-orm/postgres-js'
 import postgres from 'postgres'
+import { connectionOptions, type Pooler } from './pooler.js'
 import * as schema from './schema.js'
 
 export type Db = ReturnType<typeof createDb>['db']
@@ -7,16 +8,21 @@ export type Db = ReturnType<typeof createDb>['db']
 export interface DbOptions {
   max?: number
   applicationName?: string
+  pooler?: Pooler
 }
 
 /** The query pool, wrapped by drizzle. Drizzle replaces the client's type parsers, so nothing else shares it. */
-export function createDb(url: string, { max = 10, applicationName = 'parley' }: DbOptions = {}) {
+export function createDb(
+  url: string,
+  { max = 10, applicationName = 'parley', pooler = 'none' }: DbOptions = {},
+) {
   const sql = postgres(url, {
     max,
     onnotice: () => {},
     // JIT compilation pays off for long analytical queries, not for Parley's: it took a
     // common word's search over 3M messages from 71 ms to 286 ms (p50), compiling each time.
-    connection: { application_name: applicationName, jit: 'off' },
+    // Behind a transaction-mode pooler it cannot be a startup parameter: see docs/configuration.md.
+    ...connectionOptions(pooler, applicationName, { jit: 'off' }),
     // Fail fast while the database is unreachable instead of queueing requests behind a reconnect.
     connect_timeout: 5,
   })

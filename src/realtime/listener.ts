@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto'
 import postgres from 'postgres'
+import { CHECK_CHANNEL, ringListener, UnheardError, unheardError } from './listen-check.js'
 
 /** One part of the process that the LISTEN connection feeds. */
 export interface ListenerConsumer {
@@ -16,6 +18,8 @@ export interface ListenerOptions {
   /** How often the connection is probed, and how long a probe may take before it counts as dead. */
   probeMs: number
   probeTimeoutMs?: number
+  /** How long the first LISTEN may take to hear its own test notification. */
+  checkTimeoutMs?: number
   applicationName?: string
 }
 
@@ -34,7 +38,8 @@ const MAX_BACKOFF_MS = 5_000
  * a drop but gives up silently if the database is still down at that moment, so this
  * keeps the lifecycle itself: a dedicated one-connection client, reconnection with
  * backoff, and a periodic probe, because a half-open socket is only noticed when TCP
- * gives up, many minutes later.
+ * gives up, many minutes later. The first LISTEN must also hear a notification sent to it,
+ * or start() fails: through a transaction-mode pooler LISTEN succeeds and hears nothing.
  */
 export function createListener(options: ListenerOptions): Listener {
   const probeTimeoutMs = options.probeTimeoutMs ?? Math.min(options.probeMs, 3_000)
@@ -44,6 +49,9 @@ export function createListener(options: ListenerOptions): Listener {
       handlers.set(channel, [...(handlers.get(channel) ?? []), handle])
     }
   }
+  const checks = new Map<string, () => void>()
+  handlers.set(CHECK_CHANNEL, [(payload) => checks.get(payload)?.()])
+  let heardOnce = false
   let reconnects = 0
   let client: postgres.Sql | undefined
   let listening = false
@@ -80,9 +88,36 @@ export function createListener(options: ListenerOptions): Listener {
       throw error
     }
     if (client !== sql) return
+    if (!heardOnce) {
+      try {
+        await hearSelf()
+      } catch (error) {
+        if (client === sql) lose(error instanceof Error ? error : new Error(String(error)))
+        throw error
+      }
+      heardOnce = true
+      if (client !== sql) return
+    }
     listening = true
     failures = 0
     for (const consumer of options.consumers) consumer.onListen()
+  }
+
+  async function hearSelf(): Promise<void> {
+    const waitMs = options.checkTimeoutMs ?? 3_000
+    const token = randomUUID()
+    let timer: NodeJS.Timeout | undefined
+    const heard = new Promise<boolean>((resolve) => {
+      checks.set(token, () => resolve(true))
+      timer = setTimeout(() => resolve(false), waitMs)
+    })
+    try {
+      await ringListener(options.url, token)
+      if (!(await heard)) throw unheardError(options.url, waitMs)
+    } finally {
+      clearTimeout(timer)
+      checks.delete(token)
+    }
   }
 
   function lose(error: Error): void {
@@ -128,13 +163,18 @@ export function createListener(options: ListenerOptions): Listener {
     }
   }
 
-  return {
+  const listener: Listener = {
     async start() {
       stopped = false
       probeTimer = setInterval(() => void probe(), options.probeMs)
       probeTimer.unref()
-      await connect().catch(() => {
-        // lose() has scheduled the retry; start() succeeds and readiness reports the state.
+      await connect().catch(async (error: unknown) => {
+        // lose() has scheduled the retry; start() succeeds and readiness reports the state,
+        // unless the connection works but hears nothing, which no retry mends.
+        if (error instanceof UnheardError) {
+          await listener.stop()
+          throw error
+        }
       })
     },
     async stop() {
@@ -150,4 +190,5 @@ export function createListener(options: ListenerOptions): Listener {
     isListening: () => listening,
     reconnects: () => reconnects,
   }
+  return listener
 }
