@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { isDatabaseUrl } from './db/url.js'
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -27,10 +28,11 @@ export const configSchema = z.object({
   PORT: int(0, 65535).default(3000),
   // Resolved by resolveConfig: 127.0.0.1 outside production, 0.0.0.0 in production.
   HOST: z.string().min(1).optional(),
-  DATABASE_URL: optionalText.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
+  // One host or several (`postgres://h1:5432,h2:5432/parley`): Parley then uses the primary among them.
+  DATABASE_URL: optionalText.pipe(z.string().refine(isDatabaseUrl, 'Invalid URL').optional()),
   // PostgreSQL itself, for the LISTEN connection and migrations, when DATABASE_URL is a
   // pooler's: both need a session of their own. Default: DATABASE_URL.
-  LISTEN_DATABASE_URL: optionalText.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
+  LISTEN_DATABASE_URL: optionalText.pipe(z.string().refine(isDatabaseUrl, 'Invalid URL').optional()),
   // `transaction` when DATABASE_URL goes through a transaction-mode pooler such as PgBouncer.
   DATABASE_POOLER: z.enum(['none', 'transaction']).default('none'),
   DATA_DIR: z.string().min(1).default('.data'),

@@ -78,6 +78,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     url: config.LISTEN_DATABASE_URL ?? databaseUrl,
     consumers: [hub.listens, userFeed.listens],
     probeMs: config.LISTENER_PROBE_MS,
+    pool: sql,
     onDown: (error) => logger.warn({ err: error.message }, 'listener connection lost; reconnecting'),
   })
   const presence = createPresence({

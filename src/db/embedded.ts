@@ -4,6 +4,7 @@ import { createRequire } from 'node:module'
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { dirname, resolve } from 'node:path'
+import { withDatabase } from './url.js'
 
 export interface EmbeddedDatabase {
   /** Connection URL of the `postgres` database on the embedded server. */
@@ -136,9 +137,7 @@ export function findFreePort(): Promise<number> {
   })
 }
 
-/** The URL of database `name` on the same server as `adminUrl`. */
+/** The URL of database `name` on the same server (or servers) as `adminUrl`. */
 export function databaseUrl(adminUrl: string, name: string): string {
-  const url = new URL(adminUrl)
-  url.pathname = `/${name}`
-  return url.toString()
+  return withDatabase(adminUrl, name)
 }

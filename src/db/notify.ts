@@ -16,6 +16,8 @@ export const channels = {
   events: 'parley_events',
   /** A user has events up to a cursor: `<md5 of user_id>:<cursor>` (sql/user-events.sql). */
   users: 'parley_users',
+  /** A listener's heartbeat to itself, sent through the pool: `<listener id>:<n>` (realtime/listener.ts). */
+  heartbeat: 'parley_heartbeat',
 } as const
 
 export type Channel = (typeof channels)[keyof typeof channels]
@@ -119,4 +121,14 @@ export function parseUserNotice(payload: string): UserNotice | undefined {
   const match = USER_NOTICE.exec(payload)
   const cursor = match ? Number(match[2]) : NaN
   return match && Number.isSafeInteger(cursor) ? { userKey: match[1]!, cursor } : undefined
+}
+
+const HEARTBEAT = /^([0-9a-f]{32}):([0-9]{1,15})$/
+
+export const encodeHeartbeat = (listenerId: string, n: number) => `${listenerId}:${n}`
+
+/** `<listener id>:<n>`, or undefined for anything else. */
+export function parseHeartbeat(payload: string): { listenerId: string; n: number } | undefined {
+  const match = HEARTBEAT.exec(payload)
+  return match ? { listenerId: match[1]!, n: Number(match[2]) } : undefined
 }

@@ -1,4 +1,5 @@
 import postgres from 'postgres'
+import { primaryOnly } from '../db/url.js'
 
 /** The channel the listener rings itself on, once, to know that it hears. */
 export const CHECK_CHANNEL = 'parley_listen_check'
@@ -10,6 +11,8 @@ export const CHECK_CHANNEL = 'parley_listen_check'
  */
 export async function ringListener(url: string, payload: string): Promise<void> {
   const sql = postgres(url, {
+    // Among several hosts, the primary: a standby refuses NOTIFY.
+    ...primaryOnly(url),
     max: 1,
     prepare: false,
     fetch_types: false,

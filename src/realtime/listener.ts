@@ -1,5 +1,7 @@
-import { randomUUID } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import postgres from 'postgres'
+import { channels, encodeHeartbeat, parseHeartbeat } from '../db/notify.js'
+import { primaryOnly, rotateHosts } from '../db/url.js'
 import { CHECK_CHANNEL, ringListener, UnheardError, unheardError } from './listen-check.js'
 
 /** One part of the process that the LISTEN connection feeds. */
@@ -20,6 +22,15 @@ export interface ListenerOptions {
   probeTimeoutMs?: number
   /** How long the first LISTEN may take to hear its own test notification. */
   checkTimeoutMs?: number
+  /**
+   * The pool, through which the listener sends itself a heartbeat each probe: the path every
+   * real notification takes, committed on the primary the pool reaches. A listener on a
+   * server nobody writes to any more (an old primary cut off, after failover) hears nothing
+   * and says nothing; without hearing its own heartbeat it knows.
+   */
+  pool?: postgres.Sql
+  /** Probes in a row without its own heartbeat before the connection counts as stale (default 3). */
+  staleProbes?: number
   applicationName?: string
 }
 
@@ -27,6 +38,10 @@ export interface Listener {
   start(): Promise<void>
   stop(): Promise<void>
   isListening(): boolean
+  /** Listening, on a primary, and hearing its own heartbeat: what readiness reports. */
+  isReady(): boolean
+  /** Whether the server last reached was in recovery (a standby, where LISTEN is refused). */
+  inRecovery(): boolean
   /** Times the connection was lost after listening. */
   reconnects(): number
 }
@@ -43,12 +58,28 @@ const MAX_BACKOFF_MS = 5_000
  */
 export function createListener(options: ListenerOptions): Listener {
   const probeTimeoutMs = options.probeTimeoutMs ?? Math.min(options.probeMs, 3_000)
+  const staleMs = (options.staleProbes ?? 3) * options.probeMs
   const handlers = new Map<string, ((payload: string) => void)[]>()
   for (const consumer of options.consumers) {
     for (const [channel, handle] of Object.entries(consumer.channels)) {
       handlers.set(channel, [...(handlers.get(channel) ?? []), handle])
     }
   }
+  // Every instance's heartbeats arrive on the one channel; each listener keeps only its own.
+  const id = randomBytes(16).toString('hex')
+  let beats = 0
+  let beating = false
+  let heardAt = 0
+  let recovery = false
+  if (options.pool) {
+    handlers.set(channels.heartbeat, [
+      (payload) => {
+        const beat = parseHeartbeat(payload)
+        if (beat?.listenerId === id && beat.n <= beats) heardAt = Date.now()
+      },
+    ])
+  }
+  let attempts = 0
   const checks = new Map<string, () => void>()
   handlers.set(CHECK_CHANNEL, [(payload) => checks.get(payload)?.()])
   let heardOnce = false
@@ -62,12 +93,15 @@ export function createListener(options: ListenerOptions): Listener {
   let probing = false
 
   async function connect(): Promise<void> {
-    const sql = postgres(options.url, {
+    // Each attempt starts at another host, so a host that swallows packets cannot hold it.
+    const url = rotateHosts(options.url, attempts++)
+    const sql = postgres(url, {
+      ...primaryOnly(url),
       max: 1,
       idle_timeout: 0,
       max_lifetime: null,
       fetch_types: false,
-      connect_timeout: 5,
+      connect_timeout: 3,
       onnotice: () => {},
       connection: { application_name: options.applicationName ?? 'parley-listener' },
       onclose: () => {
@@ -80,6 +114,10 @@ export function createListener(options: ListenerOptions): Listener {
     } as postgres.Options<Record<string, postgres.PostgresType>>)
     client = sql
     try {
+      // LISTEN is refused during recovery; asked first, a standby is reported as one.
+      const [state] = await sql<{ in_recovery: boolean }[]>`select pg_is_in_recovery() as in_recovery`
+      recovery = state?.in_recovery === true
+      if (recovery) throw new Error('the listener reached a standby, which cannot LISTEN')
       for (const channel of handlers.keys()) {
         await sql.unsafe(`listen "${channel.replace(/"/g, '""')}"`)
       }
@@ -100,8 +138,24 @@ export function createListener(options: ListenerOptions): Listener {
     }
     listening = true
     failures = 0
+    heardAt = Date.now()
+    sendHeartbeat()
     for (const consumer of options.consumers) consumer.onListen()
   }
+
+  /** Not awaited, and one at a time: the pool may wait for a primary during a failover. */
+  function sendHeartbeat(): void {
+    const pool = options.pool
+    if (!pool || beating) return
+    beating = true
+    const payload = encodeHeartbeat(id, ++beats)
+    pool`select pg_notify(${channels.heartbeat}, ${payload})`.then(
+      () => (beating = false),
+      () => (beating = false),
+    )
+  }
+
+  const isStale = () => options.pool !== undefined && Date.now() - heardAt > staleMs
 
   async function hearSelf(): Promise<void> {
     const waitMs = options.checkTimeoutMs ?? 3_000
@@ -154,7 +208,14 @@ export function createListener(options: ListenerOptions): Listener {
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error('listener probe timed out')), probeTimeoutMs)
       })
-      await Promise.race([sql`select 1`, timeout])
+      const [state] = await Promise.race([
+        sql<{ in_recovery: boolean }[]>`select pg_is_in_recovery() as in_recovery`,
+        timeout,
+      ])
+      recovery = state?.in_recovery === true
+      if (recovery) throw new Error('the listener server is in recovery: it hears no notifications')
+      if (isStale()) throw new Error(`the listener heard none of its own heartbeats for ${staleMs} ms`)
+      sendHeartbeat()
     } catch (error) {
       if (client === sql) lose(error instanceof Error ? error : new Error(String(error)))
     } finally {
@@ -188,6 +249,8 @@ export function createListener(options: ListenerOptions): Listener {
       await sql?.end({ timeout: 1 })
     },
     isListening: () => listening,
+    isReady: () => listening && !recovery && !isStale(),
+    inRecovery: () => recovery,
     reconnects: () => reconnects,
   }
   return listener

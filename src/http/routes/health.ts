@@ -25,7 +25,7 @@ const readyz = createRoute({
 export function registerHealth(app: OpenAPIHono<AppEnv>, { pingDatabase, listener }: AppDeps) {
   app.openapi(healthz, (c) => c.json({ status: 'ok' as const }, 200))
   app.openapi(readyz, async (c) => {
-    const checks = { database: await pingDatabase(), listener: listener.isListening() }
+    const checks = { database: await pingDatabase(), listener: listener.isReady() }
     const ready = checks.database && checks.listener
     return ready
       ? c.json({ status: 'ok' as const, checks }, 200)
