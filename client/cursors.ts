@@ -50,6 +50,11 @@ export function createCursors(roomIds: readonly number[], multi: boolean, after?
       return known.length > 0 ? encodeRoomCursors(known) : undefined
     },
 
+    /** After `reload`: the room's history before `cursor` is gone, and the stream goes on from it. */
+    moveTo(roomId: number, cursor: number): void {
+      if (roomIds.includes(roomId)) cursors.set(roomId, cursor)
+    },
+
     get: (roomId: number) => cursors.get(roomId),
   }
 }

@@ -29,6 +29,7 @@ export type UserEvents = { [Name in UserEventName]: UserEventData<Name> } & {
   unread: z.infer<typeof unreadEvent>
   expired: StreamEventData<'expired'>
   shutdown: StreamEventData<'shutdown'>
+  reload: StreamEventData<'reload'>
 }
 
 /** The user's stream's events that carry its cursor. */

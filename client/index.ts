@@ -80,6 +80,7 @@ export type {
   Message,
   MessagePage,
   Reaction,
+  ReactionPage,
   ReadMark,
   Room,
   RoomRole,

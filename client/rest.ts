@@ -4,7 +4,7 @@ import type { OpenDmBody } from '../src/http/routes/dms.js'
 import type { HealthStatus } from '../src/http/routes/health.js'
 import type { AddMemberBody } from '../src/http/routes/members.js'
 import type { MentionsQuery } from '../src/http/routes/mentions.js'
-import type { EditBody } from '../src/http/routes/message-changes.js'
+import type { EditBody, ReactionsQuery } from '../src/http/routes/message-changes.js'
 import type { MessagesQuery, PostMessageBody, RepliesQuery } from '../src/http/routes/messages.js'
 import type { CreateRoomBody, LobbyQuery } from '../src/http/routes/rooms.js'
 import type { PresenceQuery, ReadBody, TypingBody } from '../src/http/routes/social.js'
@@ -15,7 +15,7 @@ import type {
   Message,
   MessagePage,
   PresenceSchema,
-  Reaction,
+  ReactionPage,
   ReadMark,
   Room,
   StreamTicket,
@@ -47,6 +47,9 @@ export type MentionsOptions = Partial<Omit<z.output<typeof MentionsQuery>, 'curs
 }
 export type MessagesOptions = Partial<z.output<typeof MessagesQuery>>
 export type RepliesOptions = Partial<z.output<typeof RepliesQuery>>
+export type ReactionsOptions = Partial<Omit<z.output<typeof ReactionsQuery>, 'cursor'>> & {
+  cursor?: ReactionPage['next_cursor']
+}
 export type PresenceOptions = Partial<z.output<typeof PresenceQuery>>
 
 const room = (id: number) => `/rooms/${encodeURIComponent(id)}`
@@ -86,8 +89,11 @@ export function createRest({ json }: Transport) {
       add: (roomId: number, seq: number, emoji: string) => json<Message>('PUT', reaction(roomId, seq, emoji)),
       remove: (roomId: number, seq: number, emoji: string) =>
         json<Message>('DELETE', reaction(roomId, seq, emoji)),
-      list: (roomId: number, seq: number) =>
-        json<{ reactions: Reaction[] }>('GET', `${message(roomId, seq)}/reactions`),
+      /** A page of who reacted with what, oldest first; pass its `next_cursor` as `cursor` for the next. */
+      list: (roomId: number, seq: number, options: ReactionsOptions = {}) =>
+        json<ReactionPage>('GET', `${message(roomId, seq)}/reactions`, {
+          query: { ...options, cursor: options.cursor ?? undefined },
+        }),
     },
     members: {
       list: (roomId: number) => json<{ members: Member[] }>('GET', `${room(roomId)}/members`),

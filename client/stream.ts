@@ -27,6 +27,12 @@ export interface StateChange {
   reason?: CloseReason
 }
 
+/**
+ * `reload` is called when the stream resumed from a cursor older than what the server keeps
+ * (its RETENTION_MS): what changed in room `room_id` since (on the user's stream: in the
+ * user's events) cannot be replayed. Load the room's history again (GET /rooms/:id/messages);
+ * the stream goes on live from the present, and its saved cursor has moved there.
+ */
 export interface StreamHandlers extends EventHandlers {
   state?(state: StreamState, change: StateChange): void
 }
@@ -237,6 +243,7 @@ export function openStream(
     if (history.has(event.event) && event.id !== undefined && !cursors.advance(event.id, roomId)) {
       return undefined
     }
+    if (event.event === 'reload') moveToPresent(data, roomId)
     deliver(handlers, event.event, data, { id: event.id, roomId })
     if (event.event === 'expired') {
       renew = true
@@ -246,6 +253,13 @@ export function openStream(
     // On the user's stream, `removed` is news of a room, not the end of the stream.
     if (event.event === 'removed' && !target.user) return removedFrom(roomId)
     return undefined
+  }
+
+  /** The server goes on from `cursor`: the next connection resumes there, not from the cursor it refused. */
+  function moveToPresent(data: unknown, roomId: number | undefined): void {
+    const cursor = (data as { cursor?: unknown } | null)?.cursor
+    const room = target.user ? USER_CURSOR : roomId
+    if (typeof cursor === 'number' && room !== undefined) cursors.moveTo(room, cursor)
   }
 
   /** A multi-room stream goes on with its other rooms; a room's own stream ends for good. */

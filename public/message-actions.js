@@ -50,16 +50,29 @@ export function wireMessageActions(list, { roomId, me, messages, composer, error
   }
 
   /**
+   * The emoji we reacted to `seq` with, read through every page of its reactions.
+   * @param {number} seq
+   */
+  async function ourReactions(seq) {
+    /** @type {string[]} */
+    const ours = []
+    /** @type {string | null} */
+    let cursor = null
+    do {
+      const page = await client.reactions.list(roomId, seq, { limit: 500, cursor })
+      for (const reaction of page.reactions) if (reaction.user_id === me) ours.push(reaction.emoji)
+      cursor = page.next_cursor
+    } while (cursor)
+    return ours
+  }
+
+  /**
    * A chip toggles our reaction: whether we have it is fetched once when not yet known.
    * @param {number} seq
    * @param {string} emoji
    */
   async function toggle(seq, emoji) {
-    if (!messages.mine(seq)) {
-      const { reactions } = await client.reactions.list(roomId, seq)
-      const ours = reactions.filter((reaction) => reaction.user_id === me).map((r) => r.emoji)
-      messages.learnMine(seq, ours)
-    }
+    if (!messages.mine(seq)) messages.learnMine(seq, await ourReactions(seq))
     await setReaction(seq, emoji, !messages.mine(seq)?.has(emoji))
   }
 

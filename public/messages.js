@@ -246,14 +246,15 @@ export function createMessageList(scroller, list, { me, names, onVisible, fetchM
       })
     },
     /**
-     * A `reaction` event: the totals after it, and ours if it was ours.
+     * A `reaction` event: its emoji's total after it, and ours if it was ours.
      * @param {ParleyEvents['reaction']} event
      */
-    reacted({ seq, emoji, user_id, action, reactions }) {
+    reacted({ seq, emoji, user_id, action, count }) {
       const message = shown.get(seq)
       if (!message) return
       if (user_id === me) setMine(seq, emoji, action === 'added')
-      replace({ ...message, reactions })
+      const { [emoji]: _gone, ...others } = message.reactions
+      replace({ ...message, reactions: count > 0 ? { ...message.reactions, [emoji]: count } : others })
     },
     /**
      * Our reactions to `seq`, if known; `learnMine` tells them once fetched.

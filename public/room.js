@@ -29,6 +29,22 @@ const GONE_TEXT = {
  * @param {number} [focusSeq]
  */
 export function openRoom(roomId, focusSeq) {
+  let view = openRoomView(roomId, focusSeq, reload)
+  // The history shown is older than what the server keeps: the room is opened afresh, its
+  // latest page and a stream resuming right after it, as when it was first opened.
+  function reload() {
+    view.close()
+    view = openRoomView(roomId, undefined, reload)
+  }
+  return { close: () => view.close() }
+}
+
+/**
+ * @param {number} roomId
+ * @param {number | undefined} focusSeq
+ * @param {() => void} reload
+ */
+function openRoomView(roomId, focusSeq, reload) {
   const me = currentSession()?.user_id ?? ''
   const view = {
     title: byId('room-title'),
@@ -198,6 +214,7 @@ export function openRoom(roomId, focusSeq) {
     read: (data) => receipts.update(data),
     status: setStatus,
     gone,
+    reload,
   }
 
   /** Owners may delete anyone's message; the server decides, this only shows them the button. */

@@ -23,6 +23,8 @@ import { client } from './api.js'
  * @property {() => void} open each time a connection opens: what was missed meanwhile is asked for
  * @property {(status: Status) => void} status
  * @property {(reason: 'removed' | 'not_found') => void} gone the room is lost for good
+ * @property {() => void} reload the room's history since the view loaded it is no longer kept
+ *   on the server (the stream resumed from too old a cursor): load it again
  */
 
 /** @type {Record<'connecting' | 'open' | 'reconnecting', Status>} */
@@ -45,6 +47,7 @@ export function connectRoomStream(roomId, afterCursor, handlers) {
       presence: (data) => handlers.presence(data),
       typing: (data) => handlers.typing(data),
       read: (data) => handlers.read(data),
+      reload: () => handlers.reload(),
       state(state, { reason }) {
         if (state !== 'closed') {
           handlers.status(STATUS[state])

@@ -4,7 +4,11 @@
 -- A mention is '@' then a user id (letters, digits, '_', '.', '-', starting and ending with
 -- a letter, digit or '_'), at the start of the body or after a character that cannot be part
 -- of a word, so an e-mail address names nobody. It counts when the named user may read the
--- room as the message is stored (sql/access.sql, asked without admin rights). The
+-- room as the message is stored (sql/access.sql, asked without admin rights) and the room
+-- knows them: a member, or someone with a read mark there, which everyone who posted there
+-- has (sql/messages.sql marks an author's room read). Anyone may read a public room, so
+-- without the second rule any string after '@' would become a mention, a user event and a
+-- user_feeds row for a user who may not exist, rows nobody ever reads. The
 -- author is never their own mention, and a message names at most 50 people (its first 50).
 -- Kept on insert and on every change of the body, so psql inserts and edits count too, and
 -- a deleted message (body '') names nobody.
@@ -29,7 +33,9 @@ BEGIN
        ORDER BY first
        LIMIT 50
     ) named
-   WHERE EXISTS (SELECT 1 FROM parley_readable_rooms(named.user_id, false) r WHERE r.id = NEW.room_id);
+   WHERE EXISTS (SELECT 1 FROM parley_readable_rooms(named.user_id, false) r WHERE r.id = NEW.room_id)
+     AND (EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = NEW.room_id AND m.user_id = named.user_id)
+          OR EXISTS (SELECT 1 FROM room_reads rr WHERE rr.room_id = NEW.room_id AND rr.user_id = named.user_id));
   RETURN NEW;
 END;
 $$;

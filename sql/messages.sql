@@ -117,7 +117,10 @@ $$;
 -- A message deleted by hand is gone from history: each is announced as a delete. Once per
 -- statement, over the rows it deleted, so deleting a whole room's history costs one update
 -- of the room, not one per row, and one doorbell per room. Replies to nothing are
--- uncounted from their parents first (message rows before the room's).
+-- uncounted from their parents first (message rows before the room's). The delete keeps
+-- the message's insert cursor and its tombstone (never its body), so a stream replaying
+-- from before the insert is sent the same cursors and events as one that was live: the
+-- message (as a tombstone) at its cursor, its edits, then the delete.
 CREATE OR REPLACE FUNCTION parley_count_deleted_messages() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -139,8 +142,13 @@ BEGIN
      WHERE r.id = gone.room_id
     RETURNING r.id, r.last_cursor - gone.n AS first_cursor, r.last_cursor
   ), logged AS (
-    INSERT INTO message_changes (room_id, cursor, seq, kind)
-    SELECT d.room_id, b.first_cursor + row_number() OVER (PARTITION BY d.room_id ORDER BY d.seq), d.seq, 'delete'
+    INSERT INTO message_changes (room_id, cursor, seq, kind, message_cursor, tombstone)
+    SELECT d.room_id, b.first_cursor + row_number() OVER (PARTITION BY d.room_id ORDER BY d.seq), d.seq, 'delete',
+           d.created_cursor,
+           jsonb_build_object('id', d.id, 'user_id', d.user_id, 'user_name', d.user_name,
+                              'created_at', d.created_at, 'edited_at', d.edited_at,
+                              'deleted_at', coalesce(d.deleted_at, now()),
+                              'reply_to', d.reply_to, 'reply_count', d.reply_count)
       FROM deleted_messages d JOIN bumped b ON b.id = d.room_id
   )
   SELECT count(pg_notify('parley_messages', b.id::text || ':' || b.last_cursor::text))
@@ -150,14 +158,24 @@ END;
 $$;
 --> statement-breakpoint
 -- A reaction added or removed updates its message's totals (locking the message's row),
--- then takes the room's cursor; the change keeps the totals it left, which its event carries. A reaction to a tombstone is refused; one removed because
--- its message is being deleted (by the tombstone or by hand) is not a change of its own.
+-- then takes the room's cursor; the change keeps its emoji's new count, which its event
+-- carries (never the whole totals map, which every change would copy). A reaction to a
+-- tombstone is refused; one removed because its message is being deleted (by the tombstone
+-- or by hand) is not a change of its own.
+--
+-- A new reaction is refused past the caps of parley_settings: distinct emoji per message,
+-- and reactions per person per message. They are checked after the totals' update, under
+-- the message's row lock: every other reaction to the message waits for that lock, and the
+-- count below is read after it with a fresh snapshot, so it sees each reaction committed
+-- before, and a burst can never admit more than the cap. A cap read from a table, not
+-- passed in, holds for psql inserts too; the server writes its configuration there at start.
 CREATE OR REPLACE FUNCTION parley_count_reaction() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
   reaction message_reactions;
   delta int;
   totals jsonb;
+  emoji_count int;
   change_cursor bigint;
 BEGIN
   IF TG_OP = 'INSERT' THEN
@@ -183,11 +201,25 @@ BEGIN
     END IF;
     RETURN NULL;
   END IF;
+  emoji_count := coalesce((totals ->> reaction.emoji)::int, 0);
+  IF TG_OP = 'INSERT' THEN
+    IF emoji_count = 1 AND (SELECT count(*) FROM jsonb_object_keys(totals))
+         > (SELECT value FROM parley_settings WHERE name = 'reactions_per_message') THEN
+      RAISE EXCEPTION 'message % of room % has as many different reactions as it may', reaction.seq, reaction.room_id
+        USING ERRCODE = 'check_violation', CONSTRAINT = 'message_reactions_per_message';
+    END IF;
+    IF (SELECT count(*) FROM message_reactions r
+         WHERE r.room_id = reaction.room_id AND r.seq = reaction.seq AND r.user_id = reaction.user_id)
+         > (SELECT value FROM parley_settings WHERE name = 'reactions_per_user_per_message') THEN
+      RAISE EXCEPTION '% has as many reactions to message % of room % as one may', reaction.user_id, reaction.seq, reaction.room_id
+        USING ERRCODE = 'check_violation', CONSTRAINT = 'message_reactions_per_user';
+    END IF;
+  END IF;
   UPDATE rooms SET last_cursor = last_cursor + 1 WHERE id = reaction.room_id
   RETURNING last_cursor INTO change_cursor;
-  INSERT INTO message_changes (room_id, cursor, seq, kind, user_id, emoji, action, reactions)
+  INSERT INTO message_changes (room_id, cursor, seq, kind, user_id, emoji, action, count)
   VALUES (reaction.room_id, change_cursor, reaction.seq, 'reaction', reaction.user_id, reaction.emoji,
-          CASE WHEN delta > 0 THEN 'added' ELSE 'removed' END, totals);
+          CASE WHEN delta > 0 THEN 'added' ELSE 'removed' END, emoji_count);
   PERFORM pg_notify('parley_messages', reaction.room_id::text || ':' || change_cursor::text);
   RETURN NULL;
 END;

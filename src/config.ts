@@ -60,6 +60,9 @@ export const configSchema = z.object({
   RATE_LIMIT_SEARCHES: int(0, 1_000_000).default(30),
   RATE_LIMIT_MEMBERSHIPS: int(0, 1_000_000).default(100),
   RATE_LIMIT_TICKETS: int(0, 1_000_000).default(60),
+  // Enforced by the reaction trigger (src/db/settings.ts writes them to the database at start).
+  REACTIONS_PER_MESSAGE: int(1, 10_000).default(20),
+  REACTIONS_PER_USER_PER_MESSAGE: int(1, 10_000).default(5),
   // A name of pg_ts_config (checked against the database at start), not schema-qualified.
   SEARCH_CONFIG: z
     .string()
@@ -71,6 +74,10 @@ export const configSchema = z.object({
   SEARCH_QUEUE_MAX: int(0, 10_000).default(16),
   MAX_SEARCHES_PER_USER: int(1, 100).default(2),
   SEARCH_TIMEOUT_MS: int(10, 600_000).default(2_000),
+  // How long changes (edits, deletes, reactions) and user events are kept for resuming
+  // streams, and mentions for counts; a stream resuming from before it is told to reload.
+  RETENTION_MS: int(1_000, 3_650 * 86_400_000).default(30 * 86_400_000),
+  RETENTION_SWEEP_MS: int(100, 86_400_000).default(60_000),
   POST_BATCH_MAX: int(1, 1_000).default(100),
   POST_BATCH_MS: int(0, 1_000).default(0),
   ROOMS_PER_HOUR: int(0, 1_000_000).default(50),

@@ -9,7 +9,9 @@ import type { Config } from './config.js'
 import { createDb } from './db/client.js'
 import { createSearchPool } from './db/search-pool.js'
 import { checkSearchConfig } from './db/search-config.js'
+import { writeSettings } from './db/settings.js'
 import { createPosting } from './chat/posting.js'
+import { createRetention } from './chat/retention.js'
 import { createApp } from './http/app.js'
 import { resolvePublicFolder } from './http/routes/browser-client.js'
 import { createMetrics } from './metrics.js'
@@ -46,6 +48,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
   })
   try {
     await checkSearchConfig(sql, config.SEARCH_CONFIG)
+    await writeSettings(sql, config)
   } catch (error) {
     await Promise.all([sql.end({ timeout: 5 }), search.sql.end({ timeout: 5 })])
     throw error
@@ -96,6 +99,12 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     batchMs: config.POST_BATCH_MS,
   })
   const roomSessions = createRoomSessions({ streams, hub, presence })
+  const retention = createRetention({
+    sql,
+    logger,
+    retentionMs: config.RETENTION_MS,
+    everyMs: config.RETENTION_SWEEP_MS,
+  })
   try {
     await listener.start()
   } catch (error) {
@@ -103,6 +112,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     throw error
   }
   await presence.start()
+  retention.start()
 
   const app = createApp({
     db,
@@ -144,6 +154,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
       userFeed.stop()
       await listener.stop()
       await presence.stop()
+      await retention.stop()
       http.closeIdleConnections()
       const deadline = setTimeout(() => http.closeAllConnections(), config.SHUTDOWN_TIMEOUT_MS)
       await drained
@@ -164,6 +175,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     listener,
     admission,
     presence,
+    retention,
     metrics,
     auth,
     close,

@@ -68,6 +68,16 @@ export const ReactionSchema = z
   .object({ emoji: z.string(), user_id: z.string(), created_at: timestamp })
   .meta({ id: 'Reaction' })
 
+export const ReactionPageSchema = z
+  .object({
+    reactions: z.array(ReactionSchema),
+    next_cursor: z
+      .string()
+      .nullable()
+      .meta({ description: 'Pass as `cursor` for the next page; null on the last page' }),
+  })
+  .meta({ id: 'ReactionPage' })
+
 export const RoomSchema = z
   .object({
     id: roomId,
@@ -160,6 +170,7 @@ export type MessagePage = z.infer<typeof MessagePageSchema>
 export type SearchResult = z.infer<typeof SearchResultSchema>
 export type SearchPage = z.infer<typeof SearchPageSchema>
 export type Reaction = z.infer<typeof ReactionSchema>
+export type ReactionPage = z.infer<typeof ReactionPageSchema>
 export type Room = z.infer<typeof RoomSchema>
 export type LobbyRoom = z.infer<typeof LobbyRoomSchema>
 export type Person = z.infer<typeof PersonSchema>
@@ -208,7 +219,9 @@ export const historyEvents = {
     emoji: z.string(),
     user_id: z.string(),
     action: z.enum(['added', 'removed']),
-    reactions: MessageSchema.shape.reactions,
+    // The emoji's total just after the change (0 once its last reaction is removed): one
+    // entry of the message's `reactions`, not the whole map, so a frame stays small.
+    count: z.number().int().min(0),
   }),
 }
 
@@ -246,7 +259,21 @@ export const closingEvents = {
   shutdown: z.strictObject({ reason: z.literal('server_shutdown') }),
 }
 
-export const streamEvents = { ...roomEvents, ...closingEvents }
+/**
+ * Sent without `id:` to a stream resuming from before what is kept (RETENTION_MS): what
+ * changed since its cursor can no longer be replayed. The stream goes on live after
+ * `cursor`, the present; the client reloads the room (`room_id`) or, on a user's stream
+ * (no `room_id`), what it shows of their events.
+ */
+export const resumeEvents = {
+  reload: z.strictObject({
+    room_id: roomId.optional(),
+    reason: z.literal('cursor_too_old'),
+    cursor: z.number().int().meta({ description: 'The cursor the stream goes on from' }),
+  }),
+}
+
+export const streamEvents = { ...roomEvents, ...closingEvents, ...resumeEvents }
 
 export type RoomEventName = keyof typeof roomEvents
 export type StreamEventName = keyof typeof streamEvents

@@ -3,6 +3,7 @@ export type ChatErrorCode =
   | 'room_not_found'
   | 'message_not_found'
   | 'message_deleted'
+  | 'too_many_reactions'
   | 'forbidden'
   | 'name_taken'
   | 'client_id_reused'

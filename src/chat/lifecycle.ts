@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { constraintName, isForeignKeyViolation } from '../db/errors.js'
 import { isoTimestamp } from '../db/sql.js'
-import type { Message, Reaction } from '../wire.js'
+import type { Message, Reaction, ReactionPage } from '../wire.js'
 import { ChatError, messageDeleted, messageNotFound } from './errors.js'
 import { findMessage, type MessageRecord, messageColumns, toMessage } from './messages.js'
 
@@ -66,6 +66,19 @@ export interface ReactionKey {
   emoji: string
 }
 
+/** The refusals the reaction trigger raises (sql/messages.sql), by constraint name. */
+function reactionRefusal(constraint: string | undefined, seq: number): ChatError | undefined {
+  switch (constraint) {
+    case 'message_reactions_message_deleted':
+      return messageDeleted(seq)
+    case 'message_reactions_per_message':
+      return new ChatError('too_many_reactions', `Message ${seq} has as many different reactions as it may`)
+    case 'message_reactions_per_user':
+      return new ChatError('too_many_reactions', `You have as many reactions to message ${seq} as one may`)
+  }
+  return undefined
+}
+
 /** Adds the user's reaction; adding it again changes nothing. Answers the message after it. */
 export async function addReaction(db: Db, { roomId, seq, userId, emoji }: ReactionKey): Promise<Message> {
   try {
@@ -75,7 +88,8 @@ export async function addReaction(db: Db, { roomId, seq, userId, emoji }: Reacti
       on conflict do nothing`)
   } catch (error) {
     if (isForeignKeyViolation(error)) throw messageNotFound(seq)
-    if (constraintName(error) === 'message_reactions_message_deleted') throw messageDeleted(seq)
+    const refusal = reactionRefusal(constraintName(error), seq)
+    if (refusal) throw refusal
     throw error
   }
   return liveMessage(db, roomId, seq)
@@ -90,12 +104,62 @@ export async function removeReaction(db: Db, { roomId, seq, userId, emoji }: Rea
   return liveMessage(db, roomId, seq)
 }
 
-/** Who reacted to the message with what, oldest first. */
-export async function listReactions(db: Db, roomId: number, seq: number): Promise<Reaction[]> {
+/** Where a page of a message's reactions starts: after the reaction of this time, emoji and user. */
+export interface ReactionCursor {
+  /** When it was added, to the microsecond, as PostgreSQL wrote it. */
+  at: string
+  emoji: string
+  userId: string
+}
+
+const REACTION_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/
+
+export function encodeReactionCursor(cursor: ReactionCursor): string {
+  return Buffer.from(JSON.stringify([cursor.at, cursor.emoji, cursor.userId])).toString('base64url')
+}
+
+/** The cursor an earlier page handed out, or undefined when `text` is not one. */
+export function parseReactionCursor(text: string): ReactionCursor | undefined {
+  let parts: unknown
+  try {
+    parts = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'))
+  } catch {
+    return undefined
+  }
+  if (!Array.isArray(parts) || parts.length !== 3 || !parts.every((part) => typeof part === 'string'))
+    return undefined
+  const [at, emoji, userId] = parts as [string, string, string]
+  if (!REACTION_AT.test(at)) return undefined
+  const cursor = { at, emoji, userId }
+  return encodeReactionCursor(cursor) === text ? cursor : undefined
+}
+
+/**
+ * A page of who reacted to the message with what, oldest first (by time, then emoji, then
+ * user: the order is total, so a page never repeats or skips a reaction), and the cursor of
+ * the next page if there is one.
+ */
+export async function listReactions(
+  db: Db,
+  roomId: number,
+  seq: number,
+  page: { limit: number; after?: ReactionCursor },
+): Promise<ReactionPage> {
   if (!(await findMessage(db, roomId, seq))) throw messageNotFound(seq)
-  return db.execute<Reaction>(sql`
-    select emoji, user_id, ${isoTimestamp('created_at')} as created_at
+  const after = page.after
+    ? sql`and (created_at, emoji, user_id) > (${page.after.at}::timestamptz, ${page.after.emoji}, ${page.after.userId})`
+    : sql``
+  const rows = await db.execute<Reaction & { at: string }>(sql`
+    select emoji, user_id, ${isoTimestamp('created_at')} as created_at,
+           to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at
       from message_reactions
-     where room_id = ${roomId} and seq = ${seq}
-     order by created_at, emoji, user_id`)
+     where room_id = ${roomId} and seq = ${seq} ${after}
+     order by created_at, emoji, user_id
+     limit ${page.limit + 1}`)
+  const reactions = rows.slice(0, page.limit)
+  const last = rows.length > page.limit ? reactions.at(-1) : undefined
+  return {
+    reactions: reactions.map(({ emoji, user_id, created_at }) => ({ emoji, user_id, created_at })),
+    next_cursor: last ? encodeReactionCursor({ at: last.at, emoji: last.emoji, userId: last.user_id }) : null,
+  }
 }

@@ -11,7 +11,9 @@ export type UserEvent = {
 }[UserEventName]
 
 type EventRow = { [K in keyof MessageRecord]: MessageRecord[K] | null } & {
-  cursor: string
+  pruned_cursor: string
+  last_cursor: string
+  cursor: string | null
   kind: UserEventName
   event_room_id: string
   event_seq: string | null
@@ -28,31 +30,51 @@ export async function userCursor(db: Db, userId: string): Promise<number> {
   return Number(rows[0]?.last_cursor ?? 0)
 }
 
+export type UserEventPage =
+  | { tooOld: false; events: UserEvent[]; reached: number; more: boolean }
+  /** Events after `after` were deleted by the retention sweep; the user's cursor is `present`. */
+  | { tooOld: true; present: number }
+
 /**
  * The viewer's events after `after`, in cursor order, at most `limit`, and the cursor the
  * answer reaches (which passes the events it leaves out). The rules of the rooms hold at
  * the time of reading: a mention, a direct message or an invitation of a room the viewer
- * may no longer read is skipped. A removal is always told; it names only the room.
+ * may no longer read is skipped. A removal is always told; it names only the room. The
+ * user's pruned cursor is read by the same statement, so `tooOld` says whether any event
+ * the page should hold had been deleted.
  */
-export async function userEventsAfter(db: Db, viewer: Viewer, after: number, limit: number) {
+export async function userEventsAfter(
+  db: Db,
+  viewer: Viewer,
+  after: number,
+  limit: number,
+): Promise<UserEventPage> {
   const rows = await db.execute<EventRow>(sql`
-    select e.cursor, e.kind, e.room_id as event_room_id, e.seq as event_seq,
-           r.name as room_name, r.kind as room_kind,
-           exists (select 1 from ${readableRooms(viewer)} rr where rr.id = e.room_id) as readable,
-           ${messageColumns}
-      from user_events e
-      left join rooms r on r.id = e.room_id
-      left join messages m on m.room_id = e.room_id and m.seq = e.seq
-     where e.user_id = ${viewer.userId} and e.cursor > ${after}
-     order by e.cursor
-     limit ${limit}`)
+    select f.pruned_cursor, f.last_cursor, e.*
+      from (select coalesce(max(pruned_cursor), 0) as pruned_cursor, coalesce(max(last_cursor), 0) as last_cursor
+              from user_feeds where user_id = ${viewer.userId}) f
+      left join lateral (
+        select e.cursor, e.kind, e.room_id as event_room_id, e.seq as event_seq,
+               r.name as room_name, r.kind as room_kind,
+               exists (select 1 from ${readableRooms(viewer)} rr where rr.id = e.room_id) as readable,
+               ${messageColumns}
+          from user_events e
+          left join rooms r on r.id = e.room_id
+          left join messages m on m.room_id = e.room_id and m.seq = e.seq
+         where e.user_id = ${viewer.userId} and e.cursor > ${after}
+         order by e.cursor
+         limit ${limit}) e on true
+     order by e.cursor`)
+  const feed = rows[0]
+  if (feed && Number(feed.pruned_cursor) > after) return { tooOld: true, present: Number(feed.last_cursor) }
+  const found = rows.filter((row) => row.cursor !== null)
   const events: UserEvent[] = []
-  for (const row of rows) {
+  for (const row of found) {
     const event = toUserEvent(row)
     if (event) events.push(event)
   }
-  const last = rows.at(-1)
-  return { events, reached: last ? Number(last.cursor) : after, more: rows.length === limit }
+  const last = found.at(-1)
+  return { tooOld: false, events, reached: last ? Number(last.cursor) : after, more: found.length === limit }
 }
 
 function toUserEvent(row: EventRow): UserEvent | undefined {

@@ -42,6 +42,9 @@ export const rooms = pgTable(
       .default('room'),
     dmLow: text('dm_low'),
     dmHigh: text('dm_high'),
+    // The highest change cursor whose message_changes row the retention sweep deleted, set
+    // in the same statement: a stream resuming below it cannot be replayed and is told to reload.
+    prunedCursor: bigint('pruned_cursor', { mode: 'number' }).notNull().default(0),
   },
   (table) => [
     check('rooms_name_length', sql`char_length(btrim(${table.name})) between 1 and 100`),
@@ -187,6 +190,8 @@ export const messageMentions = pgTable(
     index('message_mentions_user_room_idx').on(table.userId, table.roomId, table.seq),
     // Found again when a message is edited or deleted.
     index('message_mentions_message_idx').on(table.roomId, table.seq),
+    // The retention sweep walks mentions from the oldest message on.
+    index('message_mentions_message_id_idx').on(table.messageId),
     foreignKey({
       columns: [table.roomId, table.seq],
       foreignColumns: [messages.roomId, messages.seq],
@@ -211,12 +216,26 @@ export const messageChanges = pgTable(
     userId: text('user_id'),
     emoji: text('emoji'),
     action: text('action', { enum: ['added', 'removed'] }),
-    // The message's reaction totals just after a reaction change, as its event carries them.
-    reactions: jsonb('reactions').$type<Record<string, number>>(),
+    // For a reaction: how many people reacted with its emoji just after it, as its event
+    // carries it (the whole totals map grew with every emoji, and was copied into each change).
+    count: integer('count'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    // For the delete of a message deleted by hand (its row is gone): the change cursor of its
+    // insert and what its tombstone shows, so a replay sends what live streams were sent.
+    messageCursor: bigint('message_cursor', { mode: 'number' }),
+    tombstone: jsonb('tombstone').$type<Record<string, unknown>>(),
   },
   (table) => [
     primaryKey({ columns: [table.roomId, table.cursor] }),
+    // The retention sweep deletes the oldest changes first.
+    index('message_changes_created_idx').on(table.createdAt),
+    // A replay finds a vanished message's insert by its cursor, and its tombstone by seq.
+    uniqueIndex('message_changes_message_cursor_idx')
+      .on(table.roomId, table.messageCursor)
+      .where(sql`message_cursor is not null`),
+    uniqueIndex('message_changes_tombstone_idx')
+      .on(table.roomId, table.seq)
+      .where(sql`tombstone is not null`),
     check('message_changes_kind', sql`${table.kind} in ('edit', 'delete', 'reaction')`),
     // Serves the per-user limit on edits and reactions: a user's changes of the last few seconds.
     index('message_changes_user_idx')
@@ -229,6 +248,10 @@ export const messageChanges = pgTable(
 export const userFeeds = pgTable('user_feeds', {
   userId: text('user_id').primaryKey(),
   lastCursor: bigint('last_cursor', { mode: 'number' }).notNull().default(0),
+  // The highest event cursor the retention sweep deleted, set in the same statement: a
+  // stream resuming below it is told to reload. Rows are never deleted, so a cursor never
+  // goes backwards.
+  prunedCursor: bigint('pruned_cursor', { mode: 'number' }).notNull().default(0),
 })
 
 /**
@@ -248,6 +271,8 @@ export const userEvents = pgTable(
   },
   (table) => [
     primaryKey({ columns: [table.userId, table.cursor] }),
+    // The retention sweep deletes the oldest events first.
+    index('user_events_created_idx').on(table.createdAt),
     check('user_events_kind', sql`${table.kind} in ('mention', 'dm', 'added', 'removed')`),
   ],
 )
@@ -342,3 +367,13 @@ export const rateBuckets = pgTable(
     index('rate_buckets_at_idx').on(table.at),
   ],
 )
+
+/**
+ * Limits the triggers enforce, written by the server at start from its configuration
+ * (src/db/settings.ts), so that rows inserted with psql meet them too. A missing row is no
+ * limit.
+ */
+export const parleySettings = pgTable('parley_settings', {
+  name: text('name').primaryKey(),
+  value: integer('value').notNull(),
+})

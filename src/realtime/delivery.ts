@@ -1,5 +1,5 @@
 import { encodeRoomCursors } from '../stream-cursor.js'
-import { encodeHistoryFrame, type HistoryFrame } from './sse.js'
+import { encodeEventFrame, encodeHistoryFrame, type HistoryFrame } from './sse.js'
 import type { Stream, Streams } from './streams.js'
 
 /** A stream of one or several rooms. */
@@ -59,6 +59,15 @@ export function createRoomDelivery(streams: Streams) {
         slice = ''
       }
       if (slice) await streams.sendPaced(stream, slice)
+    },
+
+    /**
+     * Tells a joining stream that the room's history since its cursor is no longer kept: it
+     * goes on live after `cursor`, which a multi-room stream's next `id:` carries for the room.
+     */
+    sendReload(stream: RoomStream, roomId: number, cursor: number): void {
+      stream.cursors?.set(roomId, cursor)
+      streams.send(stream, encodeEventFrame('reload', { room_id: roomId, reason: 'cursor_too_old', cursor }))
     },
 
     /** An ephemeral event (no `id:`, so resume is undisturbed), except to `exceptUserId`'s streams. */

@@ -1,4 +1,4 @@
-import { fetchChangesAfter, type PageBound } from '../chat/changes.js'
+import { fetchChangesAfter, type PageBound, prunedCursor } from '../chat/changes.js'
 import type { Db } from '../db/client.js'
 import type { RoomDelivery, RoomStream } from './delivery.js'
 import type { RecentChanges } from './recent.js'
@@ -7,6 +7,8 @@ import { type HistoryFrame, toHistoryFrame } from './sse.js'
 interface ReplayPage {
   frames: HistoryFrame[]
   through: number
+  /** Changes after the cursor read from were deleted by the retention sweep: the page is not whole. */
+  tooOld: boolean
 }
 
 /** What resuming needs of a room the hub delivers. */
@@ -39,7 +41,7 @@ export interface ResumeOptions<Room extends ResumableRoom> {
  */
 export function createResume<Room extends ResumableRoom>(options: ResumeOptions<Room>) {
   const { db, delivery, pageBound } = options
-  const counters = { resumedFromMemory: 0, replayQueries: 0 }
+  const counters = { resumedFromMemory: 0, replayQueries: 0, reloads: 0 }
 
   /**
    * The room's changes after `cursor` up to the room's cursor now, read once for every
@@ -50,10 +52,7 @@ export function createResume<Room extends ResumableRoom>(options: ResumeOptions<
     let read = room.replays.get(cursor)
     if (!read) {
       counters.replayQueries++
-      read = fetchChangesAfter(db, room.id, cursor, pageBound, room.cursor).then((page) => ({
-        frames: page.changes.map(toHistoryFrame),
-        through: page.through,
-      }))
+      read = readPage(room, cursor)
       const forget = () => room.replays.delete(cursor)
       read.then(forget, forget)
       room.replays.set(cursor, read)
@@ -62,10 +61,23 @@ export function createResume<Room extends ResumableRoom>(options: ResumeOptions<
   }
 
   /**
+   * A page of changes, then the room's pruned cursor: the sweep moves it in the transaction
+   * that deletes, so if it is still at or below `cursor` after the page was read, nothing
+   * the page should hold had been deleted when it was read.
+   */
+  async function readPage(room: Room, cursor: number): Promise<ReplayPage> {
+    const page = await fetchChangesAfter(db, room.id, cursor, pageBound, room.cursor)
+    const tooOld = (await prunedCursor(db, room.id)) > cursor
+    return { frames: page.changes.map(toHistoryFrame), through: page.through, tooOld }
+  }
+
+  /**
    * Replays the room's changes after `afterCursor` (none: the stream starts live) to the
    * stream, then calls `join` in the same tick as the last check that the stream has
    * reached the room's cursor. The cursor only moves together with a write to every joined
-   * stream, so nothing is skipped or sent twice.
+   * stream, so nothing is skipped or sent twice. A stream resuming from before what the
+   * database keeps is sent `reload` instead, and joins live at the room's cursor, in the
+   * same tick.
    */
   async function catchUp(stream: RoomStream, room: Room, afterCursor: number | undefined, join: () => void) {
     // Joining below the resume point would send this stream what it already has.
@@ -79,6 +91,11 @@ export function createResume<Room extends ResumableRoom>(options: ResumeOptions<
         break
       }
       const page = await readReplay(room, cursor)
+      if (page.tooOld) {
+        counters.reloads++
+        delivery.sendReload(stream, room.id, room.cursor)
+        break
+      }
       if (page.frames.length > 0) await delivery.replay(stream, room.id, page.frames)
       cursor = page.through
     }

@@ -5,7 +5,7 @@ import type { Db } from '../db/client.js'
 import { channels, parseMessageNotice, parseRoomEvent, parseUserNotice } from '../db/notify.js'
 import type { Refusal } from './admission.js'
 import type { ListenerConsumer } from './listener.js'
-import { encodeFrame } from './sse.js'
+import { encodeEventFrame, encodeFrame } from './sse.js'
 import type { Stream, StreamRequest, Streams } from './streams.js'
 
 export interface UserFeedOptions {
@@ -119,6 +119,13 @@ export function createUserFeed(options: UserFeedOptions) {
         let more = true
         while (more && !subscriber.closed) {
           const page = await userEventsAfter(db, subscriber, subscriber.delivered, batchSize)
+          if (page.tooOld) {
+            // What happened since its cursor is no longer kept: it goes on from the present.
+            const reload = { reason: 'cursor_too_old', cursor: page.present } as const
+            streams.send(subscriber, encodeEventFrame('reload', reload))
+            subscriber.delivered = page.present
+            continue
+          }
           for (const event of page.events) {
             streams.send(subscriber, encodeFrame(event.event, JSON.stringify(event.data), event.cursor))
             if (event.event === 'added') follow(subscriber, event.data.room.id)

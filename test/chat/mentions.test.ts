@@ -48,9 +48,18 @@ async function mentionsStored(roomId: number, seq: number) {
   return rows.map((row) => row.user_id)
 }
 
+/** A public room mentions only people it knows: these join it. */
+async function join(roomId: number, ...users: string[]) {
+  for (const user of users) {
+    const response = await server.request(`/rooms/${roomId}/join`, { method: 'POST', as: user })
+    expect(response.status).toBe(201)
+  }
+}
+
 describe('mentions', () => {
   it('records @user_id in order of first mention, once each, never the author or an e-mail address', async () => {
     const room = await newRoom('mention-parse')
+    await join(room, 'bob', 'carol-c', 'dave')
     const message = await expectCreated(
       await postMessage(
         server,
@@ -64,6 +73,7 @@ describe('mentions', () => {
 
   it('counts a psql insert, shows it in the lobby until read, and lists it in GET /mentions', async () => {
     const room = await newRoom('mention-psql')
+    await join(room, 'erin')
     await database.sql`insert into messages (room_id, user_id, user_name, body)
       values (${room}, 'ops', 'Ops', 'hey @erin, look')`
     expect((await lobbyRoom('erin', room))?.mention_count).toBe(1)
@@ -98,6 +108,7 @@ describe('mentions', () => {
 
   it('follows edits and deletes, over HTTP and with psql', async () => {
     const room = await newRoom('mention-edits')
+    await join(room, 'fay', 'gus', 'hal', 'ivy')
     const message = await expectCreated(await postMessage(server, room, 'for @fay'))
     const edit = await server.request(`/rooms/${room}/messages/${message.seq}`, {
       method: 'PATCH',
@@ -126,6 +137,7 @@ describe('mentions', () => {
 
   it('pages newest first with an opaque cursor, and refuses a cursor it did not hand out', async () => {
     const room = await newRoom('mention-pages')
+    await join(room, 'jo')
     await database.sql`insert into messages (room_id, user_id, user_name, body)
       select ${room}, 'ops', 'Ops', 'n' || g || ' @jo' from generate_series(1, 5) g`
     const first = await mentionsOf('jo', '?limit=2')

@@ -76,6 +76,7 @@ const SCHEMA_TABLES = [
   'message_reactions',
   'messages',
   'parley_instances',
+  'parley_settings',
   'rate_buckets',
   'room_members',
   'room_reads',

@@ -28,6 +28,9 @@ describe('a user stream that stops reading', () => {
   it('is cut once its buffer passes STREAM_BUFFER_BYTES, and its slot is freed', async () => {
     const server = await serverWith({ STREAM_BUFFER_BYTES: '65536' })
     const roomId = await createRoom(server, 'mentions-flood')
+    // A public room's mentions count for the people it knows: the staller joins it.
+    const joined = await server.request(`/rooms/${roomId}/join`, { method: 'POST', as: 'staller' })
+    expect(joined.status).toBe(201)
     const stalled = rawUserStream(server, await server.token('staller'))
     await until(() => stalled.received() > 0, 'the user stream to open')
     expect(server.admission.open()).toBe(1)

@@ -4,15 +4,17 @@ import {
   deleteMessage,
   editMessage,
   listReactions,
+  parseReactionCursor,
   removeReaction,
 } from '../../chat/lifecycle.js'
 import { requireToken } from '../../chat/rate-limit.js'
-import { MessageSchema, ReactionSchema } from '../../wire.js'
+import { MessageSchema, ReactionPageSchema } from '../../wire.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
 import { requireReadableRoom } from '../guards.js'
 import {
   bearerSecurity,
+  cursorParam,
   ErrorSchema,
   errorResponses,
   jsonContent,
@@ -76,6 +78,11 @@ const remove = createRoute({
   },
 })
 
+const tooManyReactions = jsonContent(
+  ErrorSchema,
+  'The message has REACTIONS_PER_MESSAGE different emoji, or the caller REACTIONS_PER_USER_PER_MESSAGE reactions to it (too_many_reactions); or the message is deleted (message_deleted)',
+)
+
 const reactionRoute = (method: 'put' | 'delete', summary: string) =>
   createRoute({
     method,
@@ -85,7 +92,7 @@ const reactionRoute = (method: 'put' | 'delete', summary: string) =>
     request: { params: ReactionParams },
     responses: {
       200: jsonContent(MessageSchema, 'The message with its reaction totals'),
-      409: refusals[409],
+      409: method === 'put' ? tooManyReactions : refusals[409],
       429: refusals[429],
       ...errorResponses,
       ...messageNotFoundResponse,
@@ -95,14 +102,21 @@ const reactionRoute = (method: 'put' | 'delete', summary: string) =>
 const react = reactionRoute('put', 'React to a message with one emoji (again: no change)')
 const unreact = reactionRoute('delete', 'Take back a reaction (absent: no change)')
 
+// A cursor names the last reaction of its page, emoji and user id included: longer than
+// other pages' cursors, but exact (reactions have no id of their own).
+export const ReactionsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  cursor: cursorParam(parseReactionCursor, 2_000),
+})
+
 const reactions = createRoute({
   method: 'get',
   path: '/rooms/{id}/messages/{seq}/reactions',
-  summary: 'Who reacted to a message with what, oldest first',
+  summary: 'A page of who reacted to a message with what, oldest first',
   security: bearerSecurity,
-  request: { params: MessageParams },
+  request: { params: MessageParams, query: ReactionsQuery },
   responses: {
-    200: jsonContent(z.object({ reactions: z.array(ReactionSchema) }), 'The reactions'),
+    200: jsonContent(ReactionPageSchema, 'The reactions'),
     ...errorResponses,
     ...messageNotFoundResponse,
   },
@@ -144,7 +158,8 @@ export function registerMessageChanges(app: OpenAPIHono<AppEnv>, { db, config }:
 
   app.openapi(reactions, async (c) => {
     const { id, seq } = c.req.valid('param')
+    const { limit, cursor } = c.req.valid('query')
     await requireReadableRoom(db, id, c.get('identity'))
-    return c.json({ reactions: await listReactions(db, id, seq) }, 200)
+    return c.json(await listReactions(db, id, seq, { limit, after: cursor }), 200)
   })
 }

@@ -1,0 +1,1 @@
+ALTER TABLE "message_changes" DROP COLUMN "reactions";
