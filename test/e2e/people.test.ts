@@ -16,6 +16,8 @@ describeInBrowser('mentions and direct messages in the browser client', () => {
 
   it('shows mentions in the lobby and the tab title, and lists direct messages by the other person', async () => {
     const room = await createRoom(server, 'e2e-mentioned', 'bob')
+    // A public room's mentions count for the people it knows: alice is in it.
+    expect((await server.request(`/rooms/${room}/join`, { method: 'POST', as: 'alice' })).status).toBe(201)
     await postMessage(server, room, 'look at this @alice', 'bob')
     const dm = await server.request('/dms', {
       method: 'POST',
