@@ -1,7 +1,7 @@
 import type { RoomStream } from './delivery.js'
 import type { Hub } from './hub.js'
 import type { Presence } from './presence.js'
-import type { StreamRequest, Streams } from './streams.js'
+import type { StreamBase, StreamRequest, Streams } from './streams.js'
 import type { Refusal } from './admission.js'
 
 export interface RoomSessionOptions {
@@ -31,28 +31,40 @@ export type RoomSessions = ReturnType<typeof createRoomSessions>
  * (replay, then live), enters presence in each, and on close leaves both.
  */
 export function createRoomSessions({ streams, hub, presence }: RoomSessionOptions) {
+  // An open stream keeps alive what its `detach` closes over, times every connection: it is
+  // made in roomStream() below, so it holds the stream and nothing of the request (whose
+  // authorize() holds the whole HTTP context).
+  function roomStream(base: StreamBase, roomIds: number[], guarded: ReadonlySet<number>, multi: boolean) {
+    const stream: RoomStream & { entered: number } = {
+      ...base,
+      roomIds,
+      guarded: guarded.size > 0 ? [...guarded] : undefined,
+      cursors: multi ? new Map() : undefined,
+      // The rooms entered so far are roomIds' first `entered`.
+      entered: 0,
+      detach() {
+        hub.unsubscribe(stream)
+        for (let i = 0; i < stream.entered; i++) presence.leave(roomIds[i]!, stream.userId)
+      },
+    }
+    return stream
+  }
+
   function open(request: RoomStreamRequest): Promise<Refusal | undefined> {
-    const { roomIds, resumeFrom, identity } = request
+    const { roomIds, resumeFrom, identity, multi } = request
     const resume = resumeFrom && Object.fromEntries(resumeFrom)
-    // The rooms entered so far are roomIds' first `entered`.
-    let entered = 0
-    return streams.open<RoomStream>(
-      { ...request, log: { rooms: roomIds, resume } },
+    return streams.open<ReturnType<typeof roomStream>>(
+      {
+        req: request.req,
+        res: request.res,
+        identity,
+        requestId: request.requestId,
+        log: { rooms: roomIds, resume },
+      },
       {
         async create(base) {
-          const recheck = await request.authorize()
-          const stream: RoomStream = {
-            ...base,
-            roomIds,
-            guarded: recheck.size > 0 ? [...recheck] : undefined,
-            cursors: request.multi
-              ? new Map(roomIds.map((roomId) => [roomId, resumeFrom?.get(roomId) ?? 0]))
-              : undefined,
-            detach() {
-              hub.unsubscribe(stream)
-              for (let i = 0; i < entered; i++) presence.leave(roomIds[i]!, stream.userId)
-            },
-          }
+          const stream = roomStream(base, roomIds, await request.authorize(), multi)
+          for (const roomId of roomIds) stream.cursors?.set(roomId, resumeFrom?.get(roomId) ?? 0)
           return stream
         },
         async start(stream) {
@@ -60,7 +72,7 @@ export function createRoomSessions({ streams, hub, presence }: RoomSessionOption
             await hub.subscribe(stream, roomId, resumeFrom?.get(roomId))
             if (stream.closed) break
             presence.enter(roomId, identity.userId, identity.userName)
-            entered++
+            stream.entered++
           }
         },
       },

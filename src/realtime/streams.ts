@@ -112,17 +112,16 @@ export function createStreams({ admission, logger, heartbeatMs, retryMs, maxBuff
     }
     open.add(stream)
     const opened = Date.now()
-    logger.info({ requestId, userId: stream.userId, ...request.log }, 'stream opened')
+    // The close handler keeps these small values alive, never `request` itself.
+    const { log } = request
+    logger.info({ requestId, userId: stream.userId, ...log }, 'stream opened')
     openEventStream(res, retryMs)
     res.on('close', () => {
       finish(stream)
       open.delete(stream)
       admission.release(stream.userId)
       const ms = Date.now() - opened
-      logger.info(
-        { requestId, userId: stream.userId, ...request.log, ms, bytes: stream.bytes },
-        'stream closed',
-      )
+      logger.info({ requestId, userId: stream.userId, ...log, ms, bytes: stream.bytes }, 'stream closed')
     })
     // A client resetting its socket mid-write surfaces here; 'close' follows and cleans up.
     const forget = () => finish(stream)
@@ -132,7 +131,7 @@ export function createStreams({ admission, logger, heartbeatMs, retryMs, maxBuff
       await kind.start(stream)
     } catch (error) {
       // Headers are sent: the client sees the stream end and reconnects with its Last-Event-ID.
-      logger.warn({ err: error, userId: stream.userId, ...request.log }, 'stream could not start')
+      logger.warn({ err: error, userId: stream.userId, ...log }, 'stream could not start')
       close(stream)
     }
     return undefined

@@ -159,9 +159,11 @@ export function createUserFeed(options: UserFeedOptions) {
   }
 
   function open(request: UserStreamRequest): Promise<Refusal | undefined> {
+    // The closures below outlive the request: they keep `after` and `key`, not `request`.
+    const { after } = request
     const key = userKey(request.identity.userId)
     return streams.open<Subscriber>(
-      { ...request, log: { userStream: true, resume: request.after } },
+      { ...request, log: { userStream: true, resume: after } },
       {
         create(base) {
           const subscriber: Subscriber = {
@@ -186,7 +188,7 @@ export function createUserFeed(options: UserFeedOptions) {
           if (!subscribers) byUser.set(key, (subscribers = new Set()))
           subscribers.add(subscriber)
           const [cursor, rooms] = await Promise.all([
-            request.after ?? userCursor(db, subscriber.userId),
+            after ?? userCursor(db, subscriber.userId),
             memberRooms(db, subscriber.userId),
           ])
           if (subscriber.closed) return
