@@ -44,7 +44,10 @@ export function createClient(options: ClientOptions) {
           ...(after === undefined ? {} : { after: { [USER_CURSOR]: after } }),
         }),
     },
-    /** Any call by path, with the client's token handling and errors: the JSON answer, undefined for 204. */
+    /**
+     * Any call by path, with the client's token handling and errors, and `timeout` and
+     * `signal` as every call takes them: the JSON answer, undefined for 204.
+     */
     request: <T = unknown>(method: string, path: string, request?: RequestOptions) =>
       transport.json<T>(method, path, request),
   }
@@ -70,7 +73,7 @@ export type {
   StreamState,
   UserStreamHandlers,
 } from './stream.js'
-export type { GetToken, RequestOptions } from './transport.js'
+export type { CallOptions, GetToken, RequestOptions } from './transport.js'
 export type * from './rest.js'
 export type {
   LobbyPage,

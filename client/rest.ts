@@ -20,7 +20,7 @@ import type {
   Room,
   StreamTicket,
 } from '../src/wire.js'
-import type { Transport } from './transport.js'
+import type { CallOptions, RequestOptions, Transport } from './transport.js'
 
 // Every endpoint of the API, typed by the zod schemas the server validates and answers with:
 // request bodies are the schemas' input types, answers the wire types.
@@ -57,67 +57,102 @@ const message = (roomId: number, seq: number) => `${room(roomId)}/messages/${enc
 const reaction = (roomId: number, seq: number, emoji: string) =>
   `${message(roomId, seq)}/reactions/${encodeURIComponent(emoji)}`
 
-export function createRest({ json }: Transport) {
+/**
+ * Every call takes, last, its `CallOptions`: `{ timeout, signal }`, so that an application
+ * can bound a call or abort it (a view closed while it loads).
+ */
+export function createRest(transport: Transport) {
+  const json = <T>(method: string, path: string, request: RequestOptions = {}, call: CallOptions = {}) =>
+    transport.json<T>(method, path, { ...request, ...call })
   return {
     rooms: {
-      list: (options: LobbyOptions = {}) =>
-        json<LobbyPage>('GET', '/rooms', { query: { ...options, cursor: options.cursor ?? undefined } }),
-      create: (input: CreateRoomInput) => json<Room>('POST', '/rooms', { body: input }),
-      get: (id: number) => json<Room>('GET', room(id)),
-      join: (id: number) => json<Member>('POST', `${room(id)}/join`),
-      presence: (id: number, options: PresenceOptions = {}) =>
-        json<Presence>('GET', `${room(id)}/presence`, { query: options }),
-      typing: (id: number, state: TypingState) =>
-        json<void>('POST', `${room(id)}/typing`, { body: { state } satisfies z.input<typeof TypingBody> }),
-      markRead: (id: number, seq: number) =>
-        json<ReadAnswer>('POST', `${room(id)}/read`, { body: { seq } satisfies z.input<typeof ReadBody> }),
-      reads: (id: number) => json<{ reads: ReadMark[] }>('GET', `${room(id)}/reads`),
+      list: (options: LobbyOptions = {}, call?: CallOptions) =>
+        json<LobbyPage>(
+          'GET',
+          '/rooms',
+          { query: { ...options, cursor: options.cursor ?? undefined } },
+          call,
+        ),
+      create: (input: CreateRoomInput, call?: CallOptions) =>
+        json<Room>('POST', '/rooms', { body: input }, call),
+      get: (id: number, call?: CallOptions) => json<Room>('GET', room(id), {}, call),
+      join: (id: number, call?: CallOptions) => json<Member>('POST', `${room(id)}/join`, {}, call),
+      presence: (id: number, options: PresenceOptions = {}, call?: CallOptions) =>
+        json<Presence>('GET', `${room(id)}/presence`, { query: options }, call),
+      typing: (id: number, state: TypingState, call?: CallOptions) =>
+        json<void>(
+          'POST',
+          `${room(id)}/typing`,
+          { body: { state } satisfies z.input<typeof TypingBody> },
+          call,
+        ),
+      markRead: (id: number, seq: number, call?: CallOptions) =>
+        json<ReadAnswer>(
+          'POST',
+          `${room(id)}/read`,
+          { body: { seq } satisfies z.input<typeof ReadBody> },
+          call,
+        ),
+      reads: (id: number, call?: CallOptions) =>
+        json<{ reads: ReadMark[] }>('GET', `${room(id)}/reads`, {}, call),
     },
     messages: {
-      list: (roomId: number, options: MessagesOptions = {}) =>
-        json<MessagePage>('GET', `${room(roomId)}/messages`, { query: options }),
-      get: (roomId: number, seq: number) => json<Message>('GET', message(roomId, seq)),
-      post: (roomId: number, input: PostMessageInput) =>
-        json<Message>('POST', `${room(roomId)}/messages`, { body: input }),
-      edit: (roomId: number, seq: number, input: EditMessageInput) =>
-        json<Message>('PATCH', message(roomId, seq), { body: input }),
-      delete: (roomId: number, seq: number) => json<void>('DELETE', message(roomId, seq)),
-      replies: (roomId: number, seq: number, options: RepliesOptions = {}) =>
-        json<MessagePage>('GET', `${message(roomId, seq)}/replies`, { query: options }),
+      list: (roomId: number, options: MessagesOptions = {}, call?: CallOptions) =>
+        json<MessagePage>('GET', `${room(roomId)}/messages`, { query: options }, call),
+      get: (roomId: number, seq: number, call?: CallOptions) =>
+        json<Message>('GET', message(roomId, seq), {}, call),
+      post: (roomId: number, input: PostMessageInput, call?: CallOptions) =>
+        json<Message>('POST', `${room(roomId)}/messages`, { body: input }, call),
+      edit: (roomId: number, seq: number, input: EditMessageInput, call?: CallOptions) =>
+        json<Message>('PATCH', message(roomId, seq), { body: input }, call),
+      delete: (roomId: number, seq: number, call?: CallOptions) =>
+        json<void>('DELETE', message(roomId, seq), {}, call),
+      replies: (roomId: number, seq: number, options: RepliesOptions = {}, call?: CallOptions) =>
+        json<MessagePage>('GET', `${message(roomId, seq)}/replies`, { query: options }, call),
     },
     reactions: {
-      add: (roomId: number, seq: number, emoji: string) => json<Message>('PUT', reaction(roomId, seq, emoji)),
-      remove: (roomId: number, seq: number, emoji: string) =>
-        json<Message>('DELETE', reaction(roomId, seq, emoji)),
+      add: (roomId: number, seq: number, emoji: string, call?: CallOptions) =>
+        json<Message>('PUT', reaction(roomId, seq, emoji), {}, call),
+      remove: (roomId: number, seq: number, emoji: string, call?: CallOptions) =>
+        json<Message>('DELETE', reaction(roomId, seq, emoji), {}, call),
       /** A page of who reacted with what, oldest first; pass its `next_cursor` as `cursor` for the next. */
-      list: (roomId: number, seq: number, options: ReactionsOptions = {}) =>
-        json<ReactionPage>('GET', `${message(roomId, seq)}/reactions`, {
-          query: { ...options, cursor: options.cursor ?? undefined },
-        }),
+      list: (roomId: number, seq: number, options: ReactionsOptions = {}, call?: CallOptions) =>
+        json<ReactionPage>(
+          'GET',
+          `${message(roomId, seq)}/reactions`,
+          { query: { ...options, cursor: options.cursor ?? undefined } },
+          call,
+        ),
     },
     members: {
-      list: (roomId: number) => json<{ members: Member[] }>('GET', `${room(roomId)}/members`),
-      add: (roomId: number, input: AddMemberInput) =>
-        json<Member>('POST', `${room(roomId)}/members`, { body: input }),
-      remove: (roomId: number, userId: string) =>
-        json<void>('DELETE', `${room(roomId)}/members/${encodeURIComponent(userId)}`),
+      list: (roomId: number, call?: CallOptions) =>
+        json<{ members: Member[] }>('GET', `${room(roomId)}/members`, {}, call),
+      add: (roomId: number, input: AddMemberInput, call?: CallOptions) =>
+        json<Member>('POST', `${room(roomId)}/members`, { body: input }, call),
+      remove: (roomId: number, userId: string, call?: CallOptions) =>
+        json<void>('DELETE', `${room(roomId)}/members/${encodeURIComponent(userId)}`, {}, call),
     },
     dms: {
       /** The direct-message room with another user, created the first time either asks. */
-      open: (input: OpenDmInput) => json<Room>('POST', '/dms', { body: input }),
+      open: (input: OpenDmInput, call?: CallOptions) => json<Room>('POST', '/dms', { body: input }, call),
     },
     mentions: {
-      list: (options: MentionsOptions = {}) =>
-        json<MentionPage>('GET', '/mentions', { query: { ...options, cursor: options.cursor ?? undefined } }),
+      list: (options: MentionsOptions = {}, call?: CallOptions) =>
+        json<MentionPage>(
+          'GET',
+          '/mentions',
+          { query: { ...options, cursor: options.cursor ?? undefined } },
+          call,
+        ),
     },
     streamTickets: {
-      create: () => json<StreamTicket>('POST', '/stream-tickets'),
+      create: (call?: CallOptions) => json<StreamTicket>('POST', '/stream-tickets', {}, call),
     },
     /** Development sign-in (absent, 404 not_found, in production): a one-hour token for a name. */
-    devToken: (input: DevTokenInput) =>
-      json<DevTokenAnswer>('POST', '/dev/token', { body: input, auth: false }),
-    health: () => json<Health>('GET', '/healthz', { auth: false }),
+    devToken: (input: DevTokenInput, call?: CallOptions) =>
+      json<DevTokenAnswer>('POST', '/dev/token', { body: input, auth: false }, call),
+    health: (call?: CallOptions) => json<Health>('GET', '/healthz', { auth: false }, call),
     /** 503 (a ParleyError) while the database or the LISTEN connection is down. */
-    ready: () => json<Health>('GET', '/readyz', { auth: false }),
+    ready: (call?: CallOptions) => json<Health>('GET', '/readyz', { auth: false }, call),
   }
 }

@@ -18,11 +18,17 @@ export interface TransportOptions {
 
 export type Query = Record<string, string | number | boolean | undefined>
 
-export interface RequestOptions {
+export type RequestOptions = {
   query?: Query
   body?: unknown
   /** false for the endpoints that take no token (sign-in, health). */
   auth?: boolean
+} & CallOptions
+
+/** What every call takes last: how long it may take, and a signal to abort it. */
+export interface CallOptions {
+  /** Abort the call with a `TimeoutError` DOMException when it has no answer after this many ms. */
+  timeout?: number
   signal?: AbortSignal
 }
 
@@ -72,12 +78,37 @@ export function createTransport(options: TransportOptions) {
     }
   }
 
-  /** The JSON answer of a call (undefined for 204). */
-  async function json<T>(method: string, path: string, request?: RequestOptions): Promise<T> {
-    const response = await send(method, path, request)
-    if (response.status === 204) return undefined as T
-    return (await response.json()) as T
+  /** The JSON answer of a call (undefined for 204), within `request.timeout` when it has one. */
+  async function json<T>(method: string, path: string, request: RequestOptions = {}): Promise<T> {
+    const deadline = withTimeout(request.signal, request.timeout)
+    try {
+      const response = await send(method, path, { ...request, signal: deadline.signal })
+      if (response.status === 204) return undefined as T
+      return (await response.json()) as T
+    } finally {
+      deadline.clear()
+    }
   }
 
   return { url, token, send, json, fetch: fetchImpl }
+}
+
+/** `signal`, or one that also aborts after `timeout` ms, as AbortSignal.timeout would. */
+function withTimeout(signal: AbortSignal | undefined, timeout: number | undefined) {
+  if (timeout === undefined) return { signal, clear: () => {} }
+  const controller = new AbortController()
+  const timer = setTimeout(
+    () => controller.abort(new DOMException(`No answer within ${timeout} ms`, 'TimeoutError')),
+    timeout,
+  )
+  const follow = () => controller.abort(signal?.reason)
+  if (signal?.aborted) follow()
+  else signal?.addEventListener('abort', follow, { once: true })
+  return {
+    signal: controller.signal,
+    clear() {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', follow)
+    },
+  }
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { useTestServer } from '../support/fixtures.js'
 import { createClient, ParleyError, type ParleyClient } from '../../client/index.js'
+import { startRelay } from '../support/relay.js'
 
 describe('the client library over REST', () => {
   const { server } = useTestServer()
@@ -125,5 +126,33 @@ describe('the client library over REST', () => {
 
     const hopeless = createClient({ baseUrl: server.url, getToken: () => 'not-a-token' })
     expect(await refusal(hopeless.rooms.list())).toBe('401 unauthorized')
+  })
+
+  it('aborts any call by its signal, and rejects a call with no answer within its timeout', async () => {
+    const alice = clientFor('alice')
+    const room = await alice.rooms.create({ name: 'rest-abort' })
+    const aborted = await alice.rooms
+      .get(room.id, { signal: AbortSignal.abort() })
+      .catch((error: unknown) => error)
+    expect(aborted).toMatchObject({ name: 'AbortError' })
+
+    const controller = new AbortController()
+    const posting = alice.messages.post(room.id, { body: 'never sent' }, { signal: controller.signal })
+    controller.abort()
+    expect(await posting.catch((error: unknown) => error)).toMatchObject({ name: 'AbortError' })
+
+    const relay = await startRelay(server.port)
+    try {
+      const slow = createClient({ baseUrl: relay.url, getToken: () => server.token('alice') })
+      relay.hold()
+      const started = Date.now()
+      const late = await slow.messages.list(room.id, {}, { timeout: 300 }).catch((error: unknown) => error)
+      expect(late).toMatchObject({ name: 'TimeoutError' })
+      expect(Date.now() - started).toBeLessThan(5_000)
+      relay.release()
+      expect((await slow.rooms.get(room.id, { timeout: 5_000 })).id).toBe(room.id)
+    } finally {
+      await relay.close()
+    }
   })
 })
