@@ -2,6 +2,7 @@ import { drizzle } from 'drizzle-orm/postgres-js'
 import postgres from 'postgres'
 import type { Db } from './client.js'
 import { connectionOptions, type Pooler } from './pooler.js'
+import { primaryOnly } from './url.js'
 import * as schema from './schema.js'
 
 export interface SearchPoolOptions {
@@ -33,7 +34,10 @@ export function createSearchPool(
       jit: 'off',
       statement_timeout: statementTimeoutMs,
     }),
-    connect_timeout: 5,
+    connect_timeout: 3,
+    // Among several hosts, only the primary: a standby lags, and a search must see what the
+    // caller has just seen.
+    ...primaryOnly(url),
   })
   const db: Db = drizzle(sql, { schema })
   if (pooler === 'transaction') transactionSettings.set(db, statementTimeoutMs)
