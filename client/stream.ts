@@ -15,8 +15,11 @@ import type { Transport } from './transport.js'
 
 export type StreamState = 'connecting' | 'open' | 'reconnecting' | 'closed'
 
-/** Why a stream closed for good: close() was called, the caller was removed, or the server refused it. */
-export type CloseReason = 'closed' | 'removed' | 'not_found' | 'refused'
+/**
+ * Why a stream closed for good: close() was called, the caller was removed from the room,
+ * the room is not there, a renewed token was refused too, or the server refused the stream.
+ */
+export type CloseReason = 'closed' | 'removed' | 'not_found' | 'unauthorized' | 'refused'
 
 export interface StateChange {
   /** With `reconnecting`: how long until the next attempt. */
@@ -150,12 +153,19 @@ export function openStream(
     const abort = new AbortController()
     connection = abort
     let ending: Next = { retry: 'backoff' }
+    let ticket: string | undefined
     try {
-      if (renew) await transport.token(true)
+      // After `expired` the token is renewed here, once, so the ticket's call must not renew
+      // it again: either way, a 401 there is a renewed token refused.
+      const renewed = renew
+      if (renewed) await transport.token(true)
       renew = false
-      const { ticket } = await transport.json<StreamTicket>('POST', '/stream-tickets', {
-        signal: abort.signal,
-      })
+      ;({ ticket } = await transport.json<StreamTicket>(
+        'POST',
+        '/stream-tickets',
+        { signal: abort.signal },
+        !renewed,
+      ))
       const response = await transport.fetch(streamUrl(ticket), {
         headers: { accept: 'text/event-stream' },
         signal: abort.signal,
@@ -166,7 +176,9 @@ export function openStream(
       await read(response, abort, (next) => (ending = next))
       return ending
     } catch (error) {
-      return closed ? { stop: 'closed' } : afterFailure(error)
+      if (closed) return { stop: 'closed' }
+      const refused = ticket === undefined && error instanceof ParleyError && error.status === 401
+      return refused ? { stop: 'unauthorized', error } : afterFailure(error)
     } finally {
       abort.abort()
     }
@@ -187,10 +199,10 @@ export function openStream(
   function afterFailure(error: unknown): Next {
     if (!(error instanceof ParleyError)) return { retry: 'backoff', error }
     if (error.status === 404) return { stop: 'not_found', error }
-    if (error.status === 401) renew = true
     if ((error.status === 429 || error.status === 503) && error.retryAfter !== undefined) {
       return { retry: 'after', seconds: error.retryAfter, error }
     }
+    // A 401 here refused the ticket, just bought with a token the server accepted: try anew.
     const transient =
       error.status === 401 || error.status === 408 || error.status === 429 || error.status >= 500
     return transient ? { retry: 'backoff', error } : { stop: 'refused', error }

@@ -55,8 +55,16 @@ export function createTransport(options: TransportOptions) {
     return renewal
   }
 
-  /** One call; a 401 renews the token through getToken and tries once more. */
-  async function send(method: string, path: string, request: RequestOptions = {}): Promise<Response> {
+  /**
+   * One call; a 401 renews the token through getToken and tries once more, unless
+   * `renewOn401` is false (the caller has just renewed it: a refusal now is final).
+   */
+  async function send(
+    method: string,
+    path: string,
+    request: RequestOptions = {},
+    renewOn401 = true,
+  ): Promise<Response> {
     const { query, body, auth = true, signal } = request
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = {}
@@ -69,7 +77,7 @@ export function createTransport(options: TransportOptions) {
       }
       if (signal) init.signal = signal
       const response = await fetchImpl(url(path, query), init)
-      if (response.status === 401 && auth && attempt === 0) {
+      if (response.status === 401 && auth && renewOn401 && attempt === 0) {
         await response.body?.cancel()
         continue
       }
@@ -79,10 +87,15 @@ export function createTransport(options: TransportOptions) {
   }
 
   /** The JSON answer of a call (undefined for 204), within `request.timeout` when it has one. */
-  async function json<T>(method: string, path: string, request: RequestOptions = {}): Promise<T> {
+  async function json<T>(
+    method: string,
+    path: string,
+    request: RequestOptions = {},
+    renewOn401 = true,
+  ): Promise<T> {
     const deadline = withTimeout(request.signal, request.timeout)
     try {
-      const response = await send(method, path, { ...request, signal: deadline.signal })
+      const response = await send(method, path, { ...request, signal: deadline.signal }, renewOn401)
       if (response.status === 204) return undefined as T
       return (await response.json()) as T
     } finally {

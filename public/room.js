@@ -19,6 +19,7 @@ const STATUS_TEXT = { connecting: 'Connecting…', live: 'Live', reconnecting: '
 const GONE_TEXT = {
   removed: 'You were removed from this room.',
   not_found: 'This room does not exist, or is private.',
+  unauthorized: 'Your sign-in is no longer accepted: sign in again to follow this room.',
 }
 
 /**
@@ -101,7 +102,7 @@ function openRoomView(roomId, focusSeq, reload) {
     view.send.disabled = !enabled
   }
 
-  /** @param {'removed' | 'not_found'} reason */
+  /** @param {'removed' | 'not_found' | 'unauthorized'} reason */
   function gone(reason) {
     stream?.stop()
     typingIn.clear()

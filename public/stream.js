@@ -22,7 +22,8 @@ import { client } from './api.js'
  * @property {(data: ParleyEvents['read']) => void} read
  * @property {() => void} open each time a connection opens: what was missed meanwhile is asked for
  * @property {(status: Status) => void} status
- * @property {(reason: 'removed' | 'not_found') => void} gone the room is lost for good
+ * @property {(reason: 'removed' | 'not_found' | 'unauthorized') => void} gone the room is lost
+ *   for good, or the token is refused even when renewed
  * @property {() => void} reload the room's history since the view loaded it is no longer kept
  *   on the server (the stream resumed from too old a cursor): load it again
  */
@@ -53,7 +54,7 @@ export function connectRoomStream(roomId, afterCursor, handlers) {
           handlers.status(STATUS[state])
           if (state === 'open') handlers.open()
         } else if (reason !== 'closed') {
-          handlers.gone(reason === 'removed' ? 'removed' : 'not_found')
+          handlers.gone(reason === 'removed' || reason === 'unauthorized' ? reason : 'not_found')
         }
       },
     },
