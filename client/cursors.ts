@@ -1,21 +1,31 @@
 import { encodeRoomCursors, parseRoomCursors, parseSingleCursor } from '../src/stream-cursor.js'
 
 /**
+ * A saved stream position: the `{ [roomId]: cursor }` map of `position`, or the text of
+ * `lastEventId` (`17` for one room, `1:5,2:9` for several).
+ */
+export type StreamPosition = Record<number, number> | string
+
+/**
  * Where a stream resumes: the change cursor of each of its rooms after the last history
  * event delivered. A single-room stream's `id:` is the room's cursor; a multi-room stream's
  * is `room:cursor,…` for all its rooms.
  */
-export function createCursors(roomIds: readonly number[], multi: boolean, after?: Record<number, number>) {
-  const cursors = new Map<number, number>()
-  for (const roomId of roomIds) {
-    const cursor = after?.[roomId]
-    if (cursor !== undefined) cursors.set(roomId, cursor)
-  }
-
+export function createCursors(roomIds: readonly number[], multi: boolean, after?: StreamPosition) {
   function parse(id: string): Map<number, number> | undefined {
     if (multi) return parseRoomCursors(id)
     const cursor = parseSingleCursor(id)
     return cursor !== undefined && roomIds[0] !== undefined ? new Map([[roomIds[0], cursor]]) : undefined
+  }
+
+  const parsed = typeof after === 'string' && after !== '' ? parse(after) : undefined
+  if (typeof after === 'string' && after !== '' && !parsed) {
+    throw new TypeError(`"${after}" is not a stream position`)
+  }
+  const cursors = new Map<number, number>()
+  for (const roomId of roomIds) {
+    const cursor = typeof after === 'string' ? parsed?.get(roomId) : after?.[roomId]
+    if (cursor !== undefined) cursors.set(roomId, cursor)
   }
 
   return {
@@ -56,5 +66,15 @@ export function createCursors(roomIds: readonly number[], multi: boolean, after?
     },
 
     get: (roomId: number) => cursors.get(roomId),
+
+    /** The known cursors of `rooms`, by room id: a position `after` takes back. */
+    position(rooms: readonly number[] = roomIds): Record<number, number> {
+      const position: Record<number, number> = {}
+      for (const roomId of rooms) {
+        const cursor = cursors.get(roomId)
+        if (cursor !== undefined) position[roomId] = cursor
+      }
+      return position
+    },
   }
 }

@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../src/http/errors.js'
+import type { CloseReason } from './stream-api.js'
 
 /**
  * A code the API sends, or `http_error` for an answer that is not the API's error JSON (a
@@ -38,4 +39,19 @@ export function parseRetryAfter(header: string | null, now = Date.now()): number
   if (Number.isFinite(seconds)) return Math.max(0, seconds)
   const date = Date.parse(header)
   return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - now) / 1000))
+}
+
+/**
+ * What `stream.opened()` rejects with when the stream closes for good before it opens:
+ * `reason` as the `closed` state change gives it, and the refusal, if any, as `cause`.
+ */
+export class StreamClosedError extends Error {
+  override readonly name = 'StreamClosedError'
+
+  constructor(
+    readonly reason: CloseReason,
+    cause?: unknown,
+  ) {
+    super(`The stream closed (${reason})`, cause === undefined ? undefined : { cause })
+  }
 }

@@ -56,25 +56,3 @@ export function roomOf(data: unknown): number | undefined {
   const roomId = named?.room_id ?? named?.room?.id
   return typeof roomId === 'number' ? roomId : undefined
 }
-
-/**
- * Calls the handler for `name`, if any. A handler that throws must not look like a broken
- * connection (which would reconnect and deliver the same event again), so its error is
- * rethrown on its own turn, where the runtime reports it.
- */
-export function deliver(
-  handlers: EventHandlers | UserEventHandlers,
-  name: string,
-  data: unknown,
-  meta: EventMeta,
-): void {
-  const handler = (handlers as Record<string, ((data: unknown, meta: EventMeta) => void) | undefined>)[name]
-  if (!handler) return
-  try {
-    handler(data, meta)
-  } catch (error) {
-    setTimeout(() => {
-      throw error
-    }, 0)
-  }
-}

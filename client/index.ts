@@ -1,18 +1,14 @@
 import { createRest } from './rest.js'
-import {
-  openStream,
-  type StreamHandlers,
-  type StreamOptions,
-  USER_CURSOR,
-  type UserStreamHandlers,
-} from './stream.js'
+import { openStream, USER_CURSOR } from './stream.js'
+import type { StreamHandlers, StreamOptions, UserStreamHandlers } from './stream-api.js'
 import { createTransport, type RequestOptions, type TransportOptions } from './transport.js'
 
 export type ClientOptions = TransportOptions
 
 export type ParleyClient = ReturnType<typeof createClient>
 
-export type UserStreamOptions = Omit<StreamOptions, 'after'> & { after?: number }
+/** `after`: the user's cursor, as the stream's `position` (or `lastEventId`) gives it. */
+export type UserStreamOptions = Omit<StreamOptions, 'after'> & { after?: number | string }
 
 /**
  * A Parley client for browsers and Node 20: typed REST calls, and streams that resume where
@@ -41,7 +37,9 @@ export function createClient(options: ClientOptions) {
       stream: (handlers: UserStreamHandlers, { after, ...streamOptions }: UserStreamOptions = {}) =>
         openStream(transport, { user: true }, handlers, {
           ...streamOptions,
-          ...(after === undefined ? {} : { after: { [USER_CURSOR]: after } }),
+          ...(after === undefined
+            ? {}
+            : { after: typeof after === 'string' ? after : { [USER_CURSOR]: after } }),
         }),
     },
     /**
@@ -53,7 +51,7 @@ export function createClient(options: ClientOptions) {
   }
 }
 
-export { ParleyError, type ParleyErrorCode } from './errors.js'
+export { ParleyError, type ParleyErrorCode, StreamClosedError } from './errors.js'
 export { backoffDelay, retryAfterDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js'
 export { createSseParser, type SseEvent } from './sse-parser.js'
 export type {
@@ -64,15 +62,19 @@ export type {
   UserEventHandlers,
   UserEvents,
 } from './events.js'
+export type { StreamPosition } from './cursors.js'
+export type { CallbackFailure } from './listeners.js'
 export type {
   CloseReason,
   ParleyStream,
+  ParleyUserStream,
+  StreamCallbacks,
   StateChange,
   StreamHandlers,
   StreamOptions,
   StreamState,
   UserStreamHandlers,
-} from './stream.js'
+} from './stream-api.js'
 export type { CallOptions, GetToken, RequestOptions } from './transport.js'
 export type * from './rest.js'
 export type {

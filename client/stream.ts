@@ -1,80 +1,30 @@
 import type { StreamTicket } from '../src/wire.js'
-import { backoffDelay, type BackoffPolicy, DEFAULT_BACKOFF, retryAfterDelay } from './backoff.js'
+import { backoffDelay, DEFAULT_BACKOFF, retryAfterDelay } from './backoff.js'
 import { createCursors } from './cursors.js'
-import { ParleyError, toParleyError } from './errors.js'
-import {
-  deliver,
-  type EventHandlers,
-  HISTORY_EVENTS,
-  roomOf,
-  USER_EVENTS,
-  type UserEventHandlers,
-} from './events.js'
+import { ParleyError, StreamClosedError, toParleyError } from './errors.js'
+import { HISTORY_EVENTS, roomOf, USER_EVENTS } from './events.js'
+import { createListeners } from './listeners.js'
 import { createSseParser, type SseEvent } from './sse-parser.js'
+import type {
+  CloseReason,
+  ParleyStream,
+  ParleyUserStream,
+  StateChange,
+  StreamHandlers,
+  StreamOptions,
+  StreamState,
+  UserStreamHandlers,
+} from './stream-api.js'
 import type { Transport } from './transport.js'
 
-export type StreamState = 'connecting' | 'open' | 'reconnecting' | 'closed'
-
-/**
- * Why a stream closed for good: close() was called, the caller was removed from the room,
- * the room is not there, a renewed token was refused too, or the server refused the stream.
- */
-export type CloseReason = 'closed' | 'removed' | 'not_found' | 'unauthorized' | 'refused'
-
-export interface StateChange {
-  /** With `reconnecting`: how long until the next attempt. */
-  delayMs?: number
-  /** With `reconnecting`: what ended the last attempt; with `closed`: what refused the stream. */
-  error?: unknown
-  /** With `closed`. */
-  reason?: CloseReason
-}
-
-/**
- * `reload` is called when the stream resumed from a cursor older than what the server keeps
- * (its RETENTION_MS): what changed in room `room_id` since (on the user's stream: in the
- * user's events) cannot be replayed. Load the room's history again (GET /rooms/:id/messages);
- * the stream goes on live from the present, and its saved cursor has moved there.
- */
-export interface StreamHandlers extends EventHandlers {
-  state?(state: StreamState, change: StateChange): void
-}
-
-export interface UserStreamHandlers extends UserEventHandlers {
-  state?(state: StreamState, change: StateChange): void
-}
-
-export interface StreamOptions {
-  /**
-   * Resume after these change cursors instead of starting live: a room's `cursor` (from
-   * GET /rooms/:id or a page of messages), by room id.
-   */
-  after?: Record<number, number>
-  backoff?: Partial<BackoffPolicy>
-  /** Math.random unless given (tests make the jitter deterministic with their own). */
-  random?: () => number
-  /** The clock (Date.now unless given): how long a connection lasted decides whether backoff starts over. */
-  now?: () => number
-  /**
-   * Reconnect when nothing arrives for this long, heartbeats included (the server pings
-   * every 15 s by default): a connection can die without either end hearing of it.
-   * 0 turns it off. Default 45 000.
-   */
-  idleTimeoutMs?: number
-}
-
-export interface ParleyStream {
-  readonly state: StreamState
-  /** The Last-Event-ID the next connection will send: where it resumes. */
-  readonly lastEventId: string | undefined
-  close(): void
-}
+export type * from './stream-api.js'
 
 /**
  * Rooms' streams (one room, or several on one connection), or the user's own stream
  * (GET /me/stream), whose one cursor is kept under USER_CURSOR.
  */
-export type StreamTarget = { roomIds: number[]; multi: boolean; user?: false } | { user: true }
+export type StreamTarget = RoomsTarget | { user: true }
+type RoomsTarget = { roomIds: number[]; multi: boolean; user?: false }
 
 export const USER_CURSOR = 0
 
@@ -84,15 +34,29 @@ type Next =
   | { retry: 'after'; seconds: number; error: unknown }
   | { stop: CloseReason; error?: unknown }
 
+type Waiter = { resolve(): void; reject(error: StreamClosedError): void }
+
 /** A connection that stayed open this long was a success: the next failure backs off from the start. */
 const STABLE_MS = 10_000
 
 export function openStream(
   transport: Transport,
+  target: RoomsTarget,
+  handlers: StreamHandlers,
+  options?: StreamOptions,
+): ParleyStream
+export function openStream(
+  transport: Transport,
+  target: { user: true },
+  handlers: UserStreamHandlers,
+  options?: StreamOptions,
+): ParleyUserStream
+export function openStream(
+  transport: Transport,
   target: StreamTarget,
   handlers: StreamHandlers | UserStreamHandlers,
   options: StreamOptions = {},
-): ParleyStream {
+): ParleyStream | ParleyUserStream {
   const policy = { ...DEFAULT_BACKOFF, ...options.backoff }
   const random = options.random ?? Math.random
   const now = options.now ?? Date.now
@@ -101,8 +65,11 @@ export function openStream(
   const rooms = target.user ? [USER_CURSOR] : [...target.roomIds]
   const history = target.user ? USER_EVENTS : HISTORY_EVENTS
   const cursors = createCursors(rooms, multi, options.after)
+  const listeners = createListeners(handlers)
   let state: StreamState = 'connecting'
   let closed = false
+  let closedError: StreamClosedError | undefined
+  const waiters: Waiter[] = []
   let renew = false
   let connection: AbortController | undefined
   let wake: (() => void) | undefined
@@ -110,7 +77,8 @@ export function openStream(
   function setState(next: StreamState, change: StateChange = {}) {
     if (state === next && next !== 'reconnecting') return
     state = next
-    handlers.state?.(next, change)
+    listeners.emit('state', next, change)
+    if (next === 'open') for (const waiter of waiters.splice(0)) waiter.resolve()
   }
 
   function sleep(ms: number): Promise<void> {
@@ -129,7 +97,8 @@ export function openStream(
    */
   async function run() {
     let failures = 0
-    handlers.state?.('connecting', {})
+    if (closed) return
+    listeners.emit('state', 'connecting', {})
     while (!closed) {
       let openedAt: number | undefined
       const next = await connect(() => (openedAt = now()))
@@ -256,7 +225,7 @@ export function openStream(
       return undefined
     }
     if (event.event === 'reload') moveToPresent(data, roomId)
-    deliver(handlers, event.event, data, { id: event.id, roomId })
+    listeners.emit(event.event, data, { id: event.id, roomId })
     if (event.event === 'expired') {
       renew = true
       return { retry: 'now' }
@@ -287,22 +256,37 @@ export function openStream(
   function finish(reason: CloseReason, error?: unknown) {
     closed = true
     connection?.abort()
+    closedError = new StreamClosedError(reason, error)
+    for (const waiter of waiters.splice(0)) waiter.reject(closedError)
     setState('closed', error === undefined ? { reason } : { reason, error })
   }
 
-  void run()
+  // The first state change waits until the caller holds the stream, so its callback may use it.
+  queueMicrotask(() => void run().catch((error: unknown) => listeners.report(error, 'stream')))
 
-  return {
+  // One object serves both overloads: its position is the user's cursor or the rooms' map.
+  const stream = {
     get state() {
       return state
     },
     get lastEventId() {
       return cursors.lastEventId(rooms)
     },
+    get position() {
+      return target.user ? cursors.get(USER_CURSOR) : cursors.position(rooms)
+    },
+    opened() {
+      if (state === 'open') return Promise.resolve()
+      if (closedError) return Promise.reject(closedError)
+      return new Promise<void>((resolve, reject) => waiters.push({ resolve, reject }))
+    },
+    on: (name: string, handler: (...args: never[]) => unknown) => listeners.on(name, handler),
+    off: (name: string, handler: (...args: never[]) => unknown) => listeners.off(name, handler),
     close() {
       if (closed) return
       finish('closed')
       wake?.()
     },
   }
+  return stream as ParleyStream | ParleyUserStream
 }
