@@ -129,6 +129,7 @@ export function openStream(
       const renewed = renew
       if (renewed) await transport.token(true)
       renew = false
+      await startFromKnownPoints(abort.signal, !renewed)
       ;({ ticket } = await transport.json<StreamTicket>(
         'POST',
         '/stream-tickets',
@@ -150,6 +151,20 @@ export function openStream(
       return refused ? { stop: 'unauthorized', error } : afterFailure(error)
     } finally {
       abort.abort()
+    }
+  }
+
+  /**
+   * A stream opened without `after` starts from the present as the server tells it, not
+   * from "live": otherwise a connection dropped before its first event would reconnect live
+   * and skip what was written meanwhile. Asked once per room (or user) without a cursor.
+   */
+  async function startFromKnownPoints(signal: AbortSignal, renewOn401: boolean): Promise<void> {
+    for (const room of rooms) {
+      if (cursors.get(room) !== undefined) continue
+      const path = target.user ? '/me/cursor' : `/rooms/${room}`
+      const { cursor } = await transport.json<{ cursor: number }>('GET', path, { signal }, renewOn401)
+      if (cursors.get(room) === undefined) cursors.moveTo(room, cursor)
     }
   }
 

@@ -2,7 +2,8 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
-import { bearerSecurity, errorResponses } from '../schemas.js'
+import { userCursor } from '../../chat/user-events.js'
+import { bearerSecurity, errorResponses, jsonContent } from '../schemas.js'
 import { eventStream, lastEventId, parseSeq, refuseStream, streamRefusals, streamTicket } from './stream.js'
 
 const userStream = createRoute({
@@ -27,7 +28,22 @@ const userStream = createRoute({
   },
 })
 
-export function registerMe(app: OpenAPIHono<AppEnv>, { userFeed }: AppDeps) {
+const MyCursorSchema = z
+  .object({ cursor: z.number().int().openapi({ description: "The caller's newest event cursor" }) })
+  .openapi('MyCursor')
+
+const myCursor = createRoute({
+  method: 'get',
+  path: '/me/cursor',
+  summary:
+    "The caller's newest event cursor: open GET /me/stream with it as Last-Event-ID and nothing after it is missed, even across a reconnect",
+  security: bearerSecurity,
+  responses: { 200: jsonContent(MyCursorSchema, 'The cursor'), ...errorResponses },
+})
+
+export function registerMe(app: OpenAPIHono<AppEnv>, { db, userFeed }: AppDeps) {
+  app.openapi(myCursor, async (c) => c.json({ cursor: await userCursor(db, c.get('identity').userId) }, 200))
+
   app.openapi(userStream, async (c) => {
     const after = parseSeq(lastEventId(c))
     const { incoming: req, outgoing: res } = c.env
