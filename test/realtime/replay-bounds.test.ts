@@ -50,6 +50,9 @@ describe('a replay of huge messages to a client that stops reading', () => {
     console.log(
       `stalled replay: server grew by ${(peak / 2 ** 20).toFixed(1)} MB for a history of ${history / 2 ** 20} MB`,
     )
-    expect(peak).toBeLessThan(history / 2)
+    // Held whole, the history costs about three times its size (rows, strings, frames): the old
+    // pages grew the server by 146 MB here. Bounded pages cost about the buffer bound, plus
+    // what the collector has not reclaimed yet (20–26 MB measured).
+    expect(peak).toBeLessThan(history)
   })
 })
