@@ -81,13 +81,28 @@ const failedBatches = (server: ParleyProcess) =>
   server.logs().filter((line) => line.msg === 'presence update failed; retrying with the next batch').length
 
 /**
- * Opens a stream, again if the server answers 503 while its pool still finds a connection
- * the storm killed: the stream is in once this resolves.
+ * Opens a stream and waits until the room announces its user, again if the server answers
+ * 503 or ends the stream while its pool still finds a connection the storm killed (a real
+ * client reconnects then; this one does not): the user is in once this resolves.
  */
 async function arrive(server: ParleyProcess, roomId: number, user: string): Promise<void> {
+  const announced = (stream: StreamClient) =>
+    (eventsOf(stream, 'presence') as { joined: { user_id: string }[] }[]).some((frame) =>
+      frame.joined.some((person) => person.user_id === user),
+    )
   await until(
-    alive(server, async () => (await watch(server, roomId, user)).opened.then(() => true).catch(() => false)),
+    alive(server, async () => {
+      const stream = await watch(server, roomId, user)
+      if (!(await stream.opened.then(() => true).catch(() => false))) return false
+      const deadline = Date.now() + 5_000
+      while (!announced(stream) && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      if (announced(stream)) return true
+      stream.close()
+      return false
+    }),
     `${user} to get in`,
+    20_000,
   )
 }
 
