@@ -24,14 +24,6 @@ export function readableRooms(viewer: Viewer) {
   return sql`parley_readable_rooms(${viewer.userId}::text, ${viewer.isAdmin}::boolean)`
 }
 
-/**
- * The condition "the viewer may read room r", for a query that reads `rooms r` already. It
- * looks each room up a second time: a query that can read `readableRooms` instead should.
- */
-export function visibleTo(viewer: Viewer) {
-  return sql`r.id in (select id from ${readableRooms(viewer)})`
-}
-
 type AccessRow = Pick<RoomAccess, 'visibility' | 'kind' | 'role'>
 
 // Prepared (postgres.js names it by its text): every request to a room runs this. No row

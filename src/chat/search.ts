@@ -4,7 +4,7 @@ import type { Db } from '../db/client.js'
 import { isQueryCanceled } from '../db/errors.js'
 import { searchStatement } from '../db/search-pool.js'
 import type { SearchPage } from '../wire.js'
-import { visibleTo, type Viewer } from './access.js'
+import { readableRooms, type Viewer } from './access.js'
 import { ChatError } from './errors.js'
 import { type MessageRecord, messageColumns, toMessage } from './messages.js'
 import { cancelled } from './search-admission.js'
@@ -103,7 +103,7 @@ export async function searchMessages(
     select page.*, ts_headline(${config}::regconfig, ${snippetSource(sql`page.body`)}, ${q}, ${SNIPPET_OPTIONS}) as snippet
     from (
       select hit.*, r.name as room_name
-      from (select r.id, r.name from rooms r where ${visibleTo(viewer)} ${room} ${ownDms}) r
+      from (select r.id, r.name from ${readableRooms(viewer)} r where true ${room} ${ownDms}) r
       cross join lateral (
         select ${messageColumns}, ${key} as sort_value, ${sortKey} as sort_key
         from messages m
