@@ -260,15 +260,17 @@ export const closingEvents = {
 }
 
 /**
- * Sent without `id:` to a stream resuming from before what is kept (RETENTION_MS): what
- * changed since its cursor can no longer be replayed. The stream goes on live after
- * `cursor`, the present; the client reloads the room (`room_id`) or, on a user's stream
- * (no `room_id`), what it shows of their events.
+ * Sent without `id:` when a stream's cursor cannot be resumed from: it is older than what
+ * is kept (RETENTION_MS, `cursor_too_old`), or the database's history went back under it
+ * (`history_changed`: a failover to a standby that lacked the last commits, a restored
+ * backup), so the changes it names are gone or are other changes now. The stream goes on
+ * live after `cursor`, the present; the client reloads the room (`room_id`) or, on a
+ * user's stream (no `room_id`), what it shows of their events.
  */
 export const resumeEvents = {
   reload: z.strictObject({
     room_id: roomId.optional(),
-    reason: z.literal('cursor_too_old'),
+    reason: z.enum(['cursor_too_old', 'history_changed']),
     cursor: z.number().int().meta({ description: 'The cursor the stream goes on from' }),
   }),
 }

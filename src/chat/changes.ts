@@ -179,6 +179,14 @@ function tombstoneOf(roomId: number, seq: number, row: ChangeRow): Message | und
   })
 }
 
+/** The room's change cursor: the newest change the database holds (0 for an unknown room). */
+export async function lastCursor(db: Db, roomId: number): Promise<number> {
+  const rows = (await db.$client.unsafe('select last_cursor from rooms where id = $1', [roomId], {
+    prepare: true,
+  })) as unknown as { last_cursor: string }[]
+  return Number(rows[0]?.last_cursor ?? 0)
+}
+
 /**
  * The highest change cursor of the room the retention sweep deleted: a replay after a
  * cursor below it would miss changes. Read after a page of changes, it says whether that

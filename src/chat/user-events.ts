@@ -32,8 +32,12 @@ export async function userCursor(db: Db, userId: string): Promise<number> {
 
 export type UserEventPage =
   | { tooOld: false; events: UserEvent[]; reached: number; more: boolean }
-  /** Events after `after` were deleted by the retention sweep; the user's cursor is `present`. */
-  | { tooOld: true; present: number }
+  /**
+   * The events after `after` cannot be read: deleted by the retention sweep
+   * (`cursor_too_old`), or `after` is beyond every event the database holds, its history
+   * having gone back in a failover (`history_changed`). The user's cursor is `present`.
+   */
+  | { tooOld: true; reason: 'cursor_too_old' | 'history_changed'; present: number }
 
 /**
  * The viewer's events after `after`, in cursor order, at most `limit`, and the cursor the
@@ -66,7 +70,9 @@ export async function userEventsAfter(
          limit ${limit}) e on true
      order by e.cursor`)
   const feed = rows[0]
-  if (feed && Number(feed.pruned_cursor) > after) return { tooOld: true, present: Number(feed.last_cursor) }
+  const present = Number(feed?.last_cursor ?? 0)
+  if (Number(feed?.pruned_cursor ?? 0) > after) return { tooOld: true, reason: 'cursor_too_old', present }
+  if (after > present) return { tooOld: true, reason: 'history_changed', present }
   const found = rows.filter((row) => row.cursor !== null)
   const events: UserEvent[] = []
   for (const row of found) {

@@ -62,12 +62,18 @@ export function createRoomDelivery(streams: Streams) {
     },
 
     /**
-     * Tells a joining stream that the room's history since its cursor is no longer kept: it
-     * goes on live after `cursor`, which a multi-room stream's next `id:` carries for the room.
+     * Tells a stream that the room's history since its cursor cannot be sent (no longer kept,
+     * or gone back under it): it goes on live after `cursor`, which a multi-room stream's
+     * next `id:` carries for the room.
      */
-    sendReload(stream: RoomStream, roomId: number, cursor: number): void {
+    sendReload(
+      stream: RoomStream,
+      roomId: number,
+      cursor: number,
+      reason: 'cursor_too_old' | 'history_changed' = 'cursor_too_old',
+    ): void {
       stream.cursors?.set(roomId, cursor)
-      streams.send(stream, encodeEventFrame('reload', { room_id: roomId, reason: 'cursor_too_old', cursor }))
+      streams.send(stream, encodeEventFrame('reload', { room_id: roomId, reason, cursor }))
     },
 
     /** An ephemeral event (no `id:`, so resume is undisturbed), except to `exceptUserId`'s streams. */

@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm'
 import type { Logger } from 'pino'
-import { type ChangePage, fetchChangesAfter } from '../chat/changes.js'
+import { type ChangePage, fetchChangesAfter, lastCursor } from '../chat/changes.js'
 import type { Db } from '../db/client.js'
 import { channels, parseMemberNotice, parseMessageNotice, parseRoomEvent } from '../db/notify.js'
 import { rooms as roomsTable } from '../db/schema.js'
@@ -8,7 +8,7 @@ import { createRoomDelivery, type RoomStream } from './delivery.js'
 import type { ListenerConsumer } from './listener.js'
 import { createRecentChanges, type RecentChanges } from './recent.js'
 import { createResume, type ReplayPage } from './resume.js'
-import { encodeEventFrame, toHistoryFrame } from './sse.js'
+import { encodeEventFrame, type HistoryFrame, toHistoryFrame } from './sse.js'
 import type { Streams } from './streams.js'
 
 interface Room {
@@ -68,7 +68,7 @@ export function createHub(options: HubOptions) {
   const recentBytes = Math.min(256 * 1024, Math.floor(options.maxBufferBytes / 4))
   const rooms = new Map<number, Room>()
   const streams = new Set<RoomStream>()
-  const counters = { notifications: 0, delivered: 0, refused: 0 }
+  const counters = { notifications: 0, delivered: 0, refused: 0, historyReloads: 0 }
   const delivery = createRoomDelivery(options.streams)
   // Pages of changes are bounded by bytes too, so huge messages cost about the bound.
   const pageBound = { rows: batchSize, bytes: options.maxBufferBytes }
@@ -82,12 +82,15 @@ export function createHub(options: HubOptions) {
    * Whatever was committed while nobody listened is read from each room's cursor on. So
    * were removals, whose notifications were lost: before the catch-up delivers anything,
    * every stream of a private room is checked again, and closed if it may no longer read.
+   * On a new history (a promoted standby), each room's delivered changes are checked
+   * against it first.
    */
-  async function catchUp(): Promise<void> {
+  async function catchUp(newHistory: boolean): Promise<void> {
     const round = ++recheckRound
     recheckingAccess = true
     try {
       await recheckPrivateStreams()
+      if (newHistory) await Promise.all([...rooms.values()].map(checkHistory))
     } finally {
       if (round === recheckRound) {
         recheckingAccess = false
@@ -112,6 +115,52 @@ export function createHub(options: HubOptions) {
       }),
     )
     await Promise.all(checks)
+  }
+
+  /**
+   * After a failover to a standby that lacked the last commits, the cursors this instance
+   * delivered may name changes the new primary never had, and its next changes reuse them.
+   * What the room's recent window holds, as delivered, is compared with what the database
+   * holds at the same cursors now: where they differ, or the database's cursor is behind
+   * the room's, each of the room's streams is sent `reload` and goes on from the database's
+   * cursor. Changes before the window are not compared: only the last commits can be lost.
+   */
+  async function checkHistory(room: Room): Promise<void> {
+    while (room.fetching) await new Promise((resolve) => room.fetched.push(resolve))
+    if (room.cursor < 0) return
+    const delivered = room.recent.after(room.recent.from())
+    const bound = { rows: delivered.length + 1, bytes: Number.MAX_SAFE_INTEGER }
+    let present: number
+    let held: ChangePage
+    try {
+      ;[present, held] = await Promise.all([
+        lastCursor(db, room.id),
+        fetchChangesAfter(db, room.id, room.recent.from(), bound, room.cursor),
+      ])
+    } catch (error) {
+      // Unchecked, the room's streams cannot be trusted: they reconnect and resume from their cursors.
+      logger.warn({ err: error, roomId: room.id }, 'the room could not be checked against the new history')
+      for (const stream of [...room.streams, ...room.joining]) options.streams.close(stream)
+      return
+    }
+    const kept = new Map(
+      held.changes.map((change) => [change.cursor, changeIdentity(toHistoryFrame(change))]),
+    )
+    const same =
+      present >= room.cursor &&
+      kept.size === delivered.length &&
+      delivered.every((frame) => kept.get(frame.cursor) === changeIdentity(frame))
+    if (same) return
+    logger.warn(
+      { roomId: room.id, delivered: room.cursor, present, streams: room.streams.size },
+      'the database lost changes of the room that were delivered; its streams reload',
+    )
+    counters.historyReloads += room.streams.size
+    room.cursor = present
+    room.recent = createRecentChanges(recentBytes, present)
+    for (const stream of room.streams) delivery.sendReload(stream, room.id, present, 'history_changed')
+    // Streams still replaying may have been sent what is gone: they resume, and are told then.
+    for (const stream of room.joining) options.streams.close(stream)
   }
 
   function onMessage(payload: string): void {
@@ -304,7 +353,7 @@ export function createHub(options: HubOptions) {
       [channels.members]: (payload) => void onMemberRemoved(payload),
       [channels.events]: onRoomEvent,
     },
-    onListen: () => void catchUp(),
+    onListen: (newHistory) => void catchUp(newHistory),
   }
 
   return {
@@ -331,4 +380,15 @@ export function createHub(options: HubOptions) {
         .slice(0, limit)
     },
   }
+}
+
+/**
+ * What names a change however its message changed since: a message or edit is delivered as
+ * the message was then and read back as it is now (edited, deleted), so those are named by
+ * the message's id and creation time, which no later change alters; the rest by their data.
+ */
+function changeIdentity(frame: HistoryFrame): string {
+  if (frame.event !== 'message' && frame.event !== 'edit') return `${frame.event}:${frame.json}`
+  const message = JSON.parse(frame.json) as { id: number; created_at: string }
+  return `${frame.event}:${message.id}:${message.created_at}`
 }

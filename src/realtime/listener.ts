@@ -8,8 +8,13 @@ import { CHECK_CHANNEL, ringListener, UnheardError, unheardError } from './liste
 export interface ListenerConsumer {
   /** Channel name → what to do with each payload on it. */
   channels: Record<string, (payload: string) => void>
-  /** Called each time LISTEN is (re-)established: notifications sent before it were lost. */
-  onListen: () => void
+  /**
+   * Called each time LISTEN is (re-)established: notifications sent before it were lost.
+   * `newHistory` is true when the server is not the one last listened to, or has since
+   * started a new timeline (a standby was promoted, a backup restored): what was read
+   * before may be missing there, so cursors handed out may name other changes.
+   */
+  onListen: (newHistory: boolean) => void
 }
 
 export interface ListenerOptions {
@@ -83,6 +88,9 @@ export function createListener(options: ListenerOptions): Listener {
   const checks = new Map<string, () => void>()
   handlers.set(CHECK_CHANNEL, [(payload) => checks.get(payload)?.()])
   let heardOnce = false
+  /** The history (cluster and timeline) of the server listened to last, and of the one being connected. */
+  let history: string | undefined
+  let connectedHistory: string | undefined
   let reconnects = 0
   let client: postgres.Sql | undefined
   let listening = false
@@ -114,10 +122,18 @@ export function createListener(options: ListenerOptions): Listener {
     } as postgres.Options<Record<string, postgres.PostgresType>>)
     client = sql
     try {
-      // LISTEN is refused during recovery; asked first, a standby is reported as one.
-      const [state] = await sql<{ in_recovery: boolean }[]>`select pg_is_in_recovery() as in_recovery`
+      // LISTEN is refused during recovery; asked first, a standby is reported as one. A
+      // primary's history is its cluster's identifier and the timeline it writes, read from
+      // the name of its current WAL file: a promotion starts a new one there at once, where
+      // pg_control_checkpoint() waits for a checkpoint. Any role may read both.
+      const [state] = await sql<{ in_recovery: boolean; history: string | null }[]>`
+        select pg_is_in_recovery() as in_recovery,
+               case when pg_is_in_recovery() then null
+               else (select system_identifier::text from pg_control_system())
+                    || '/' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) end as history`
       recovery = state?.in_recovery === true
       if (recovery) throw new Error('the listener reached a standby, which cannot LISTEN')
+      connectedHistory = state?.history ?? undefined
       for (const channel of handlers.keys()) {
         await sql.unsafe(`listen "${channel.replace(/"/g, '""')}"`)
       }
@@ -140,7 +156,9 @@ export function createListener(options: ListenerOptions): Listener {
     failures = 0
     heardAt = Date.now()
     sendHeartbeat()
-    for (const consumer of options.consumers) consumer.onListen()
+    const newHistory = history !== undefined && connectedHistory !== history
+    history = connectedHistory
+    for (const consumer of options.consumers) consumer.onListen(newHistory)
   }
 
   /** Not awaited, and one at a time: the pool may wait for a primary during a failover. */

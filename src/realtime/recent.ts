@@ -15,6 +15,8 @@ export function createRecentChanges(maxBytes: number, from: number) {
   return {
     /** Whether every change after `cursor` is here. */
     covers: (cursor: number) => cursor >= coveredFrom,
+    /** The cursor the window starts after: it holds every change after it. */
+    from: () => coveredFrom,
     /** The changes after `cursor`, oldest first. */
     after(cursor: number): HistoryFrame[] {
       let start = entries.length

@@ -1,4 +1,4 @@
-import { fetchChangesAfter, type PageBound, prunedCursor } from '../chat/changes.js'
+import { fetchChangesAfter, lastCursor, type PageBound, prunedCursor } from '../chat/changes.js'
 import type { Db } from '../db/client.js'
 import type { RoomDelivery, RoomStream } from './delivery.js'
 import type { RecentChanges } from './recent.js'
@@ -76,12 +76,21 @@ export function createResume<Room extends ResumableRoom>(options: ResumeOptions<
    * stream, then calls `join` in the same tick as the last check that the stream has
    * reached the room's cursor. The cursor only moves together with a write to every joined
    * stream, so nothing is skipped or sent twice. A stream resuming from before what the
-   * database keeps is sent `reload` instead, and joins live at the room's cursor, in the
-   * same tick.
+   * database keeps, or from beyond anything it holds (its history went back in a failover,
+   * or the id was made up), is sent `reload` instead, and joins live at the room's cursor,
+   * in the same tick.
    */
   async function catchUp(stream: RoomStream, room: Room, afterCursor: number | undefined, join: () => void) {
-    // Joining below the resume point would send this stream what it already has.
-    if (afterCursor !== undefined && afterCursor > room.cursor) await options.deliveredUpTo(room)
+    if (afterCursor !== undefined && afterCursor > room.cursor) {
+      // Joining below the resume point would send this stream what it already has.
+      await options.deliveredUpTo(room)
+      if (afterCursor > room.cursor && afterCursor > (await lastCursor(db, room.id))) {
+        counters.reloads++
+        delivery.sendReload(stream, room.id, room.cursor, 'history_changed')
+        join()
+        return
+      }
+    }
     let cursor = Math.min(afterCursor ?? room.cursor, room.cursor)
     while (!stream.closed && cursor < room.cursor) {
       if (room.recent.covers(cursor)) {

@@ -120,8 +120,8 @@ export function createUserFeed(options: UserFeedOptions) {
         while (more && !subscriber.closed) {
           const page = await userEventsAfter(db, subscriber, subscriber.delivered, batchSize)
           if (page.tooOld) {
-            // What happened since its cursor is no longer kept: it goes on from the present.
-            const reload = { reason: 'cursor_too_old', cursor: page.present } as const
+            // What happened since its cursor cannot be read: it goes on from the present.
+            const reload = { reason: page.reason, cursor: page.present }
             streams.send(subscriber, encodeEventFrame('reload', reload))
             subscriber.delivered = page.present
             continue
@@ -153,7 +153,11 @@ export function createUserFeed(options: UserFeedOptions) {
     }
   }
 
-  /** After LISTEN is back: notices sent meanwhile are lost, so every stream reads. */
+  /**
+   * After LISTEN is back: notices sent meanwhile are lost, so every stream reads. One whose
+   * cursor is beyond the user's on a new history (a failover lost the last commits) is sent
+   * `reload` by that read.
+   */
   function onListen(): void {
     for (const subscribers of byUser.values()) for (const subscriber of subscribers) void read(subscriber)
   }

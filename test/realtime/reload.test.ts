@@ -107,3 +107,35 @@ describe('resuming from before the retention window', () => {
     expect(seen).toEqual(['reload - {"reason":"cursor_too_old","cursor":2}', 'mention 3 again @uma'])
   })
 })
+
+// A cursor beyond anything the database holds names changes it never had: its history went
+// back (a failover to a standby that lacked the last commits) or the id was made up. Joined
+// live as it was, the stream would skip the changes that reuse those cursors.
+describe('resuming from beyond the database', () => {
+  it('sends a room stream reload with history_changed, then every new change', async () => {
+    const roomId = await createRoom(server, 'ahead-room')
+    await post(roomId, 'one')
+    await post(roomId, 'two')
+
+    const ahead = await record(`/rooms/${roomId}/stream`, 'reader', '5')
+    const exact = await record(`/rooms/${roomId}/stream`, 'reader', '2')
+    await post(roomId, 'three') // 3
+    await until(() => ahead.length === 2 && exact.length === 1, 'the new message on both streams')
+
+    expect(ahead).toEqual([
+      `reload - {"room_id":${roomId},"reason":"history_changed","cursor":2}`,
+      'message 3 three',
+    ])
+    expect(exact).toEqual(['message 3 three'])
+  })
+
+  it('sends a user stream reload with history_changed, then every new event', async () => {
+    const roomId = await createRoom(server, 'ahead-user')
+    await server.request(`/rooms/${roomId}/join`, { method: 'POST', as: 'ulla' }) // ulla's 1: added
+    const seen = await record('/me/stream', 'ulla', '7')
+    await post(roomId, 'hi @ulla') // 2
+    await until(() => seen.length === 2, 'the reload and the mention')
+
+    expect(seen).toEqual(['reload - {"reason":"history_changed","cursor":1}', 'mention 2 hi @ulla'])
+  })
+})
