@@ -35,6 +35,12 @@ export const configSchema = z.object({
   LISTEN_DATABASE_URL: optionalText.pipe(z.string().refine(isDatabaseUrl, 'Invalid URL').optional()),
   // `transaction` when DATABASE_URL goes through a transaction-mode pooler such as PgBouncer.
   DATABASE_POOLER: z.enum(['none', 'transaction']).default('none'),
+  // Streaming standbys (one host or several) for the reads that tolerate a little lag:
+  // history, reactions, the lobby, mentions and search (src/db/read-pool.ts).
+  READ_DATABASE_URL: optionalText.pipe(z.string().refine(isDatabaseUrl, 'Invalid URL').optional()),
+  // Reads that carry no position use a standby only while it has replayed everything the
+  // primary had written this long ago.
+  READ_MAX_LAG_MS: int(100, 3_600_000).default(2_000),
   DATA_DIR: z.string().min(1).default('.data'),
   MIGRATE_ON_START: bool.default(true),
   DB_POOL_MAX: int(1, 1000).default(10),
@@ -154,6 +160,11 @@ export function loadConfig(env: Env = process.env): Config {
 function checkPooler(config: Config): void {
   if (config.LISTEN_DATABASE_URL && !config.DATABASE_URL) {
     throw new ConfigError('Invalid configuration: LISTEN_DATABASE_URL needs DATABASE_URL')
+  }
+  if (config.READ_DATABASE_URL && !config.DATABASE_URL) {
+    throw new ConfigError(
+      'Invalid configuration: READ_DATABASE_URL needs DATABASE_URL, whose standbys it names',
+    )
   }
   if (config.DATABASE_POOLER === 'transaction' && !config.LISTEN_DATABASE_URL) {
     throw new ConfigError(

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { ReadPool } from './db/read-pool.js'
 import type { Hub } from './realtime/hub.js'
 import type { Listener } from './realtime/listener.js'
 import type { Streams } from './realtime/streams.js'
@@ -7,6 +8,7 @@ interface Sources {
   hub: Pick<Hub, 'stats' | 'topRooms'>
   streams: Pick<Streams, 'stats'>
   listener: Pick<Listener, 'isListening' | 'reconnects'>
+  reads: Pick<ReadPool, 'stats'>
 }
 
 interface Readings {
@@ -19,7 +21,7 @@ interface Readings {
  * The Prometheus registry of one Parley instance. The realtime figures are read when
  * scraped, so the delivery path only pays for the lag histogram, once per message.
  */
-export function createMetrics(getSources: () => Sources) {
+export function createMetrics(getSources: () => Sources, { readReplicas = false } = {}) {
   const read = (): Readings => {
     const { hub, streams, listener } = getSources()
     return {
@@ -94,6 +96,8 @@ export function createMetrics(getSources: () => Sources) {
     (r) => r.streams.dropped,
   )
 
+  if (readReplicas) registerReplicaMetrics(registry, () => getSources().reads.stats())
+
   const deliveryLag = new Histogram({
     name: 'parley_delivery_lag_seconds',
     help: 'From the inserting transaction’s start (created_at) to the write to subscribers',
@@ -117,3 +121,54 @@ export function createMetrics(getSources: () => Sources) {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>
+
+/** The read replicas' figures (READ_DATABASE_URL), read from the read pool when scraped. */
+function registerReplicaMetrics(registry: Registry, stats: () => ReturnType<ReadPool['stats']>) {
+  const perReplica = (name: string, help: string, pick: (replica: ReplicaStats) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['replica'],
+      registers: [registry],
+      collect() {
+        this.reset()
+        for (const replica of stats().replicas) this.set({ replica: replica.name }, pick(replica))
+      },
+    })
+  perReplica(
+    'parley_replica_up',
+    '1 while the standby (its place in READ_DATABASE_URL) answers its probe',
+    (r) => (r.up ? 1 : 0),
+  )
+  perReplica(
+    'parley_replica_lag_seconds',
+    'At the last probe: 0 if the standby had replayed all it received, else the age of the last transaction it replayed',
+    (r) => r.lagSeconds,
+  )
+  perReplica(
+    'parley_replica_lag_bytes',
+    'At the last probe: WAL the primary had written that the standby had not yet replayed',
+    (r) => r.lagBytes,
+  )
+  new Counter({
+    name: 'parley_replica_reads_total',
+    help: 'Reads served by a standby',
+    registers: [registry],
+    collect() {
+      this.reset()
+      this.inc(stats().served)
+    },
+  })
+  new Counter({
+    name: 'parley_replica_fallbacks_total',
+    help: "Reads a standby could have served that went to the primary: behind (it had not reached the client's position or the lag bound), down, conflict (cancelled by replay)",
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const [reason, count] of Object.entries(stats().fallbacks)) this.inc({ reason }, count)
+    },
+  })
+}
+
+type ReplicaStats = ReturnType<ReadPool['stats']>['replicas'][number]

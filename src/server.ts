@@ -7,6 +7,7 @@ import { type Auth, createAuth, resolveAuthOptions } from './auth/jwt.js'
 import { readableRoom } from './chat/access.js'
 import type { Config } from './config.js'
 import { createDb } from './db/client.js'
+import { createReadPool } from './db/read-pool.js'
 import { createSearchPool } from './db/search-pool.js'
 import { checkSearchConfig } from './db/search-config.js'
 import { writeSettings } from './db/settings.js'
@@ -55,7 +56,9 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
   }
   const auth = givenAuth ?? createAuth(await resolveAuthOptions(config))
   // Read at scrape time, after the hub and the listener below exist.
-  const metrics = createMetrics(() => ({ hub, streams, listener }))
+  const metrics = createMetrics(() => ({ hub, streams, listener, reads }), {
+    readReplicas: config.READ_DATABASE_URL !== undefined,
+  })
   const admission = createAdmission({
     maxStreams: config.MAX_STREAMS,
     maxStreamsPerUser: config.MAX_STREAMS_PER_USER,
@@ -113,10 +116,23 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
   }
   await presence.start()
   retention.start()
+  // History, reactions, the lobby, mentions and search, on READ_DATABASE_URL's standbys
+  // when they have what the client has seen; everything else stays on the primary.
+  const reads = createReadPool({
+    primary: db,
+    primarySearch: search.db,
+    replicaUrl: config.READ_DATABASE_URL,
+    maxLagMs: config.READ_MAX_LAG_MS,
+    poolMax: config.DB_POOL_MAX,
+    search: { max: config.SEARCH_POOL_MAX, statementTimeoutMs: config.SEARCH_TIMEOUT_MS },
+    pooler: config.DATABASE_POOLER,
+    logger,
+  })
+  reads.start()
 
   const app = createApp({
     db,
-    searchDb: search.db,
+    reads,
     posting,
     auth,
     listener,
@@ -159,7 +175,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
       const deadline = setTimeout(() => http.closeAllConnections(), config.SHUTDOWN_TIMEOUT_MS)
       await drained
       clearTimeout(deadline)
-      await Promise.all([sql.end({ timeout: 5 }), search.sql.end({ timeout: 5 })])
+      await Promise.all([sql.end({ timeout: 5 }), search.sql.end({ timeout: 5 }), reads.stop()])
     })()
     return closing
   }

@@ -26,6 +26,8 @@ describe('loadConfig', () => {
       DATABASE_URL: undefined,
       LISTEN_DATABASE_URL: undefined,
       DATABASE_POOLER: 'none',
+      READ_DATABASE_URL: undefined,
+      READ_MAX_LAG_MS: 2_000,
       DATA_DIR: '.data',
       MIGRATE_ON_START: true,
       DB_POOL_MAX: 10,
@@ -134,6 +136,14 @@ describe('loadConfig', () => {
   it('refuses production without a JWT key', () => {
     const { message } = configError({ NODE_ENV: 'production', DATABASE_URL })
     expect(message).toMatch(/JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL/)
+  })
+
+  it('accepts standbys in READ_DATABASE_URL, and refuses them without DATABASE_URL', () => {
+    const READ_DATABASE_URL = 'postgres://parley@replica1:5432,replica2:5432/parley'
+    expect(loadConfig({ DATABASE_URL, READ_DATABASE_URL })).toMatchObject({ READ_DATABASE_URL })
+    expect(configError({ READ_DATABASE_URL }).message).toBe(
+      'Invalid configuration: READ_DATABASE_URL needs DATABASE_URL, whose standbys it names',
+    )
   })
 
   it('refuses production with a JWT key but without DATABASE_URL', () => {

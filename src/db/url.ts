@@ -34,6 +34,12 @@ export function isDatabaseUrl(text: string): boolean {
   })
 }
 
+/** One URL per server the URL names, in its order, each with the rest of the URL. */
+export function hostUrls(url: string): string[] {
+  const { before, hosts, after } = splitHosts(url)
+  return hosts.map((host) => `${before}${host}${after}`)
+}
+
 /** Whether the URL names more than one server. */
 export function namesSeveralHosts(url: string): boolean {
   return SCHEME.test(url) && splitHosts(url).hosts.length > 1

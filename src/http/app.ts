@@ -9,6 +9,7 @@ import { redeemStreamTicket } from '../auth/tickets.js'
 import type { Posting } from '../chat/posting.js'
 import type { Config, DevSignInSettings } from '../config.js'
 import type { Db } from '../db/client.js'
+import type { ReadPool } from '../db/read-pool.js'
 import type { Metrics } from '../metrics.js'
 import type { Listener } from '../realtime/listener.js'
 import type { Presence } from '../realtime/presence.js'
@@ -36,8 +37,8 @@ import { registerStreamTickets } from './routes/stream-tickets.js'
 
 export interface AppDeps {
   db: Db
-  /** The search pool (db/search-pool.ts): GET /search runs on it alone. */
-  searchDb: Db
+  /** Where reads that tolerate a little lag run, searches included (db/read-pool.ts). */
+  reads: ReadPool
   posting: Posting
   auth: Auth
   listener: Listener

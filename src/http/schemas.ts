@@ -17,6 +17,17 @@ export const RoomIdParams = z.object({
 /** A seq in a query string: a non-negative integer. */
 export const seqParam = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
 
+/**
+ * `min_cursor`: a position the client already holds (a change cursor of the room, or of the
+ * caller's own events), so that a read replica behind it does not answer (db/read-pool.ts).
+ */
+export const minCursorParam = (description: string) => seqParam.optional().openapi({ description })
+
+/** What a room page's min_cursor holds. */
+export const roomMinCursor = minCursorParam(
+  "The room's change cursor the client already holds (a stream's last `id:`, an earlier page's `cursor`): the answer is never older",
+)
+
 export const MessageParams = RoomIdParams.extend({
   seq: z
     .string()

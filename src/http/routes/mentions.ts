@@ -3,7 +3,7 @@ import { listMentions } from '../../chat/mentions.js'
 import { MentionPageSchema } from '../../wire.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
-import { bearerSecurity, cursorParam, errorResponses, jsonContent } from '../schemas.js'
+import { bearerSecurity, cursorParam, errorResponses, jsonContent, minCursorParam } from '../schemas.js'
 
 // A page ends before a message id; handed out as base64url so clients treat it as opaque.
 const encodeCursor = (messageId: number) => Buffer.from(String(messageId)).toString('base64url')
@@ -17,6 +17,9 @@ function parseCursor(text: string): number | undefined {
 export const MentionsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: cursorParam(parseCursor),
+  min_cursor: minCursorParam(
+    "The caller's event cursor the client already holds (an `id:` of GET /me/stream, or GET /me/cursor): the answer is never older",
+  ),
 })
 
 const list = createRoute({
@@ -28,10 +31,13 @@ const list = createRoute({
   responses: { 200: jsonContent(MentionPageSchema, 'The mentions'), ...errorResponses },
 })
 
-export function registerMentions(app: OpenAPIHono<AppEnv>, { db }: AppDeps) {
+export function registerMentions(app: OpenAPIHono<AppEnv>, { reads }: AppDeps) {
   app.openapi(list, async (c) => {
-    const { limit, cursor } = c.req.valid('query')
-    const page = await listMentions(db, c.get('identity'), { limit, before: cursor })
+    const { limit, cursor, min_cursor } = c.req.valid('query')
+    const viewer = c.get('identity')
+    const page = await reads.forUser({ userId: viewer.userId, cursor: min_cursor }, (from) =>
+      listMentions(from, viewer, { limit, before: cursor }),
+    )
     const next = page.nextBefore === undefined ? null : encodeCursor(page.nextBefore)
     return c.json({ mentions: page.mentions, next_cursor: next }, 200)
   })

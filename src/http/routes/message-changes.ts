@@ -20,6 +20,7 @@ import {
   jsonContent,
   MessageParams,
   messageNotFoundResponse,
+  roomMinCursor,
 } from '../schemas.js'
 import { PostMessageBody } from './messages.js'
 
@@ -107,6 +108,7 @@ const unreact = reactionRoute('delete', 'Take back a reaction (absent: no change
 export const ReactionsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(100),
   cursor: cursorParam(parseReactionCursor, 2_000),
+  min_cursor: roomMinCursor,
 })
 
 const reactions = createRoute({
@@ -122,7 +124,7 @@ const reactions = createRoute({
   },
 })
 
-export function registerMessageChanges(app: OpenAPIHono<AppEnv>, { db, config }: AppDeps) {
+export function registerMessageChanges(app: OpenAPIHono<AppEnv>, { db, reads, config }: AppDeps) {
   const limit = { count: config.RATE_LIMIT_CHANGES, windowMs: config.RATE_LIMIT_WINDOW_MS }
   const checkRate = (userId: string) =>
     requireToken(db, 'change', userId, limit, 'Too many edits and reactions')
@@ -158,8 +160,11 @@ export function registerMessageChanges(app: OpenAPIHono<AppEnv>, { db, config }:
 
   app.openapi(reactions, async (c) => {
     const { id, seq } = c.req.valid('param')
-    const { limit, cursor } = c.req.valid('query')
+    const { limit, cursor, min_cursor } = c.req.valid('query')
     await requireReadableRoom(db, id, c.get('identity'))
-    return c.json(await listReactions(db, id, seq, { limit, after: cursor }), 200)
+    const page = await reads.forRoom({ roomId: id, seq, cursor: min_cursor }, (from) =>
+      listReactions(from, id, seq, { limit, after: cursor }),
+    )
+    return c.json(page, 200)
   })
 }

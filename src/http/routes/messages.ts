@@ -14,6 +14,7 @@ import {
   MessageParams,
   messageNotFoundResponse,
   RoomIdParams,
+  roomMinCursor,
   seqParam,
 } from '../schemas.js'
 import { bodyText, trimmedText } from '../text.js'
@@ -45,11 +46,13 @@ export const MessagesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   before: seqParam.optional(),
   after: seqParam.optional(),
+  min_cursor: roomMinCursor,
 })
 
 export const RepliesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   after: seqParam.optional(),
+  min_cursor: roomMinCursor,
 })
 
 const list = createRoute({
@@ -107,11 +110,16 @@ const post = createRoute({
   },
 })
 
-export function registerMessages(app: OpenAPIHono<AppEnv>, { db, posting }: AppDeps) {
+export function registerMessages(app: OpenAPIHono<AppEnv>, { db, reads, posting }: AppDeps) {
   app.openapi(list, async (c) => {
     const { id } = c.req.valid('param')
+    const query = c.req.valid('query')
     await requireReadableRoom(db, id, c.get('identity'))
-    const page = await listMessages(db, id, c.req.valid('query'))
+    // The client holds `after`, and every seq below `before`.
+    const seq = Math.max(query.after ?? 0, (query.before ?? 0) - 1)
+    const page = await reads.forRoom({ roomId: id, seq, cursor: query.min_cursor }, (from) =>
+      listMessages(from, id, query),
+    )
     return c.json({ messages: page.messages, has_more: page.hasMore, cursor: page.cursor }, 200)
   })
 
@@ -125,9 +133,13 @@ export function registerMessages(app: OpenAPIHono<AppEnv>, { db, posting }: AppD
 
   app.openapi(replies, async (c) => {
     const { id, seq } = c.req.valid('param')
+    const query = c.req.valid('query')
     await requireReadableRoom(db, id, c.get('identity'))
-    if (!(await findMessage(db, id, seq))) throw messageNotFound(seq)
-    const page = await listReplies(db, id, seq, c.req.valid('query'))
+    const position = { roomId: id, seq: Math.max(seq, query.after ?? 0), cursor: query.min_cursor }
+    const page = await reads.forRoom(position, async (from) => {
+      if (!(await findMessage(from, id, seq))) throw messageNotFound(seq)
+      return listReplies(from, id, seq, query)
+    })
     return c.json({ messages: page.messages, has_more: page.hasMore, cursor: page.cursor }, 200)
   })
 

@@ -77,10 +77,11 @@ const get = createRoute({
   responses: { 200: jsonContent(RoomSchema, 'The room'), ...errorResponses, ...notFoundResponse },
 })
 
-export function registerRooms(app: OpenAPIHono<AppEnv>, { db, config }: AppDeps) {
+export function registerRooms(app: OpenAPIHono<AppEnv>, { db, reads, config }: AppDeps) {
   app.openapi(list, async (c) => {
     const { limit, cursor, q, kind } = c.req.valid('query')
-    const page = await listRooms(db, c.get('identity'), { limit, after: cursor, q: q || undefined, kind })
+    const request = { limit, after: cursor, q: q || undefined, kind }
+    const page = await reads.fresh((from) => listRooms(from, c.get('identity'), request))
     return c.json({ rooms: page.rooms, next_cursor: page.nextCursor }, 200)
   })
 

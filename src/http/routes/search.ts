@@ -62,7 +62,7 @@ const search = createRoute({
   },
 })
 
-export function registerSearch(app: OpenAPIHono<AppEnv>, { db, searchDb, config }: AppDeps) {
+export function registerSearch(app: OpenAPIHono<AppEnv>, { db, reads, config }: AppDeps) {
   // Per app, so per instance: see createSearchLimiter and createSearchAdmission.
   const limiter = createSearchLimiter({
     count: config.RATE_LIMIT_SEARCHES,
@@ -87,7 +87,10 @@ export function registerSearch(app: OpenAPIHono<AppEnv>, { db, searchDb, config 
       const signal = c.req.raw.signal
       await slot.start(signal)
       const request = { q, sort, limit, roomId: room, from, before, after, cursor }
-      return c.json(await searchMessages(searchDb, viewer, config.SEARCH_CONFIG, request, signal), 200)
+      const page = await reads.search((from) =>
+        searchMessages(from, viewer, config.SEARCH_CONFIG, request, signal),
+      )
+      return c.json(page, 200)
     } finally {
       slot.release()
     }
