@@ -1,4 +1,3 @@
-import type { StreamTicket } from '../src/wire.js'
 import { backoffDelay, DEFAULT_BACKOFF, retryAfterDelay } from './backoff.js'
 import { createCursors } from './cursors.js'
 import { ParleyError, StreamClosedError, toParleyError } from './errors.js'
@@ -117,37 +116,36 @@ export function openStream(
     }
   }
 
-  /** One connection, from buying its ticket to the end of its body. */
+  /**
+   * One connection, to the end of its body. It sends the token in the Authorization header,
+   * as every call does: fetch can, so the token stays out of the URL without a stream ticket
+   * (which EventSource needs), and a reconnect costs one request, not two and two writes.
+   */
   async function connect(opened: () => void): Promise<Next> {
     const abort = new AbortController()
     connection = abort
     let ending: Next = { retry: 'backoff' }
-    let ticket: string | undefined
     try {
-      // After `expired` the token is renewed here, once, so the ticket's call must not renew
-      // it again: either way, a 401 there is a renewed token refused.
+      // After `expired` the token is renewed here, once, so the calls below must not renew
+      // it again: either way, a 401 is then a renewed token refused.
       const renewed = renew
       if (renewed) await transport.token(true)
       renew = false
       await startFromKnownPoints(abort.signal, !renewed)
-      ;({ ticket } = await transport.json<StreamTicket>(
-        'POST',
-        '/stream-tickets',
-        { signal: abort.signal },
+      const response = await transport.send(
+        'GET',
+        streamPath(),
+        { query: streamQuery(), signal: abort.signal },
         !renewed,
-      ))
-      const response = await transport.fetch(streamUrl(ticket), {
-        headers: { accept: 'text/event-stream' },
-        signal: abort.signal,
-      })
-      if (!response.ok) throw await toParleyError(response)
+      )
       opened()
       setState('open')
       await read(response, abort, (next) => (ending = next))
       return ending
     } catch (error) {
       if (closed) return { stop: 'closed' }
-      const refused = ticket === undefined && error instanceof ParleyError && error.status === 401
+      // send() has renewed the token once already: a 401 now is final.
+      const refused = error instanceof ParleyError && error.status === 401
       return refused ? { stop: 'unauthorized', error } : afterFailure(error)
     } finally {
       abort.abort()
@@ -168,16 +166,15 @@ export function openStream(
     }
   }
 
-  /**
-   * The cursor goes in `last_event_id`, which the server reads like the Last-Event-ID
-   * header: a custom header would make a browser's cross-origin request need a preflight.
-   */
-  function streamUrl(ticket: string): string {
-    const query = { ticket, last_event_id: cursors.lastEventId(rooms) }
-    if (target.user) return transport.url('/me/stream', query)
-    return multi
-      ? transport.url('/stream', { rooms: rooms.join(','), ...query })
-      : transport.url(`/rooms/${rooms[0]}/stream`, query)
+  function streamPath(): string {
+    if (target.user) return '/me/stream'
+    return multi ? '/stream' : `/rooms/${rooms[0]}/stream`
+  }
+
+  /** The cursor goes in `last_event_id`, which the server reads like the Last-Event-ID header. */
+  function streamQuery(): Record<string, string | undefined> {
+    const last_event_id = cursors.lastEventId(rooms)
+    return multi ? { rooms: rooms.join(','), last_event_id } : { last_event_id }
   }
 
   function afterFailure(error: unknown): Next {
@@ -186,9 +183,7 @@ export function openStream(
     if ((error.status === 429 || error.status === 503) && error.retryAfter !== undefined) {
       return { retry: 'after', seconds: error.retryAfter, error }
     }
-    // A 401 here refused the ticket, just bought with a token the server accepted: try anew.
-    const transient =
-      error.status === 401 || error.status === 408 || error.status === 429 || error.status >= 500
+    const transient = error.status === 408 || error.status === 429 || error.status >= 500
     return transient ? { retry: 'backoff', error } : { stop: 'refused', error }
   }
 

@@ -1,6 +1,6 @@
 // @ts-check
 // One stream per open room, from the client library (parley-client.js): it opens each
-// connection with a single-use ticket, so the token never appears in a URL, resumes after
+// connection with the token in its Authorization header, never in a URL, resumes after
 // the last change received (each change to the room's history carries the room's change
 // cursor), renews the token when the stream says it expired, and backs off with jitter
 // between attempts. This file only translates its events for the room view.
