@@ -33,7 +33,13 @@ export type UserEvents = { [Name in UserEventName]: UserEventData<Name> } & {
 }
 
 /** The user's stream's events that carry its cursor. */
-export const USER_EVENTS: ReadonlySet<string> = new Set<UserEventName>(['mention', 'dm', 'added', 'removed'])
+export const USER_EVENTS: ReadonlySet<string> = new Set<UserEventName>([
+  'mention',
+  'dm',
+  'added',
+  'removed',
+  'webhook_disabled',
+])
 
 export interface EventMeta {
   /** The frame's `id:`: the room's change cursor, or a multi-room cursor `1:5,2:9`; history events only. */

@@ -47,6 +47,7 @@ export function renderContent(message, { me, canModerate, parent, mine }) {
       'div',
       { class: 'meta' },
       h('span', { class: 'author', text: message.user_name }),
+      message.bot ? [' ', h('span', { class: 'bot-badge', title: 'Posted by a bot', text: 'bot' })] : null,
       ' ',
       timeElement(message.created_at),
       message.edited_at && !deleted

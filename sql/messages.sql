@@ -148,7 +148,7 @@ BEGIN
            jsonb_build_object('id', d.id, 'user_id', d.user_id, 'user_name', d.user_name,
                               'created_at', d.created_at, 'edited_at', d.edited_at,
                               'deleted_at', coalesce(d.deleted_at, now()),
-                              'reply_to', d.reply_to, 'reply_count', d.reply_count)
+                              'reply_to', d.reply_to, 'reply_count', d.reply_count, 'bot', d.bot)
       FROM deleted_messages d JOIN bumped b ON b.id = d.room_id
   )
   SELECT count(pg_notify('parley_messages', b.id::text || ':' || b.last_cursor::text))

@@ -93,6 +93,20 @@ export const configSchema = z.object({
   TYPING_THROTTLE_MS: int(0, 60_000).default(2_000),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
   METRICS_TOKEN: optionalText.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  // Webhooks (docs/webhooks.md): how many endpoints one user may own, and create per hour.
+  WEBHOOKS_PER_USER: int(0, 10_000).default(10),
+  WEBHOOKS_PER_HOUR: int(0, 1_000_000).default(20),
+  // Endpoints on loopback, private, link-local or metadata addresses are refused unless this is set.
+  WEBHOOK_ALLOW_PRIVATE: bool.default(false),
+  WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(10_000),
+  WEBHOOK_CONCURRENCY: int(1, 1_000).default(16),
+  WEBHOOK_POLL_MS: int(10, 600_000).default(1_000),
+  WEBHOOK_RETRY_BASE_MS: int(10, 86_400_000).default(5_000),
+  WEBHOOK_RETRY_MAX_MS: int(10, 86_400_000).default(3_600_000),
+  WEBHOOK_DISABLE_AFTER_MS: int(1_000, 30 * 86_400_000).default(86_400_000),
+  WEBHOOK_ROTATION_GRACE_MS: int(0, 30 * 86_400_000).default(86_400_000),
+  WEBHOOK_MAX_PAYLOAD_BYTES: int(1_024, 10 * 1024 * 1024).default(65_536),
+  WEBHOOK_LOG_RETENTION_MS: int(1_000, 3_650 * 86_400_000).default(7 * 86_400_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['auto', 'pretty', 'json']).default('auto'),
 })

@@ -23,6 +23,7 @@ import { createPresence } from './realtime/presence.js'
 import { createRoomSessions } from './realtime/session.js'
 import { createStreams } from './realtime/streams.js'
 import { createUserFeed } from './realtime/user-feed.js'
+import { createWebhookDispatcher } from './webhooks/dispatcher.js'
 
 export interface ServerOptions {
   config: Config
@@ -80,9 +81,10 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     mayRead: async (roomId, stream) => (await readableRoom(db, roomId, stream)) !== undefined,
   })
   const userFeed = createUserFeed({ db, logger, streams })
+  const webhooks = createWebhookDispatcher({ db, logger, settings: config })
   const listener = createListener({
     url: config.LISTEN_DATABASE_URL ?? databaseUrl,
-    consumers: [hub.listens, userFeed.listens],
+    consumers: [hub.listens, userFeed.listens, webhooks.listens],
     probeMs: config.LISTENER_PROBE_MS,
     pool: sql,
     onDown: (error) => logger.warn({ err: error.message }, 'listener connection lost; reconnecting'),
@@ -106,6 +108,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     sql,
     logger,
     retentionMs: config.RETENTION_MS,
+    webhookLogMs: config.WEBHOOK_LOG_RETENTION_MS,
     everyMs: config.RETENTION_SWEEP_MS,
   })
   try {
@@ -116,6 +119,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
   }
   await presence.start()
   retention.start()
+  webhooks.start()
   // History, reactions, the lobby, mentions and search, on READ_DATABASE_URL's standbys
   // when they have what the client has seen; everything else stays on the primary.
   const reads = createReadPool({
@@ -169,7 +173,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
       hub.stop()
       userFeed.stop()
       await listener.stop()
-      await presence.stop()
+      await Promise.all([presence.stop(), webhooks.stop()])
       await retention.stop()
       http.closeIdleConnections()
       const deadline = setTimeout(() => http.closeAllConnections(), config.SHUTDOWN_TIMEOUT_MS)
@@ -192,6 +196,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     admission,
     presence,
     retention,
+    webhooks,
     metrics,
     auth,
     close,

@@ -29,6 +29,7 @@ export const MessageSchema = z
     mentions: z.array(z.string()).meta({
       description: 'The users named as @user_id in the body who may read the room, in order of first mention',
     }),
+    bot: z.boolean().meta({ description: 'Posted by a bot: its token carried `"bot": true`' }),
   })
   .meta({ id: 'Message' })
 
@@ -234,6 +235,8 @@ export const userEvents = {
   dm: z.strictObject({ room: RoomRefSchema, message: MessageSchema }),
   added: z.strictObject({ room: RoomRefSchema }),
   removed: z.strictObject({ room_id: roomId }),
+  // One of the user's webhook endpoints kept failing and was disabled (docs/webhooks.md).
+  webhook_disabled: z.strictObject({ webhook_id: z.number().int() }),
 }
 
 /**

@@ -14,6 +14,8 @@ export interface Identity {
   expiresAt: number
   /** The token's roles claim includes the admin role: may read and manage every room. */
   isAdmin: boolean
+  /** The token says its holder is a bot (`"bot": true`): its messages say so. */
+  isBot?: boolean
 }
 
 export interface Auth {
@@ -21,7 +23,7 @@ export interface Auth {
   /** How many verified tokens are remembered now. */
   cachedTokens(): number
   /** Present only when the key is a shared secret (HS256), which can sign as well as verify. */
-  signToken?: (claims: { sub: string; name?: string }, ttl?: string) => Promise<string>
+  signToken?: (claims: { sub: string; name?: string; bot?: boolean }, ttl?: string) => Promise<string>
 }
 
 /** A token that failed verification; `reason` is safe to show to the caller. */
@@ -117,6 +119,7 @@ export function createAuth(options: AuthOptions): Auth {
         userName: name,
         expiresAt: (payload.exp ?? 0) * 1000,
         isAdmin: roles.includes(options.adminRole ?? 'admin'),
+        isBot: payload.bot === true,
       }
     } catch (error) {
       throw toInvalidToken(error)
@@ -130,7 +133,7 @@ export function createAuth(options: AuthOptions): Auth {
     verifyToken,
     cachedTokens,
     signToken: async (claims, ttl = '12h') => {
-      const jwt = new SignJWT({ name: claims.name ?? claims.sub })
+      const jwt = new SignJWT({ name: claims.name ?? claims.sub, ...(claims.bot ? { bot: true } : {}) })
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setSubject(claims.sub)
         .setIssuedAt()

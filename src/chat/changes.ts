@@ -41,6 +41,8 @@ interface Tombstone {
   user_name: string
   reply_to: number | null
   reply_count: number
+  /** Absent from tombstones kept before messages carried it. */
+  bot?: boolean
 }
 
 // New messages are numbered in the messages table itself (created_cursor) and every other
@@ -176,6 +178,7 @@ function tombstoneOf(roomId: number, seq: number, row: ChangeRow): Message | und
     reply_to: kept.reply_to,
     reply_count: kept.reply_count,
     mentions: [],
+    bot: kept.bot ?? false,
   })
 }
 

@@ -14,6 +14,10 @@ export type ChatErrorCode =
   | 'search_busy'
   | 'search_timeout'
   | 'search_cancelled'
+  | 'webhook_not_found'
+  | 'too_many_webhooks'
+  | 'invalid_url'
+  | 'url_not_allowed'
 
 export class ChatError extends Error {
   constructor(

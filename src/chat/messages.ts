@@ -8,7 +8,7 @@ import { ChatError, messageNotFound, roomNotFound } from './errors.js'
 /** A message row `m` as the fields of its JSON, for statements written by hand. */
 export const MESSAGE_COLUMNS = `m.id, m.room_id, m.seq, m.user_id, m.user_name, m.body,
   ${isoText('m.created_at')} as created_at, ${isoText('m.edited_at')} as edited_at,
-  ${isoText('m.deleted_at')} as deleted_at, m.reactions, m.reply_to, m.reply_count, m.mentions`
+  ${isoText('m.deleted_at')} as deleted_at, m.reactions, m.reply_to, m.reply_count, m.mentions, m.bot`
 
 /** MESSAGE_COLUMNS for drizzle's sql templates. */
 export const messageColumns = sql.raw(MESSAGE_COLUMNS)
@@ -31,6 +31,7 @@ export function toMessage(row: MessageRecord): Message {
     reply_to: row.reply_to === null ? null : Number(row.reply_to),
     reply_count: Number(row.reply_count),
     mentions: row.mentions,
+    bot: row.bot,
   }
 }
 
@@ -42,6 +43,8 @@ export interface NewMessage {
   clientId?: string
   /** The seq of the message of the same room this one replies to. */
   replyTo?: number
+  /** Posted by a bot (its token's `bot` claim). */
+  bot?: boolean
 }
 
 /**
@@ -62,9 +65,9 @@ export async function postMessage(
   // the trigger's increment back with it; this path is only taken by concurrent retries.
   try {
     const rows = await db.execute<MessageRecord>(sql`
-      insert into messages as m (room_id, seq, created_cursor, user_id, user_name, body, client_id, reply_to)
+      insert into messages as m (room_id, seq, created_cursor, user_id, user_name, body, client_id, reply_to, bot)
       values (${input.roomId}, 0, 0, ${input.userId}, ${input.userName}, ${input.body},
-              ${input.clientId ?? null}, ${input.replyTo ?? null})
+              ${input.clientId ?? null}, ${input.replyTo ?? null}, ${input.bot ?? false})
       returning ${messageColumns}`)
     const row = rows[0]
     if (!row) throw new Error('insert returned no row')

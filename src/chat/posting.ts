@@ -59,7 +59,7 @@ const POST_BATCH = `
   with req as (
     select * from json_to_recordset($1::text::json)
       as t(ord int, room_id bigint, user_id text, user_name text, body text,
-           client_id text, reply_to bigint, is_admin boolean, allowed boolean)
+           client_id text, reply_to bigint, is_admin boolean, allowed boolean, bot boolean)
   ), parents as materialized (
     select p.room_id, p.seq from messages p
      where (p.room_id, p.seq) in (
@@ -82,8 +82,8 @@ const POST_BATCH = `
       left join messages prior on prior.user_id = r.user_id and prior.client_id = r.client_id
       left join parents parent on parent.room_id = r.room_id and parent.seq = r.reply_to
   ), inserted as (
-    insert into messages as m (room_id, seq, created_cursor, user_id, user_name, body, client_id, reply_to)
-    select room_id, 0, 0, user_id, user_name, body, client_id, reply_to
+    insert into messages as m (room_id, seq, created_cursor, user_id, user_name, body, client_id, reply_to, bot)
+    select room_id, 0, 0, user_id, user_name, body, client_id, reply_to, bot
       from decided
      -- Always true, and there for its timing: a CTE's rows are produced only as a reader
      -- pulls them, so the join in decided could lock parents between inserts (rooms before
@@ -169,6 +169,7 @@ export function createPosting({ db, logger, rateLimit, batchMax, batchMs }: Post
         reply_to: request.replyTo ?? null,
         is_admin: request.isAdmin,
         allowed: allowed[ord],
+        bot: request.bot ?? false,
       })),
     )
     const rows = (await db.$client.unsafe(POST_BATCH, [json], { prepare: true })) as unknown as OutcomeRow[]

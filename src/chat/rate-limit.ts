@@ -8,7 +8,7 @@ export interface RateLimit {
 }
 
 /** What a per-user limit counts: each is a bucket of its own. */
-export type RateAction = 'post' | 'change' | 'room' | 'member' | 'ticket'
+export type RateAction = 'post' | 'change' | 'room' | 'member' | 'ticket' | 'webhook'
 
 export interface Grant {
   /** How many of those asked for may go ahead. */

@@ -4,8 +4,10 @@ import type { Sql } from 'postgres'
 export interface RetentionOptions {
   sql: Sql
   logger: Logger
-  /** Changes, user events and mentions older than this are deleted. */
+  /** Changes, user events, room log entries and mentions older than this are deleted. */
   retentionMs: number
+  /** Webhook delivery attempts older than this are deleted (default: retentionMs). */
+  webhookLogMs?: number
   /** How often the sweep runs. */
   everyMs: number
   /** Rows deleted per statement. */
@@ -21,6 +23,8 @@ export interface SweepCounts {
   mentions: number
   rateBuckets: number
   streamTickets: number
+  roomLog: number
+  webhookDeliveries: number
 }
 
 // Each statement deletes at most `batch` rows, picked with SKIP LOCKED, so it never holds
@@ -97,6 +101,19 @@ const DELETE_STREAM_TICKETS = `
     select hash from stream_tickets where expires_at <= now()
      order by expires_at limit $1 for update skip locked)`
 
+// The room log (sql/room-log.sql) and the webhook delivery log: only webhooks read them, and
+// a webhook lane that fell behind the window goes on from what is left.
+const DELETE_ROOM_LOG = `
+  delete from room_log l using (
+    select room_id, cursor from room_log where created_at < now() - $1 * interval '1 millisecond'
+     order by created_at limit $2 for update skip locked) o
+   where l.room_id = o.room_id and l.cursor = o.cursor`
+
+const DELETE_WEBHOOK_DELIVERIES = `
+  delete from webhook_deliveries where id in (
+    select id from webhook_deliveries where created_at < now() - $1 * interval '1 millisecond'
+     order by created_at limit $2 for update skip locked)`
+
 type Pruned = { id: string; cursor: string; n: string }
 
 /**
@@ -105,7 +122,14 @@ type Pruned = { id: string; cursor: string; n: string }
  * messages, idle rate-limit buckets and expired stream tickets. user_feeds rows stay: a
  * user's cursor must never start again from 0.
  */
-export function createRetention({ sql, logger, retentionMs, everyMs, batch = 1_000 }: RetentionOptions) {
+export function createRetention({
+  sql,
+  logger,
+  retentionMs,
+  webhookLogMs = retentionMs,
+  everyMs,
+  batch = 1_000,
+}: RetentionOptions) {
   let timer: NodeJS.Timeout | undefined
   let running: Promise<SweepCounts> | undefined
   let stopped = false
@@ -141,6 +165,8 @@ export function createRetention({ sql, logger, retentionMs, everyMs, batch = 1_0
       mentions: await drain(() => deleted(DELETE_MENTIONS, [retentionMs, batch])),
       rateBuckets: await drain(() => deleted(DELETE_RATE_BUCKETS, [batch])),
       streamTickets: await drain(() => deleted(DELETE_STREAM_TICKETS, [batch])),
+      roomLog: await drain(() => deleted(DELETE_ROOM_LOG, [retentionMs, batch])),
+      webhookDeliveries: await drain(() => deleted(DELETE_WEBHOOK_DELIVERIES, [webhookLogMs, batch])),
     }
   }
 

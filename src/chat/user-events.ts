@@ -15,8 +15,9 @@ type EventRow = { [K in keyof MessageRecord]: MessageRecord[K] | null } & {
   last_cursor: string
   cursor: string | null
   kind: UserEventName
-  event_room_id: string
+  event_room_id: string | null
   event_seq: string | null
+  webhook_id: string | null
   room_name: string | null
   room_kind: 'room' | 'dm' | null
   readable: boolean
@@ -58,7 +59,7 @@ export async function userEventsAfter(
       from (select coalesce(max(pruned_cursor), 0) as pruned_cursor, coalesce(max(last_cursor), 0) as last_cursor
               from user_feeds where user_id = ${viewer.userId}) f
       left join lateral (
-        select e.cursor, e.kind, e.room_id as event_room_id, e.seq as event_seq,
+        select e.cursor, e.kind, e.room_id as event_room_id, e.seq as event_seq, e.webhook_id,
                r.name as room_name, r.kind as room_kind,
                exists (select 1 from ${readableRooms(viewer)} rr where rr.id = e.room_id) as readable,
                ${messageColumns}
@@ -85,6 +86,8 @@ export async function userEventsAfter(
 
 function toUserEvent(row: EventRow): UserEvent | undefined {
   const cursor = Number(row.cursor)
+  if (row.kind === 'webhook_disabled')
+    return { cursor, event: row.kind, data: { webhook_id: Number(row.webhook_id) } }
   const roomId = Number(row.event_room_id)
   if (row.kind === 'removed') return { cursor, event: 'removed', data: { room_id: roomId } }
   if (!row.readable || row.room_name === null || row.room_kind === null) return undefined

@@ -3,12 +3,12 @@ import { createAuth, resolveAuthOptions } from '../auth/jwt.js'
 import { loadConfig } from '../config.js'
 import { loadEnvFile } from '../env-file.js'
 
-const usage = 'Usage: npm run token -- <user id> [display name] [--ttl 1h]'
+const usage = 'Usage: npm run token -- <user id> [display name] [--ttl 1h] [--bot]'
 
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { ttl: { type: 'string', default: '12h' } },
+    options: { ttl: { type: 'string', default: '12h' }, bot: { type: 'boolean', default: false } },
   })
   const [sub, ...nameParts] = positionals
   if (!sub) throw new Error(usage)
@@ -21,7 +21,7 @@ async function main(): Promise<void> {
     )
   }
   const name = nameParts.join(' ') || undefined
-  process.stdout.write(`${await auth.signToken({ sub, name }, values.ttl)}\n`)
+  process.stdout.write(`${await auth.signToken({ sub, name, bot: values.bot }, values.ttl)}\n`)
 }
 
 main().catch((error: unknown) => {

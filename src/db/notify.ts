@@ -16,6 +16,8 @@ export const channels = {
   events: 'parley_events',
   /** A user has events up to a cursor: `<md5 of user_id>:<cursor>` (sql/user-events.sql). */
   users: 'parley_users',
+  /** A room's log has entries up to a cursor: `<room_id>:<cursor>` (sql/room-log.sql). */
+  roomLog: 'parley_room_log',
   /** A listener's heartbeat to itself, sent through the pool: `<listener id>:<n>` (realtime/listener.ts). */
   heartbeat: 'parley_heartbeat',
 } as const

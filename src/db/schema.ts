@@ -132,6 +132,9 @@ export const messages = pgTable(
     // with the text search configuration 'simple'; SEARCH_CONFIG must name the same one, and
     // sql/search-config.sql rebuilds it with another (see the README).
     searchVector: tsvector('search_vector').generatedAlwaysAs(sql`to_tsvector('simple'::regconfig, body)`),
+    // Posted with a token that says its holder is a bot (the `bot` claim); psql inserts
+    // are people unless they say otherwise.
+    bot: boolean('bot').notNull().default(false),
   },
   (table) => [
     unique('messages_room_seq_unique').on(table.roomId, table.seq),
@@ -264,16 +267,21 @@ export const userEvents = pgTable(
   {
     userId: text('user_id').notNull(),
     cursor: bigint('cursor', { mode: 'number' }).notNull(),
-    kind: text('kind', { enum: ['mention', 'dm', 'added', 'removed'] }).notNull(),
-    roomId: bigint('room_id', { mode: 'number' }).notNull(),
+    kind: text('kind', { enum: ['mention', 'dm', 'added', 'removed', 'webhook_disabled'] }).notNull(),
+    // The room of every kind but webhook_disabled, which names its endpoint instead.
+    roomId: bigint('room_id', { mode: 'number' }),
     seq: bigint('seq', { mode: 'number' }),
+    webhookId: bigint('webhook_id', { mode: 'number' }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [
     primaryKey({ columns: [table.userId, table.cursor] }),
     // The retention sweep deletes the oldest events first.
     index('user_events_created_idx').on(table.createdAt),
-    check('user_events_kind', sql`${table.kind} in ('mention', 'dm', 'added', 'removed')`),
+    check(
+      'user_events_kind',
+      sql`${table.kind} in ('mention', 'dm', 'added', 'removed', 'webhook_disabled')`,
+    ),
   ],
 )
 
@@ -377,3 +385,271 @@ export const parleySettings = pgTable('parley_settings', {
   name: text('name').primaryKey(),
   value: integer('value').notNull(),
 })
+
+/**
+ * What happens to a room besides its message history, numbered per room by
+ * room_log_heads: members added and removed (sql/room-log.sql), with psql too. Webhooks
+ * deliver it in this order; another kind of happening (a ban) is another kind here.
+ */
+export const roomLog = pgTable(
+  'room_log',
+  {
+    roomId: bigint('room_id', { mode: 'number' })
+      .notNull()
+      .references(() => rooms.id, { onDelete: 'cascade' }),
+    cursor: bigint('cursor', { mode: 'number' }).notNull(),
+    kind: text('kind').notNull(),
+    userId: text('user_id').notNull(),
+    role: text('role'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.roomId, table.cursor] }),
+    // The retention sweep deletes the oldest entries first.
+    index('room_log_created_idx').on(table.createdAt),
+  ],
+)
+
+/** Each room's newest room_log cursor, advanced under the row's lock, so cursor order is commit order. */
+export const roomLogHeads = pgTable('room_log_heads', {
+  roomId: bigint('room_id', { mode: 'number' })
+    .primaryKey()
+    .references(() => rooms.id, { onDelete: 'cascade' }),
+  lastCursor: bigint('last_cursor', { mode: 'number' }).notNull().default(0),
+})
+
+/**
+ * A URL that receives a room's changes as signed POSTs (docs/webhooks.md). `rooms` null
+ * follows every room its owner manages (every room, for an admin), now and later.
+ */
+export const webhookEndpoints = pgTable(
+  'webhook_endpoints',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedByDefaultAsIdentity(),
+    ownerId: text('owner_id').notNull(),
+    // Whether the owner registered it as an admin: Parley keeps no roles, and the endpoint
+    // acts with the rights it was registered with.
+    ownerAdmin: boolean('owner_admin').notNull().default(false),
+    url: text('url').notNull(),
+    rooms: bigint('rooms', { mode: 'number' }).array(),
+    events: text('events').array().notNull(),
+    enabled: boolean('enabled').notNull().default(true),
+    disabledReason: text('disabled_reason'),
+    // `whsec_<base64>`; during a rotation the previous one signs too, until it expires.
+    secret: text('secret').notNull(),
+    previousSecret: text('previous_secret'),
+    previousSecretExpiresAt: timestamp('previous_secret_expires_at', { withTimezone: true }),
+    // Set by the first failure after a success; an endpoint failing for long enough is disabled.
+    failingSince: timestamp('failing_since', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    index('webhook_endpoints_owner_idx').on(table.ownerId, table.id),
+    check('webhook_endpoints_url_length', sql`char_length(${table.url}) between 1 and 2048`),
+  ],
+)
+
+/**
+ * One ordered queue per (endpoint, room, lane): `changes` follows the room's change
+ * cursor (messages, edits, deletes, reactions), `log` its room_log. `cursor` is the last
+ * position delivered or passed over. An instance claims a lane with FOR UPDATE SKIP
+ * LOCKED and holds it by a lease until `lease_until`; `lease` numbers the claims, so an
+ * instance whose lease ran out cannot move a cursor another instance now holds.
+ */
+export const webhookLanes = pgTable(
+  'webhook_lanes',
+  {
+    endpointId: bigint('endpoint_id', { mode: 'number' })
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
+    roomId: bigint('room_id', { mode: 'number' })
+      .notNull()
+      .references(() => rooms.id, { onDelete: 'cascade' }),
+    lane: text('lane', { enum: ['changes', 'log'] }).notNull(),
+    cursor: bigint('cursor', { mode: 'number' }).notNull(),
+    // Failed attempts at the next event; it is retried at next_attempt_at.
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
+    leaseUntil: timestamp('lease_until', { withTimezone: true })
+      .notNull()
+      .default(sql`'-infinity'`),
+    lease: bigint('lease', { mode: 'number' }).notNull().default(0),
+  },
+  (table) => [
+    primaryKey({ columns: [table.endpointId, table.roomId, table.lane] }),
+    check('webhook_lanes_lane', sql`${table.lane} in ('changes', 'log')`),
+    index('webhook_lanes_due_idx').on(table.nextAttemptAt),
+  ],
+)
+
+/** Every delivery attempt: what the endpoint's owner sees in its delivery log. Swept after WEBHOOK_LOG_RETENTION_MS. */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedByDefaultAsIdentity(),
+    endpointId: bigint('endpoint_id', { mode: 'number' })
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
+    // The webhook-id header: the same for every attempt at one event.
+    messageId: text('message_id').notNull(),
+    type: text('type').notNull(),
+    roomId: bigint('room_id', { mode: 'number' }).notNull(),
+    attempt: integer('attempt').notNull(),
+    // The HTTP status, or null when no answer came (refused address, timeout, reset).
+    status: integer('status'),
+    latencyMs: integer('latency_ms').notNull(),
+    error: text('error'),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    index('webhook_deliveries_endpoint_idx').on(table.endpointId, table.id),
+    index('webhook_deliveries_created_idx').on(table.createdAt),
+  ],
+)
+
+/**
+ * A ban or a mute of one user in one room, in force until `until` (null: until lifted):
+ * what sql/access.sql (bans) and parley_mute_of (mutes) read. Rows whose `until` has passed
+ * are over and are swept; inserted with psql, they act as over HTTP (sql/moderation.sql).
+ */
+function restrictionTable<Name extends string>(name: Name) {
+  return pgTable(
+    name,
+    {
+      roomId: bigint('room_id', { mode: 'number' })
+        .notNull()
+        .references(() => rooms.id, { onDelete: 'cascade' }),
+      userId: text('user_id').notNull(),
+      until: timestamp('until', { withTimezone: true }),
+      reason: text('reason'),
+      // Who imposed it: the moderator's user id, or the database role of a psql session.
+      createdBy: text('created_by')
+        .notNull()
+        .default(sql`session_user`),
+      createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    },
+    (table) => [
+      primaryKey({ columns: [table.roomId, table.userId] }),
+      // Listed newest first, paged by (created_at, user_id).
+      index(`${name}_listed_idx`).on(table.roomId, table.createdAt, table.userId),
+      // The sweep finds those that ended.
+      index(`${name}_until_idx`).on(table.until),
+      check(`${name}_reason_length`, sql`char_length(${table.reason}) <= 500`),
+    ],
+  )
+}
+
+export const roomBans = restrictionTable('room_bans')
+export const roomMutes = restrictionTable('room_mutes')
+
+/** Slow mode's slots: when each user last posted in each slow room (sql/moderation.sql, parley_pace_posts). */
+export const roomPostMarks = pgTable(
+  'room_post_marks',
+  {
+    roomId: bigint('room_id', { mode: 'number' })
+      .notNull()
+      .references(() => rooms.id, { onDelete: 'cascade' }),
+    userId: text('user_id').notNull(),
+    postedAt: timestamp('posted_at', { withTimezone: true }).notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.roomId, table.userId] }),
+    index('room_post_marks_posted_idx').on(table.postedAt),
+  ],
+)
+
+/**
+ * A reader's report of a message to the room's moderators, with the message as it was
+ * reported (its author and body), so an edit or a delete afterwards hides nothing. One open
+ * report per reporter and message.
+ */
+export const roomReports = pgTable(
+  'room_reports',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedByDefaultAsIdentity(),
+    roomId: bigint('room_id', { mode: 'number' }).notNull(),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    authorId: text('author_id').notNull(),
+    body: text('body').notNull(),
+    reporterId: text('reporter_id').notNull(),
+    reason: text('reason').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    resolvedAt: timestamp('resolved_at', { withTimezone: true }),
+    resolvedBy: text('resolved_by'),
+    resolution: text('resolution', { enum: ['dismissed', 'actioned'] }),
+    note: text('note'),
+  },
+  (table) => [
+    foreignKey({
+      columns: [table.roomId, table.seq],
+      foreignColumns: [messages.roomId, messages.seq],
+    }).onDelete('cascade'),
+    uniqueIndex('room_reports_open_unique')
+      .on(table.roomId, table.seq, table.reporterId)
+      .where(sql`resolved_at is null`),
+    // The moderators' queue: a room's open reports, oldest first.
+    index('room_reports_open_idx')
+      .on(table.roomId, table.id)
+      .where(sql`resolved_at is null`),
+    // The sweep deletes resolved reports past the retention window.
+    index('room_reports_resolved_idx').on(table.resolvedAt),
+    check('room_reports_reason_length', sql`char_length(${table.reason}) between 1 and 500`),
+    check(
+      'room_reports_resolution',
+      sql`(${table.resolvedAt} is null) = (${table.resolution} is null) and ${table.resolution} in ('dismissed', 'actioned')`,
+    ),
+  ],
+)
+
+/**
+ * Every moderation action, written by the triggers of sql/moderation.sql (psql's too): who
+ * (`actor_id`), whom (`target_id`), when and why, and what else the action carries.
+ */
+export const moderationLog = pgTable(
+  'moderation_log',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedByDefaultAsIdentity(),
+    roomId: bigint('room_id', { mode: 'number' })
+      .notNull()
+      .references(() => rooms.id, { onDelete: 'cascade' }),
+    action: text('action', {
+      enum: [
+        'appoint',
+        'dismiss',
+        'ban',
+        'unban',
+        'mute',
+        'unmute',
+        'slow_mode',
+        'message_deleted',
+        'report_resolved',
+      ],
+    }).notNull(),
+    actorId: text('actor_id').notNull(),
+    targetId: text('target_id'),
+    reason: text('reason'),
+    // A ban's or a mute's end; slow mode's new interval; the deleted messages; the report resolved.
+    until: timestamp('until', { withTimezone: true }),
+    seconds: integer('seconds'),
+    seqs: bigint('seqs', { mode: 'number' }).array(),
+    reportId: bigint('report_id', { mode: 'number' }),
+    // The transaction of a message_deleted entry, which gathers its deletes into one entry.
+    xact: bigint('xact', { mode: 'number' }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    // Listed newest first.
+    index('moderation_log_room_idx').on(table.roomId, table.id),
+    // The retention sweep deletes the oldest entries first.
+    index('moderation_log_created_idx').on(table.createdAt),
+    uniqueIndex('moderation_log_delete_xact_idx')
+      .on(table.xact, table.roomId, table.actorId, table.targetId)
+      .where(sql`action = 'message_deleted'`),
+    check(
+      'moderation_log_action',
+      sql`${table.action} in ('appoint', 'dismiss', 'ban', 'unban', 'mute', 'unmute', 'slow_mode', 'message_deleted', 'report_resolved')`,
+    ),
+  ],
+)

@@ -34,6 +34,7 @@ import { registerSearch } from './routes/search.js'
 import { registerSocial } from './routes/social.js'
 import { registerStream } from './routes/stream.js'
 import { registerStreamTickets } from './routes/stream-tickets.js'
+import { registerWebhooks } from './routes/webhooks.js'
 
 export interface AppDeps {
   db: Db
@@ -63,6 +64,10 @@ export interface AppDeps {
       | 'ROOMS_PER_HOUR'
       | 'TYPING_THROTTLE_MS'
       | 'METRICS_TOKEN'
+      | 'WEBHOOKS_PER_USER'
+      | 'WEBHOOKS_PER_HOUR'
+      | 'WEBHOOK_ALLOW_PRIVATE'
+      | 'WEBHOOK_ROTATION_GRACE_MS'
     >
   logger: Logger
   pingDatabase: () => Promise<boolean>
@@ -113,6 +118,8 @@ export function createApp(deps: AppDeps) {
   app.use('/mentions', auth)
   app.use('/me/*', auth)
   app.use('/search', auth)
+  app.use('/webhooks', auth)
+  app.use('/webhooks/*', auth)
   // A ticket is bought with the header only: a ticket or a URL token cannot buy another.
   app.use('/stream-tickets', auth)
 
@@ -128,6 +135,7 @@ export function createApp(deps: AppDeps) {
   registerSearch(app, deps)
   registerStream(app, deps)
   registerStreamTickets(app, deps)
+  registerWebhooks(app, deps)
   registerMetrics(app, deps)
   registerDev(app, deps)
 

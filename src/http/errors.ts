@@ -34,6 +34,10 @@ export const errorCodes = [
   'unsupported_media_type',
   'rate_limited',
   'dm_with_self',
+  'webhook_not_found',
+  'too_many_webhooks',
+  'invalid_url',
+  'url_not_allowed',
   'too_many_streams',
   'database_unavailable',
   'internal_error',
@@ -74,6 +78,10 @@ const chatStatus: Record<ChatErrorCode, ContentfulStatusCode> = {
   search_timeout: 504,
   // Nobody reads it: the client went away. 499 is the status proxies log for that.
   search_cancelled: 499 as ContentfulStatusCode,
+  webhook_not_found: 404,
+  too_many_webhooks: 409,
+  invalid_url: 400,
+  url_not_allowed: 422,
 }
 
 export function errorBody(code: ErrorCode, message: string) {

@@ -78,6 +78,8 @@ const SCHEMA_TABLES = [
   'parley_instances',
   'parley_settings',
   'rate_buckets',
+  'room_log',
+  'room_log_heads',
   'room_members',
   'room_reads',
   'rooms',
@@ -85,6 +87,9 @@ const SCHEMA_TABLES = [
   'stream_tickets',
   'user_events',
   'user_feeds',
+  'webhook_deliveries',
+  'webhook_endpoints',
+  'webhook_lanes',
 ]
 
 const MESSAGE_TRIGGERS = [

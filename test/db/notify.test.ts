@@ -29,7 +29,9 @@ describe('the channels', () => {
       const text = await readFile(`sql/${file}`, 'utf8')
       for (const match of text.matchAll(/pg_notify\('([a-z_]+)'/g)) named.add(match[1]!)
     }
-    expect([...named].sort()).toEqual([channels.members, channels.messages, channels.users].sort())
+    expect([...named].sort()).toEqual(
+      [channels.members, channels.messages, channels.users, channels.roomLog].sort(),
+    )
   })
 
   it('carry what the triggers send, parsed back to the room and seq or user', async () => {

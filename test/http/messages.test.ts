@@ -34,6 +34,7 @@ describe('POST /rooms/:id/messages', () => {
       reply_to: null,
       reply_count: 0,
       mentions: [],
+      bot: false,
     })
     expect((await readPage(server, roomId)).messages).toEqual([message])
   })

@@ -146,9 +146,18 @@ export function registerMessages(app: OpenAPIHono<AppEnv>, { db, reads, posting 
   app.openapi(post, async (c) => {
     const { id } = c.req.valid('param')
     const { body, client_id, reply_to } = c.req.valid('json')
-    const { userId, userName, isAdmin } = c.get('identity')
+    const { userId, userName, isAdmin, isBot } = c.get('identity')
     // Access, the client_id, the reply's parent and the rate limit are checked in the batch.
-    const request = { roomId: id, userId, userName, isAdmin, body, clientId: client_id, replyTo: reply_to }
+    const request = {
+      roomId: id,
+      userId,
+      userName,
+      isAdmin,
+      bot: isBot,
+      body,
+      clientId: client_id,
+      replyTo: reply_to,
+    }
     const { message, created } = await posting.post(request)
     return c.json(message, created ? 201 : 200)
   })
