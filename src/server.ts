@@ -11,6 +11,7 @@ import { createReadPool } from './db/read-pool.js'
 import { createSearchPool } from './db/search-pool.js'
 import { checkSearchConfig } from './db/search-config.js'
 import { writeSettings } from './db/settings.js'
+import { createTicketDesk } from './auth/tickets.js'
 import { createPosting } from './chat/posting.js'
 import { createRetention } from './chat/retention.js'
 import { createApp } from './http/app.js'
@@ -103,6 +104,11 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     batchMax: config.POST_BATCH_MAX,
     batchMs: config.POST_BATCH_MS,
   })
+  const tickets = createTicketDesk({
+    db,
+    logger,
+    limit: { count: config.RATE_LIMIT_TICKETS, windowMs: config.RATE_LIMIT_WINDOW_MS },
+  })
   const roomSessions = createRoomSessions({ streams, hub, presence })
   const retention = createRetention({
     sql,
@@ -138,6 +144,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     db,
     reads,
     posting,
+    tickets,
     auth,
     listener,
     presence,
@@ -197,6 +204,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     presence,
     retention,
     webhooks,
+    tickets,
     metrics,
     auth,
     close,

@@ -5,7 +5,7 @@ import { bodyLimit } from 'hono/body-limit'
 import type { Logger } from 'pino'
 import type { ZodError } from 'zod'
 import type { Auth } from '../auth/jwt.js'
-import { redeemStreamTicket } from '../auth/tickets.js'
+import type { TicketDesk } from '../auth/tickets.js'
 import type { Posting } from '../chat/posting.js'
 import type { Config, DevSignInSettings } from '../config.js'
 import type { Db } from '../db/client.js'
@@ -41,6 +41,8 @@ export interface AppDeps {
   /** Where reads that tolerate a little lag run, searches included (db/read-pool.ts). */
   reads: ReadPool
   posting: Posting
+  /** Stream tickets, sold and redeemed in batches. */
+  tickets: TicketDesk
   auth: Auth
   listener: Listener
   presence: Presence
@@ -109,7 +111,7 @@ export function createApp(deps: AppDeps) {
   app.use((c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)))
   const auth = authenticate(deps.auth, {
     queryTokenPaths: /^\/(rooms\/[^/]+\/|me\/)?stream$/,
-    redeemTicket: (ticket) => redeemStreamTicket(deps.db, ticket),
+    redeemTicket: (ticket) => deps.tickets.redeem(ticket),
   })
   app.use('/rooms', auth)
   app.use('/rooms/*', auth)

@@ -140,6 +140,28 @@ describe('?ticket= on the streams', () => {
     expect(responses.map((r) => r.status).sort()).toEqual([200, 401, 401, 401, 401, 401, 401, 401])
   })
 
+  it('sells and redeems a storm of tickets in batches: each opens one stream, once', async () => {
+    const roomId = await createRoom(a, 'ticket-storm')
+    const path = `/rooms/${roomId}/stream`
+    const before = a.tickets.stats()
+    const users = Array.from({ length: 200 }, (_, i) => `storm-${i}`)
+    const tickets = await Promise.all(users.map((user) => buyTicket(a, user)))
+    const bought = a.tickets.stats()
+    const opened = await Promise.all(tickets.map(({ ticket }) => presentTicket(a, path, ticket)))
+    const again = await Promise.all(tickets.slice(0, 20).map(({ ticket }) => presentTicket(a, path, ticket)))
+    const after = a.tickets.stats()
+
+    expect(opened.map((response) => response.status)).toEqual(users.map(() => 200))
+    expect(again.map((response) => response.status)).toEqual(again.map(() => 401))
+    expect(new Set(tickets.map(({ ticket }) => ticket)).size).toBe(200)
+    // Fewer batches (a rate-limit take and an insert to sell, a delete to redeem) than
+    // tickets: here about 40 for 200 sold and 20 for 220 redeemed; one per ticket without.
+    expect(bought.sold.requests - before.sold.requests).toBe(200)
+    expect(bought.sold.batches - before.sold.batches).toBeLessThanOrEqual(100)
+    expect(after.redeemed.requests - bought.redeemed.requests).toBe(220)
+    expect(after.redeemed.batches - bought.redeemed.batches).toBeLessThanOrEqual(110)
+  })
+
   it('takes the Authorization header over a ticket, which stays unspent', async () => {
     const roomId = await createRoom(a, 'ticket-and-header')
     const path = `/rooms/${roomId}/stream`

@@ -1,6 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
-import { issueStreamTicket, TICKET_TTL_S } from '../../auth/tickets.js'
-import { requireToken } from '../../chat/rate-limit.js'
+import { TICKET_TTL_S } from '../../auth/tickets.js'
 import { StreamTicketSchema } from '../../wire.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
@@ -26,11 +25,6 @@ const issue = createRoute({
   },
 })
 
-export function registerStreamTickets(app: OpenAPIHono<AppEnv>, { db, config }: AppDeps) {
-  const limit = { count: config.RATE_LIMIT_TICKETS, windowMs: config.RATE_LIMIT_WINDOW_MS }
-  app.openapi(issue, async (c) => {
-    const identity = c.get('identity')
-    await requireToken(db, 'ticket', identity.userId, limit, 'Too many stream tickets')
-    return c.json(await issueStreamTicket(db, identity), 201)
-  })
+export function registerStreamTickets(app: OpenAPIHono<AppEnv>, { tickets }: AppDeps) {
+  app.openapi(issue, async (c) => c.json(await tickets.issue(c.get('identity')), 201))
 }
