@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
+import { isoText, isoTimestamp } from '../db/sql.js'
 import type { RoomRole } from '../wire.js'
 
 /** Who is asking: the token's user and whether it is an admin. */
@@ -13,7 +14,12 @@ export interface RoomAccess {
   visibility: 'public' | 'private'
   kind: 'room' | 'dm'
   role: RoomRole | null
+  /** Owners and admins: members, roles, and whatever moderators may do. */
   canManage: boolean
+  /** Owners, moderators and admins: bans, mutes, slow mode, deleting others' messages, reports. */
+  canModerate: boolean
+  /** Set while the viewer is muted in the room: `until` its end, null until lifted. */
+  muted?: { until: string | null }
 }
 
 /**
@@ -24,14 +30,20 @@ export function readableRooms(viewer: Viewer) {
   return sql`parley_readable_rooms(${viewer.userId}::text, ${viewer.isAdmin}::boolean)`
 }
 
-type AccessRow = Pick<RoomAccess, 'visibility' | 'kind' | 'role'>
+type AccessRow = Pick<RoomAccess, 'visibility' | 'kind' | 'role'> & {
+  muted: boolean
+  muted_until: string | null
+}
 
 // Prepared (postgres.js names it by its text): every request to a room runs this. No row
 // when the room is missing or the viewer may not read it.
 const ACCESS = `
-  select r.visibility, r.kind, m.role
+  select r.visibility, r.kind, m.role, mute.user_id is not null as muted,
+         ${isoText('mute.until')} as muted_until
     from parley_readable_rooms($2::text, $3::boolean) r
     left join room_members m on m.room_id = r.id and m.user_id = $2::text
+    -- The viewer's mute, if any (sql/moderation.sql); an admin is never muted.
+    left join lateral parley_mute_of(r.id, $2::text) mute on not $3::boolean
    where r.id = $1::bigint`
 
 async function roomAndRole(db: Db, roomId: number, viewer: Viewer): Promise<AccessRow | undefined> {
@@ -62,9 +74,9 @@ const questionKey = (roomId: number | string, userId: string, isAdmin: boolean) 
 /**
  * roomAndRole, asked together with every other such question of the same tick in one
  * query: a reconnect storm of thousands of streams costs a few queries, not one per stream.
- * The query is sent after everyone in the batch asked, so no answer predates its question;
- * still only the stream's opening uses it (see readableRoom), since the hub asks a private
- * room's access afresh anyway.
+ * The query is sent after everyone in the batch asked, so no answer predates its question:
+ * the hub's checks (a stream joining a room, a removal or a ban announced, the re-check after
+ * a listener outage) may use it as well as a stream's opening.
  */
 async function batchedRoomAndRole(db: Db, roomId: number, viewer: Viewer): Promise<AccessRow | undefined> {
   const key = questionKey(roomId, viewer.userId, viewer.isAdmin)
@@ -81,14 +93,22 @@ async function batchedRoomAndRole(db: Db, roomId: number, viewer: Viewer): Promi
         sql`, `,
       )
       const rows = await db.execute<{ room_id: string; user_id: string; is_admin: boolean } & AccessRow>(sql`
-        select t.room_id, t.user_id, t.is_admin, r.visibility, r.kind, m.role
+        select t.room_id, t.user_id, t.is_admin, r.visibility, r.kind, m.role,
+               mute.user_id is not null as muted, ${isoTimestamp('mute.until')} as muted_until
         from (values ${asked}) as t(room_id, user_id, is_admin)
         join lateral parley_readable_rooms(t.user_id, t.is_admin) r on r.id = t.room_id
-        left join room_members m on m.room_id = t.room_id and m.user_id = t.user_id`)
+        left join room_members m on m.room_id = t.room_id and m.user_id = t.user_id
+        left join lateral parley_mute_of(r.id, t.user_id) mute on not t.is_admin`)
       return new Map(
         rows.map((row) => [
           questionKey(row.room_id, row.user_id, row.is_admin),
-          { visibility: row.visibility, kind: row.kind, role: row.role },
+          {
+            visibility: row.visibility,
+            kind: row.kind,
+            role: row.role,
+            muted: row.muted,
+            muted_until: row.muted_until,
+          },
         ]),
       )
     })
@@ -116,11 +136,14 @@ export async function readableRoom(
   if (!Number.isSafeInteger(roomId)) return undefined
   const row = await (shared ? batchedRoomAndRole : roomAndRole)(db, roomId, viewer)
   if (!row) return undefined
+  const canManage = row.role === 'owner' || viewer.isAdmin
   return {
     roomId,
     visibility: row.visibility,
     kind: row.kind,
     role: row.role,
-    canManage: row.role === 'owner' || viewer.isAdmin,
+    canManage,
+    canModerate: canManage || row.role === 'moderator',
+    ...(row.muted ? { muted: { until: row.muted_until } } : {}),
   }
 }

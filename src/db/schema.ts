@@ -45,6 +45,8 @@ export const rooms = pgTable(
     // The highest change cursor whose message_changes row the retention sweep deleted, set
     // in the same statement: a stream resuming below it cannot be replayed and is told to reload.
     prunedCursor: bigint('pruned_cursor', { mode: 'number' }).notNull().default(0),
+    // Slow mode: the least time between two posts of one user, moderators exempt (0: off).
+    slowModeSeconds: integer('slow_mode_seconds').notNull().default(0),
   },
   (table) => [
     check('rooms_name_length', sql`char_length(btrim(${table.name})) between 1 and 100`),
@@ -54,6 +56,7 @@ export const rooms = pgTable(
       .on(table.name)
       .where(sql`visibility = 'public'`),
     check('rooms_visibility', sql`${table.visibility} in ('public', 'private')`),
+    check('rooms_slow_mode', sql`${table.slowModeSeconds} between 0 and 21600`),
     check(
       'rooms_dm_pair',
       sql`case when ${table.kind} = 'dm'
@@ -82,7 +85,7 @@ export const roomMembers = pgTable(
       .notNull()
       .references(() => rooms.id, { onDelete: 'cascade' }),
     userId: text('user_id').notNull(),
-    role: text('role', { enum: ['owner', 'member'] })
+    role: text('role', { enum: ['owner', 'moderator', 'member'] })
       .notNull()
       .default('member'),
     addedAt: timestamp('added_at', { withTimezone: true }).notNull().defaultNow(),
@@ -92,7 +95,7 @@ export const roomMembers = pgTable(
   },
   (table) => [
     primaryKey({ columns: [table.roomId, table.userId] }),
-    check('room_members_role', sql`${table.role} in ('owner', 'member')`),
+    check('room_members_role', sql`${table.role} in ('owner', 'moderator', 'member')`),
     // Lists a user's rooms for the lobby.
     index('room_members_user_idx').on(table.userId),
   ],
@@ -267,11 +270,15 @@ export const userEvents = pgTable(
   {
     userId: text('user_id').notNull(),
     cursor: bigint('cursor', { mode: 'number' }).notNull(),
-    kind: text('kind', { enum: ['mention', 'dm', 'added', 'removed', 'webhook_disabled'] }).notNull(),
+    kind: text('kind', {
+      enum: ['mention', 'dm', 'added', 'removed', 'webhook_disabled', 'report'],
+    }).notNull(),
     // The room of every kind but webhook_disabled, which names its endpoint instead.
     roomId: bigint('room_id', { mode: 'number' }),
     seq: bigint('seq', { mode: 'number' }),
     webhookId: bigint('webhook_id', { mode: 'number' }),
+    // For a report: the report (room_reports), which the event shows as it is when sent.
+    reportId: bigint('report_id', { mode: 'number' }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [
@@ -280,7 +287,7 @@ export const userEvents = pgTable(
     index('user_events_created_idx').on(table.createdAt),
     check(
       'user_events_kind',
-      sql`${table.kind} in ('mention', 'dm', 'added', 'removed', 'webhook_disabled')`,
+      sql`${table.kind} in ('mention', 'dm', 'added', 'removed', 'webhook_disabled', 'report')`,
     ),
   ],
 )
@@ -536,6 +543,8 @@ function restrictionTable<Name extends string>(name: Name) {
       index(`${name}_listed_idx`).on(table.roomId, table.createdAt, table.userId),
       // The sweep finds those that ended.
       index(`${name}_until_idx`).on(table.until),
+      // The lobby and search ask for one user's bans across every room (sql/access.sql).
+      index(`${name}_user_idx`).on(table.userId),
       check(`${name}_reason_length`, sql`char_length(${table.reason}) <= 500`),
     ],
   )

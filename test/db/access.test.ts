@@ -29,6 +29,15 @@ beforeAll(async () => {
     insert into room_members (room_id, user_id, role)
     values (${rooms.open}, 'olive', 'owner'), (${rooms.hidden}, 'olive', 'owner'),
            (${rooms.hidden}, 'mia', 'member'), (${rooms.dm}, 'ann', 'member'), (${rooms.dm}, 'bob', 'member')`
+  // A ban (sql/moderation.sql) removes a member; bo is added back by hand, still banned.
+  await database.sql`
+    insert into room_bans (room_id, user_id, until)
+    values (${rooms.open}, 'bart', null), (${rooms.hidden}, 'bo', now() + interval '1 hour'),
+           (${rooms.open}, 'eve', now() - interval '1 second'), (${rooms.open}, 'ada', null)`
+  await database.sql`insert into room_members (room_id, user_id, role) values (${rooms.hidden}, 'bo', 'member')`
+  await database.sql`
+    insert into room_mutes (room_id, user_id, until)
+    values (${rooms.open}, 'mo', null), (${rooms.open}, 'ada', null), (${rooms.open}, 'max', now() - interval '1 second')`
 })
 
 afterAll(async () => {
@@ -50,6 +59,10 @@ const VERDICTS: [string, Viewer, keyof typeof rooms | 'missing', boolean][] = [
   ['the other of its two people', person('bob'), 'dm', true],
   ['a stranger', person('nick'), 'dm', false],
   ['an admin', admin, 'dm', true],
+  ['a user banned from it', person('bart'), 'open', false],
+  ['a member banned from it for an hour', person('bo'), 'hidden', false],
+  ['a user whose ban has ended', person('eve'), 'open', true],
+  ['an admin with a ban', admin, 'open', true],
   ['a stranger', person('nick'), 'missing', false],
   ['an admin', admin, 'missing', false],
 ]
@@ -98,10 +111,19 @@ describe('parley_readable_rooms', () => {
     expect(asPerson).toBeUndefined()
   })
 
+  it('tells readableRoom of a mute in force, never of an ended one nor of an admin’s', async () => {
+    const muted = await Promise.all(
+      [person('mo'), person('max'), admin, person('nick')].map(
+        async (viewer) => (await readableRoom(pool.db, rooms.open, viewer))?.muted,
+      ),
+    )
+    expect(muted).toEqual([{ until: null }, undefined, undefined, undefined])
+  })
+
   it('is what the mention trigger asks: a mention counts for whoever may read the room', async () => {
     const [row] = await database.sql<{ mentions: string[] }[]>`
       insert into messages (room_id, user_id, user_name, body)
-      values (${rooms.hidden}, 'olive', 'Olive', '@mia @nick @ada see this')
+      values (${rooms.hidden}, 'olive', 'Olive', '@mia @nick @ada @bo see this')
       returning mentions`
     expect(row!.mentions).toEqual(['mia'])
   })
