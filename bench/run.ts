@@ -13,6 +13,7 @@ import { type BenchResults, computeRatios, writeResults } from './fanout/report.
 import { formatReport } from './fanout/report-tables.js'
 import { runCrowd, runStorm } from './fanout/crowds.js'
 import { runDataScale } from './fanout/data-scale.js'
+import { runFailover } from './fanout/failover.js'
 import { runSearch } from './fanout/search.js'
 import { runFanoutAndCeiling, runScaling } from './fanout/scenarios.js'
 import { sessionSeconds } from './fanout/session.js'
@@ -105,6 +106,16 @@ async function bench(options: BenchOptions, teardown: Teardown, stop: { requeste
     log(`bench: search over ${options.searchMessages} messages in ${options.searchRooms} rooms`)
     await attempt('search', 'parley', async () => {
       results.search = await runSearch(context, options)
+    })
+  }
+
+  // On a primary and a standby of its own, started and stopped by the scenario.
+  if (has('failover') && context.hasTime(60, 'failover')) {
+    log(
+      `bench: failover with ${options.failoverStreams} streams over ${options.failoverRooms} rooms on two parley instances`,
+    )
+    await attempt('failover', 'parley', async () => {
+      results.failover = await runFailover(context, options)
     })
   }
 

@@ -10,6 +10,7 @@ export const SCENARIOS = [
   'crowd',
   'data',
   'search',
+  'failover',
 ] as const
 export type Scenario = (typeof SCENARIOS)[number]
 
@@ -52,6 +53,9 @@ export interface BenchOptions {
   /** Search: messages seeded over rooms in a database of the scenario's own. */
   searchMessages: number
   searchRooms: number
+  /** Failover: streams over rooms, on a primary and standby of the scenario's own. */
+  failoverStreams: number
+  failoverRooms: number
   /** Inserts wait for the WAL flush (synchronous_commit on) instead of leaving disk latency out. */
   durable: boolean
   /** Steps and points that would end past this are skipped, so the run stays bounded. */
@@ -98,6 +102,9 @@ const USAGE = `Usage: npm run bench -- [options]
   --data-rooms N            rooms at the data scale's last step (10000)
   --search-messages N       search: messages seeded in a database of its own (10000000)
   --search-rooms N          search: private rooms they are spread over (10000)
+  --failover-streams N      failover: streams over two Parley instances on a primary and a
+                            synchronous standby of their own, while the primary dies (200)
+  --failover-rooms N        failover: rooms the streams spread over (10)
   --durable                 inserts wait for the disk (synchronous_commit on); by default they do not,
                             so the figures are about fan-out, not about this machine's fsync
   --budget-minutes N        skip ceiling steps and scaling points that would end later (9)
@@ -132,6 +139,8 @@ const DEFAULTS: Omit<BenchOptions, 'scenarios' | 'targets' | 'profile' | 'durabl
   dataRooms: 10_000,
   searchMessages: 10_000_000,
   searchRooms: 10_000,
+  failoverStreams: 200,
+  failoverRooms: 10,
   budgetSeconds: 540,
 }
 
@@ -187,6 +196,8 @@ export function parseBenchOptions(argv = process.argv.slice(2)): BenchOptions {
       'data-rooms': text,
       'search-messages': text,
       'search-rooms': text,
+      'failover-streams': text,
+      'failover-rooms': text,
       durable: { type: 'boolean' },
       'budget-minutes': text,
       profile: { type: 'boolean' },
@@ -266,6 +277,8 @@ export function parseBenchOptions(argv = process.argv.slice(2)): BenchOptions {
     dataRooms: Math.round(number('data-rooms', base.dataRooms, 1, 1_000_000)),
     searchMessages: Math.round(number('search-messages', base.searchMessages, 1, 100_000_000)),
     searchRooms: Math.round(number('search-rooms', base.searchRooms, 1, 1_000_000)),
+    failoverStreams: Math.round(number('failover-streams', base.failoverStreams, 1, maxSubscribers)),
+    failoverRooms: Math.round(number('failover-rooms', base.failoverRooms, 1, 10_000)),
     durable: values.durable ?? false,
     budgetSeconds: number('budget-minutes', base.budgetSeconds / 60, 1, 600) * 60,
     profile: values.profile ?? false,

@@ -238,6 +238,20 @@ function searchSection({ search }: BenchResults): string[] {
   return lines
 }
 
+/** Failover under load, against its targets. */
+function failoverSection({ failover }: BenchResults): string[] {
+  if (!failover) return []
+  const met = (ok: boolean) => (ok ? 'met' : 'not met')
+  const delivering = failover.recovered === failover.streams && failover.recoveredMs <= 5000
+  const exact = failover.lostAcknowledged === 0 && failover.missing === 0 && failover.duplicated === 0
+  return [
+    `Failover: ${failover.streams} streams over ${failover.rooms} rooms on ${failover.instances} instances, writers over HTTP and SQL; the primary killed, a synchronous standby promoted ${failover.promotionMs} ms later`,
+    `  delivering again   ${failover.recovered}/${failover.streams} streams ${failover.recoveredMs} ms after the promotion, p50 ${failover.recoveredP50Ms} ms, ${failover.reconnects} reconnects (target 5000 ms: ${met(delivering)})`,
+    `  lost/missing/dup   ${failover.lostAcknowledged}/${failover.missing}/${failover.duplicated} (target 0: ${met(exact)}); reloads ${failover.reloads}`,
+    `  writes answered    HTTP ${failover.writes.http}, SQL ${failover.writes.sql}; HTTP failed ${failover.writes.failed}; failed to open ${failover.failedToOpen}`,
+  ]
+}
+
 /** The reconnect storm and the crowd, each against its target. */
 function crowdsSection({ storm, crowd }: BenchResults): string[] {
   const lines: string[] = []
@@ -273,6 +287,7 @@ export function formatReport(results: BenchResults): string {
     crowdsSection,
     dataScaleSection,
     searchSection,
+    failoverSection,
     ratioSection,
     goalSection,
   ]

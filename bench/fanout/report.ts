@@ -6,6 +6,7 @@ import type { BenchOptions } from './options.js'
 import type { PhaseResult } from './phase.js'
 import type { CrowdRun, StormRun } from './crowds.js'
 import type { DataScaleRun } from './data-scale.js'
+import type { FailoverRun } from './failover.js'
 import type { SearchRun } from './search.js'
 import type { PostingRun } from './posting.js'
 import type { FanoutResult, ScalingPoint } from './scenarios.js'
@@ -39,6 +40,7 @@ export interface BenchResults {
   crowd?: CrowdRun
   dataScale?: DataScaleRun
   search?: SearchRun
+  failover?: FailoverRun
   ratios: Ratio[]
   /** Parley's targets, each judged on this run. */
   goals: Goal[]

@@ -47,6 +47,7 @@ export async function setUp(
     ...scalingStreams,
     has('storm') ? options.stormStreams + options.stormRooms : 0,
     has('crowd') ? options.crowd + 1 : 0,
+    has('failover') ? options.failoverStreams : 0,
   )
   const fileLimit = openFileLimit()
   if (fileLimit !== undefined && maxStreams + 500 > fileLimit) {
