@@ -23,6 +23,21 @@ export function createRecentChanges(maxBytes: number, from: number) {
       while (start > 0 && entries[start - 1]!.cursor > cursor) start--
       return entries.slice(start)
     },
+    /**
+     * Changes read from the database after `from`, up to `through`, where the window starts:
+     * they join its front, so resumes from `from` on are served from memory too. A room
+     * opened just now, as after a restart, has an empty window, and every stream resuming in
+     * it would read the database. Ignored unless they end exactly where the window starts.
+     */
+    prepend(frames: HistoryFrame[], from: number, through: number): void {
+      if (through !== coveredFrom || from >= coveredFrom) return
+      let added = 0
+      for (const frame of frames) added += frame.json.length
+      if (bytes + added > maxBytes) return
+      entries.unshift(...frames)
+      bytes += added
+      coveredFrom = from
+    },
     /** Changes just delivered, in cursor order. */
     append(frames: HistoryFrame[]): void {
       for (const frame of frames) {

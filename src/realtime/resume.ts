@@ -52,7 +52,11 @@ export function createResume<Room extends ResumableRoom>(options: ResumeOptions<
     let read = room.replays.get(cursor)
     if (!read) {
       counters.replayQueries++
-      read = readPage(room, cursor)
+      read = readPage(room, cursor).then((page) => {
+        // The streams resuming from here after this read is done find it in the window.
+        if (!page.tooOld) room.recent.prepend(page.frames, cursor, page.through)
+        return page
+      })
       const forget = () => room.replays.delete(cursor)
       read.then(forget, forget)
       room.replays.set(cursor, read)

@@ -119,4 +119,31 @@ describe('the recent window', () => {
       await cold.close()
     }
   })
+
+  it('keeps what a room opened cold read for its first resume, so the next resumes need no query', async () => {
+    const roomId = await createRoom(server, 'recent-cold')
+    await insert(roomId, 30)
+    // As after a restart: an instance that has never opened the room, its window empty.
+    const cold = await startServer()
+    try {
+      const before = cold.hub.stats()
+      const resume = async (user: string, after: number) => {
+        const stream = openStream(cold.url, roomId, { token: await cold.token(user), lastEventId: after })
+        streams.push(stream)
+        await stream.waitFor(30 - after)
+        return stream.seqs()
+      }
+      expect(await resume('cold-first', 10)).toEqual(range(11, 30))
+      expect(await resume('cold-second', 10)).toEqual(range(11, 30))
+      expect(await resume('cold-third', 25)).toEqual(range(26, 30))
+      const after = cold.hub.stats()
+      expect(after.replayQueries - before.replayQueries).toBe(1)
+      expect(after.resumedFromMemory - before.resumedFromMemory).toBe(2)
+      // From before what was read, the database again.
+      expect(await resume('cold-fourth', 5)).toEqual(range(6, 30))
+      expect(cold.hub.stats().replayQueries - before.replayQueries).toBe(2)
+    } finally {
+      await cold.close()
+    }
+  })
 })
