@@ -11,7 +11,7 @@ import { runPosting } from './fanout/posting.js'
 import { checkGoals } from './fanout/goals.js'
 import { type BenchResults, computeRatios, writeResults } from './fanout/report.js'
 import { formatReport } from './fanout/report-tables.js'
-import { runCrowd, runStorm } from './fanout/crowds.js'
+import { runCrowd, runStorms } from './fanout/crowds.js'
 import { runDataScale } from './fanout/data-scale.js'
 import { runFailover } from './fanout/failover.js'
 import { runSearch } from './fanout/search.js'
@@ -72,10 +72,10 @@ async function bench(options: BenchOptions, teardown: Teardown, stop: { requeste
   }
   if (has('storm')) {
     log(
-      `bench: reconnect storm of ${options.stormStreams} streams over ${options.stormRooms} rooms on parley`,
+      `bench: reconnect storm of ${options.stormStreams} streams over ${options.stormRooms} rooms on parley, four ways`,
     )
     await attempt('storm', 'parley', async () => {
-      results.storm = await runStorm(context, options, roomIds)
+      results.storms = await runStorms(context, options, roomIds)
     })
   }
   if (has('crowd')) {

@@ -1,12 +1,24 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { signHs256Token } from '../../src/auth/sign.js'
+import { requestJson } from '../lib/http-json.js'
 import { openHttpStream } from '../lib/http-stream.js'
 import type { BenchOptions } from './options.js'
 import type { BenchContext } from './session.js'
 import { startTargetProcess, type TargetProcess } from './target-process.js'
 import { targetLaunch } from './targets.js'
 
+/**
+ * How the storm's clients reconnect: `header`, as EventSource does (Authorization and
+ * Last-Event-ID headers); `library`, as the client library does (the Authorization header,
+ * the cursor in `?last_event_id=`); `tickets`, as an EventSource that cannot send headers
+ * must (buy a ticket, then open with `?ticket=`); `cold`, as `header` but on a server that
+ * has just started, with no room open and every recent window empty.
+ */
+export type StormWay = 'header' | 'library' | 'tickets' | 'cold'
+export const STORM_WAYS: StormWay[] = ['header', 'library', 'tickets', 'cold']
+
 export interface StormRun {
+  way: StormWay
   streams: number
   rooms: number
   behind: number
@@ -65,44 +77,67 @@ async function databaseTransactions(context: BenchContext): Promise<number> {
   return Number(row?.n ?? 0)
 }
 
+/** The storm each way, one after the other, each on a server of its own. */
+export async function runStorms(
+  context: BenchContext,
+  options: BenchOptions,
+  roomIds: number[],
+): Promise<StormRun[]> {
+  const runs: StormRun[] = []
+  for (const way of STORM_WAYS) runs.push(await runStorm(context, options, roomIds, way))
+  return runs
+}
+
 /**
  * The reconnect storm: one stream per room keeps each room live, K messages per room are
  * delivered, then S streams of distinct users open at once, each resuming K messages
  * behind its room's last seq (as after a network blip or a proxy restart). Measures the
  * time until every stream holds exactly what it missed, and what that cost the database.
+ * `cold` skips the keepers and starts the server after the messages are written.
  */
 export async function runStorm(
   context: BenchContext,
   options: BenchOptions,
   roomIds: number[],
+  way: StormWay = 'header',
 ): Promise<StormRun> {
   const rooms = roomIds.slice(0, options.stormRooms)
-  const tokens = await tokensFor(context, 'storm', options.stormStreams)
-  const keeperTokens = await tokensFor(context, 'storm-keeper', rooms.length)
-  return withParley(context, async (server) => {
-    const keepers = await Promise.all(
-      rooms.map((roomId, i) =>
-        openHttpStream({
-          host: '127.0.0.1',
-          port: server.port,
-          path: `/rooms/${roomId}/stream`,
-          headers: { Authorization: `Bearer ${keeperTokens[i]}` },
-          timeoutMs: 20_000,
-          onBody: () => {},
-          onClose: () => {},
-        }),
-      ),
-    )
-    await sleep(1_000)
+  const tokens = await tokensFor(context, `storm-${way}`, options.stormStreams)
+  const keeperTokens = await tokensFor(context, `storm-keeper-${way}`, rooms.length)
+  const writeBehind = async () => {
     await context.sql`insert into messages (room_id, user_id, user_name, body)
       select r, 'bench', 'Bench', repeat('x', ${options.bodyBytes}) from unnest(${rooms}::bigint[]) r,
         generate_series(1, ${options.stormBehind})`
-    const last = new Map(
+    return new Map(
       (
         await context.sql<{ id: string; last_seq: string }[]>`
         select id, last_seq from rooms where id = any(${rooms}::bigint[])`
       ).map((row) => [Number(row.id), Number(row.last_seq)]),
     )
+  }
+  const coldLast = way === 'cold' ? await writeBehind() : undefined
+  return withParley(context, async (server) => {
+    const keepers =
+      way === 'cold'
+        ? []
+        : await Promise.all(
+            rooms.map((roomId, i) =>
+              openHttpStream({
+                host: '127.0.0.1',
+                port: server.port,
+                path: `/rooms/${roomId}/stream`,
+                headers: { Authorization: `Bearer ${keeperTokens[i]}` },
+                timeoutMs: 20_000,
+                onBody: () => {},
+                onClose: () => {},
+              }),
+            ),
+          )
+    let last = coldLast
+    if (!last) {
+      await sleep(1_000)
+      last = await writeBehind()
+    }
     await sleep(1_000)
     const before = await databaseTransactions(context)
     const started = performance.now()
@@ -120,32 +155,36 @@ export async function runStorm(
         let expected = from + 1
         let tail = ''
         let done = false
-        const opened = await openHttpStream({
-          host: '127.0.0.1',
-          port: server.port,
-          path: `/rooms/${roomId}/stream`,
-          headers: { Authorization: `Bearer ${token}`, 'Last-Event-ID': String(from) },
-          timeoutMs: DEADLINE_MS,
-          onBody: (text) => {
-            tail += text
-            const end = tail.lastIndexOf('\n\n')
-            if (end === -1) return
-            for (const match of tail.slice(0, end).matchAll(/^id: (\d+)$/gm)) {
-              const seq = Number(match[1])
-              if (seq === expected) expected++
-              else if (seq < expected) duplicated++
-              else missing += seq - expected
-              if (seq > expected - 1) expected = seq + 1
-            }
-            tail = tail.slice(end + 2)
-            if (!done && expected > lastSeq) {
-              done = true
-              caughtUp++
-              doneAt = performance.now()
-            }
-          },
-          onClose: () => {},
-        })
+        const request = await stormRequest(server, way, roomId, from, token)
+        const opened =
+          'failure' in request
+            ? request
+            : await openHttpStream({
+                host: '127.0.0.1',
+                port: server.port,
+                path: request.path,
+                headers: request.headers,
+                timeoutMs: DEADLINE_MS,
+                onBody: (text) => {
+                  tail += text
+                  const end = tail.lastIndexOf('\n\n')
+                  if (end === -1) return
+                  for (const match of tail.slice(0, end).matchAll(/^id: (\d+)$/gm)) {
+                    const seq = Number(match[1])
+                    if (seq === expected) expected++
+                    else if (seq < expected) duplicated++
+                    else missing += seq - expected
+                    if (seq > expected - 1) expected = seq + 1
+                  }
+                  tail = tail.slice(end + 2)
+                  if (!done && expected > lastSeq) {
+                    done = true
+                    caughtUp++
+                    doneAt = performance.now()
+                  }
+                },
+                onClose: () => {},
+              })
         if (opened.failure !== undefined) {
           failedToOpen++
           firstError ??= opened.failure
@@ -163,6 +202,7 @@ export async function runStorm(
       if (stream.failure === undefined) stream.socket.destroy()
     }
     const result: StormRun = {
+      way,
       streams: streams.length,
       rooms: rooms.length,
       behind: options.stormBehind,
@@ -175,11 +215,38 @@ export async function runStorm(
       firstError,
     }
     context.log(
-      `  storm: ${caughtUp}/${streams.length} streams caught up ${options.stormBehind} behind in ${result.caughtUpMs} ms,` +
+      `  storm (${way}): ${caughtUp}/${streams.length} streams caught up ${options.stormBehind} behind in ${result.caughtUpMs} ms,` +
         ` ${result.transactionsPerStream.toFixed(3)} db transactions per stream, missing ${missing}, duplicated ${duplicated}`,
     )
     return result
   })
+}
+
+/** The stream request a client reconnecting `way` sends; for `tickets`, after buying its ticket. */
+async function stormRequest(
+  server: TargetProcess,
+  way: StormWay,
+  roomId: number,
+  from: number,
+  token: string,
+): Promise<{ path: string; headers: Record<string, string> } | { failure: string }> {
+  const path = `/rooms/${roomId}/stream`
+  if (way === 'library') {
+    return { path: `${path}?last_event_id=${from}`, headers: { Authorization: `Bearer ${token}` } }
+  }
+  if (way !== 'tickets') {
+    return { path, headers: { Authorization: `Bearer ${token}`, 'Last-Event-ID': String(from) } }
+  }
+  const bought = await requestJson(new URL(`http://127.0.0.1:${server.port}/stream-tickets`), {
+    method: 'POST',
+    token,
+    body: {},
+    timeoutMs: DEADLINE_MS,
+  }).catch((error: unknown) => ({ status: 0, body: String(error) }))
+  const ticket = (bought.body as { ticket?: string } | undefined)?.ticket
+  if (bought.status !== 201 || !ticket)
+    return { failure: `ticket: ${bought.status} ${JSON.stringify(bought.body)}` }
+  return { path: `${path}?ticket=${ticket}&last_event_id=${from}`, headers: {} }
 }
 
 /** Presence frames and their bytes in a stream's text so far. */

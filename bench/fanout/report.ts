@@ -36,7 +36,8 @@ export interface BenchResults {
   fanout: Partial<Record<TargetName, FanoutResult>>
   scaling: ScalingPoint[]
   posting: PostingRun[]
-  storm?: StormRun
+  /** The reconnect storm, each way its clients may reconnect. */
+  storms?: StormRun[]
   crowd?: CrowdRun
   dataScale?: DataScaleRun
   search?: SearchRun
