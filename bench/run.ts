@@ -19,6 +19,7 @@ import { runFanoutAndCeiling, runScaling } from './fanout/scenarios.js'
 import { sessionSeconds } from './fanout/session.js'
 import { setUp } from './fanout/setup.js'
 import { TARGET_DESCRIPTIONS } from './fanout/targets.js'
+import { runWebhooks } from './fanout/webhooks.js'
 import { REPO_ROOT } from './lib/server-process.js'
 import { createTeardown, type Teardown } from './lib/teardown.js'
 
@@ -116,6 +117,14 @@ async function bench(options: BenchOptions, teardown: Teardown, stop: { requeste
     )
     await attempt('failover', 'parley', async () => {
       results.failover = await runFailover(context, options)
+    })
+  }
+
+  // On a database and a Parley instance of its own.
+  if (has('webhooks') && context.hasTime(60, 'webhooks')) {
+    log('bench: webhook delivery latency and throughput on parley')
+    await attempt('webhooks', 'parley', async () => {
+      results.webhooks = await runWebhooks(context)
     })
   }
 

@@ -11,6 +11,7 @@ export const SCENARIOS = [
   'data',
   'search',
   'failover',
+  'webhooks',
 ] as const
 export type Scenario = (typeof SCENARIOS)[number]
 

@@ -7,6 +7,7 @@ import type { PhaseResult } from './phase.js'
 import type { CrowdRun, StormRun } from './crowds.js'
 import type { DataScaleRun } from './data-scale.js'
 import type { FailoverRun } from './failover.js'
+import type { WebhookRun } from './webhooks.js'
 import type { SearchRun } from './search.js'
 import type { PostingRun } from './posting.js'
 import type { FanoutResult, ScalingPoint } from './scenarios.js'
@@ -42,6 +43,7 @@ export interface BenchResults {
   dataScale?: DataScaleRun
   search?: SearchRun
   failover?: FailoverRun
+  webhooks?: WebhookRun
   ratios: Ratio[]
   /** Parley's targets, each judged on this run. */
   goals: Goal[]
