@@ -15,45 +15,54 @@ describe.runIf(pgbouncerTestsRun())('behind PgBouncer in transaction mode', () =
   const database = useTestDatabase()
   let bouncer: PgBouncer
   let server: TestServer
+  /** A second instance on the same pooler: streams and writers on both. */
+  let other: TestServer
   const streams: StreamClient[] = []
 
   beforeAll(async () => {
     bouncer = await startPgBouncer(database.url)
-    server = await startTestServer(
-      { ...database, url: bouncer.url },
-      { DATABASE_POOLER: 'transaction', LISTEN_DATABASE_URL: database.url },
-    )
+    const env = { DATABASE_POOLER: 'transaction', LISTEN_DATABASE_URL: database.url }
+    server = await startTestServer({ ...database, url: bouncer.url }, env)
+    other = await startTestServer({ ...database, url: bouncer.url }, env)
   })
   afterAll(async () => {
     for (const stream of streams) stream.close()
-    await server?.close()
+    await Promise.all([server?.close(), other?.close()])
     await bouncer?.stop()
   })
 
-  async function subscribe(roomId: number, as: string) {
-    const stream = openStream(server.url, roomId, { token: await server.token(as) })
+  async function subscribe(roomId: number, as: string, on = server) {
+    const stream = openStream(on.url, roomId, { token: await on.token(as) })
     streams.push(stream)
     await stream.opened
     return stream
   }
 
-  it('delivers posts over HTTP and rows inserted with psql exactly once, in order', async () => {
+  it('delivers posts over HTTP on two instances and rows inserted with psql exactly once, in order', async () => {
     const roomId = await createRoom(server, 'pooled')
-    const [first, second] = [await subscribe(roomId, 'alice'), await subscribe(roomId, 'bob')]
-    // Concurrent posts from several people keep several pool connections, and so several
-    // server connections of PgBouncer, busy at once.
-    const posted = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => postMessage(server, roomId, `http ${i}`, `poster${i % 8}`)),
+    const subscribers = await Promise.all(
+      [server, server, other, other].map((on, i) => subscribe(roomId, `reader${i}`, on)),
     )
+    // Posts from several people on both instances, and psql inserts, all at once, keep
+    // several pool connections, and so several server connections of PgBouncer, busy.
+    const http = Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        postMessage(i % 2 ? other : server, roomId, `http ${i}`, `poster${i % 8}`),
+      ),
+    )
+    const psql = (async () => {
+      for (let i = 0; i < 10; i++) {
+        await database.sql`
+          insert into messages (room_id, user_id, user_name, body) values (${roomId}, 'ops', 'Ops', ${`psql ${i}`})`
+      }
+    })()
+    const [posted] = await Promise.all([http, psql])
     expect(posted.map((response) => response.status)).toEqual(Array(40).fill(201))
-    for (let i = 0; i < 10; i++) {
-      await database.sql`
-        insert into messages (room_id, user_id, user_name, body) values (${roomId}, 'ops', 'Ops', ${`psql ${i}`})`
-    }
-    expect((await postMessage(server, roomId, 'marker')).status).toBe(201)
+    expect((await postMessage(other, roomId, 'marker')).status).toBe(201)
     const all = Array.from({ length: 51 }, (_, i) => i + 1)
-    for (const stream of [first!, second!]) {
+    for (const stream of subscribers) {
       await stream.waitFor(51)
+      // Nothing lost, nothing twice, in order, on every stream of both instances.
       expect(stream.seqs()).toEqual(all)
       expect(stream.messages.at(-1)!.body).toBe('marker')
     }
