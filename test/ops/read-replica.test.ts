@@ -51,6 +51,8 @@ describe.skipIf(!runs)('read replicas', () => {
   let database: TestDatabase
   let standby: postgres.Sql
   let server: TestServer
+  /** A second instance on the same primary and standby. */
+  let other: TestServer
 
   /** Resolves once the standby has replayed all the primary has written, and Parley's probe saw it. */
   async function caughtUp() {
@@ -78,17 +80,19 @@ describe.skipIf(!runs)('read replicas', () => {
     const sql = postgres(cluster.primaryUrl, { max: 2, onnotice: () => {} })
     database = { url: cluster.primaryUrl, sql, drop: () => sql.end({ timeout: 1 }) }
     standby = postgres(cluster.standbyUrl, { max: 1, onnotice: () => {} })
-    server = await startTestServer(database, {
+    const env = {
       READ_DATABASE_URL: cluster.standbyUrl,
       READ_MAX_LAG_MS: String(LAG_BOUND_MS),
       RATE_LIMIT_MESSAGES: '0',
-    })
+    }
+    server = await startTestServer(database, env)
+    other = await startTestServer(database, env)
     await until(async () => (await replicaGauge(server, 'parley_replica_up')) === 1, 'the standby to be up')
   })
 
   afterAll(async () => {
     try {
-      await server?.close()
+      await Promise.all([server?.close(), other?.close()])
       await standby?.end({ timeout: 1 })
       await database?.drop()
     } finally {
@@ -136,6 +140,43 @@ describe.skipIf(!runs)('read replicas', () => {
     expect(onStandby.map((row) => row.application_name)).toEqual(
       expect.arrayContaining(['parley-read', 'parley-search']),
     )
+  })
+
+  it('delivers live on two instances while replay is paused, and no page trails a stream', async () => {
+    const roomId = await createRoom(server, 'paused-live')
+    const streams = await Promise.all(
+      [server, server, other, other].map(async (on, i) => {
+        const stream = openStream(on.url, roomId, { token: await on.token(`watcher${i}`) })
+        await stream.opened
+        return { on, stream }
+      }),
+    )
+    await standby`select pg_wal_replay_pause()`
+    try {
+      // HTTP posts on both instances and psql inserts, at once, none of them on the standby.
+      const http = Promise.all(
+        Array.from({ length: 20 }, (_, i) => postMessage(i % 2 ? other : server, roomId, `http ${i}`)),
+      )
+      const psql = (async () => {
+        for (let i = 0; i < 10; i++) {
+          await database.sql`insert into messages (room_id, user_id, user_name, body)
+            values (${roomId}, 'ops', 'Ops', ${`psql ${i}`})`
+        }
+      })()
+      const [posted] = await Promise.all([http, psql])
+      expect(posted.map((response) => response.status)).toEqual(Array(20).fill(201))
+      const all = Array.from({ length: 30 }, (_, i) => i + 1)
+      for (const { on, stream } of streams) {
+        await stream.waitFor(30)
+        expect(stream.seqs()).toEqual(all)
+        // The page a client asks for with its stream's cursor is never older than the stream.
+        const page = await getJson<Page>(on, `/rooms/${roomId}/messages?min_cursor=${stream.lastEventId()}`)
+        expect(page.messages.at(-1)?.seq).toBe(30)
+        stream.close()
+      }
+    } finally {
+      await standby`select pg_wal_replay_resume()`
+    }
   })
 
   it('answers a read the paused standby is behind on from the primary, never with an older page', async () => {
