@@ -136,7 +136,15 @@ export async function createEndpoint(db: Db, viewer: Viewer, input: EndpointInpu
     const [row] = await tx.unsafe<EndpointRow[]>(
       `insert into webhook_endpoints (owner_id, owner_admin, url, rooms, events, enabled, secret)
        values ($1, $2, $3, $4::bigint[], $5::text[], $6, $7) returning ${ENDPOINT_COLUMNS}`,
-      [viewer.userId, viewer.isAdmin, url, rooms, input.events, input.enabled ?? true, secret] as never[],
+      [
+        viewer.userId,
+        viewer.isAdmin,
+        url,
+        rooms,
+        [...new Set(input.events)],
+        input.enabled ?? true,
+        secret,
+      ] as never[],
     )
     if (!row) throw new Error('insert returned no row')
     await addLanes(tx, Number(row.id), viewer, input.rooms)
@@ -207,7 +215,7 @@ export async function updateEndpoint(
     }
     if (url !== undefined) await tx`update webhook_endpoints set url = ${url} where id = ${id}`
     if (changes.events !== undefined)
-      await tx`update webhook_endpoints set events = ${changes.events}::text[] where id = ${id}`
+      await tx`update webhook_endpoints set events = ${[...new Set(changes.events)]}::text[] where id = ${id}`
     if (changes.enabled === true && !before.enabled) {
       await tx`update webhook_endpoints set enabled = true, disabled_reason = null, failing_since = null where id = ${id}`
       await tx`update webhook_lanes set attempts = 0, next_attempt_at = now() where endpoint_id = ${id}`

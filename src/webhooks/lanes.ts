@@ -167,7 +167,8 @@ export interface AttemptRecord {
 }
 
 // A delivered event: the lane moves past it (unless another instance now holds it, or the
-// endpoint was disabled meanwhile), the attempt is logged, and the endpoint is failing no more.
+// endpoint was disabled meanwhile), the attempt is logged (unless the endpoint was deleted
+// meanwhile), and the endpoint is failing no more.
 // Its commit does not wait for the disk (synchronous_commit off, for this transaction only):
 // a crash may lose the last moves of a cursor, and the events they passed are sent again,
 // which at least once allows; waiting for the flush once per event halved the throughput.
@@ -183,7 +184,7 @@ const DELIVERED = `
     returning 1
   ), logged as (
     insert into webhook_deliveries (endpoint_id, message_id, type, room_id, attempt, status, latency_ms)
-    values ($1, $7, $8, $2, $9, $10, $11)
+    select $1, $7, $8, $2, $9, $10, $11 from webhook_endpoints where id = $1
   ), healed as (
     update webhook_endpoints set failing_since = null where id = $1 and failing_since is not null
   )
@@ -229,6 +230,7 @@ const FAILED = `
     insert into webhook_deliveries
            (endpoint_id, message_id, type, room_id, attempt, status, latency_ms, error, next_attempt_at)
     select $1, $6, $7, $2, $8, $9, $10, $12, (select next_attempt_at from failed)
+      from webhook_endpoints where id = $1
   )
   update webhook_endpoints set failing_since = coalesce(failing_since, now()) where id = $1
   returning now() - failing_since >= $13 * interval '1 millisecond' as exhausted`
