@@ -130,19 +130,27 @@ export function createHub(options: HubOptions) {
     if (room.cursor < 0) return
     const delivered = room.recent.after(room.recent.from())
     const bound = { rows: delivered.length + 1, bytes: Number.MAX_SAFE_INTEGER }
-    let present: number
-    let held: ChangePage
-    try {
-      ;[present, held] = await Promise.all([
-        lastCursor(db, room.id),
-        fetchChangesAfter(db, room.id, room.recent.from(), bound, room.cursor),
-      ])
-    } catch (error) {
-      // Unchecked, the room's streams cannot be trusted: they reconnect and resume from their cursors.
-      logger.warn({ err: error, roomId: room.id }, 'the room could not be checked against the new history')
-      for (const stream of [...room.streams, ...room.joining]) options.streams.close(stream)
-      return
+    let present = 0
+    let held: ChangePage | undefined
+    // Just after a promotion the pool may still be finding the new primary: try for a while.
+    for (let attempt = 0; !held && !stopped; attempt++) {
+      try {
+        ;[present, held] = await Promise.all([
+          lastCursor(db, room.id),
+          fetchChangesAfter(db, room.id, room.recent.from(), bound, room.cursor),
+        ])
+      } catch (error) {
+        if (attempt < HISTORY_CHECK_ATTEMPTS - 1) {
+          await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 100 * 2 ** attempt)))
+          continue
+        }
+        // Unchecked, the room's streams cannot be trusted: they reconnect and resume from their cursors.
+        logger.warn({ err: error, roomId: room.id }, 'the room could not be checked against the new history')
+        for (const stream of [...room.streams, ...room.joining]) options.streams.close(stream)
+        return
+      }
     }
+    if (!held) return
     const kept = new Map(
       held.changes.map((change) => [change.cursor, changeIdentity(toHistoryFrame(change))]),
     )
@@ -381,6 +389,9 @@ export function createHub(options: HubOptions) {
     },
   }
 }
+
+/** Reads of a room's history after a failover, about 10 s of them, before its streams are ended instead. */
+const HISTORY_CHECK_ATTEMPTS = 14
 
 /**
  * What names a change however its message changed since: a message or edit is delivered as
