@@ -14,6 +14,7 @@ const UNAVAILABLE = new Set([
   '53300', // too_many_connections
   '28000', // invalid_authorization_specification: the role may not log in (right now)
   '55000', // object_not_in_prerequisite_state: e.g. the database does not accept connections
+  '25006', // read_only_sql_transaction: a write reached a standby, during a failover or switchover
 ])
 
 /** A string field of the postgres.js error under drizzle's wrapper, if any. */

@@ -1,6 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { databaseErrorCode, isDatabaseUnavailable } from '../../src/db/errors.js'
 import { channels, parseMessageNotice } from '../../src/db/notify.js'
 import type { AppDeps } from '../../src/http/app.js'
 import type { AppEnv } from '../../src/http/env.js'
@@ -169,6 +170,16 @@ describe.skipIf(!runs)('a listener given a standby', () => {
     expect({ status: standing.status, body: await standing.json() }).toEqual({
       status: 503,
       body: { status: 'unavailable', checks: { database: true, listener: false } },
+    })
+
+    // A write that reaches the standby (a pool connection that has not yet moved) is a
+    // database to try again shortly: 503 with Retry-After, never a 500.
+    const onStandby = postgres(cluster.standbyUrl, { max: 1, onnotice: () => {} })
+    const refused = await onStandby`create table read_only_probe (id int)`.catch((error: unknown) => error)
+    await onStandby.end({ timeout: 1 })
+    expect({ code: databaseErrorCode(refused), unavailable: isDatabaseUnavailable(refused) }).toEqual({
+      code: '25006',
+      unavailable: true,
     })
 
     await cluster.killPrimary()
