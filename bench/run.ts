@@ -1,7 +1,8 @@
 /**
  * The fan-out benchmark: Parley and four baseline servers, each its own process on the same
  * database and triggers, under the same load from this process (SSE subscribers and SQL
- * inserts). Prints a table and writes the figures to bench/results/latest.json.
+ * inserts). Prints a table and writes the figures to bench/results/latest.json, and charts of
+ * them to latest.html beside it.
  * `npm run bench -- --help` lists the scenarios and options.
  */
 import { resolve } from 'node:path'
@@ -11,6 +12,7 @@ import { runPosting } from './fanout/posting.js'
 import { checkGoals } from './fanout/goals.js'
 import { type BenchResults, computeRatios, writeResults } from './fanout/report.js'
 import { formatReport } from './fanout/report-tables.js'
+import { writeHtmlReport } from './fanout/report-html.js'
 import { runCrowd, runStorms } from './fanout/crowds.js'
 import { runDataScale } from './fanout/data-scale.js'
 import { runFailover } from './fanout/failover.js'
@@ -136,6 +138,7 @@ async function bench(options: BenchOptions, teardown: Teardown, stop: { requeste
   const out = resolve(REPO_ROOT, options.out)
   await writeResults(out, results)
   log(`bench: results written to ${out}`)
+  log(`bench: charts written to ${(await writeHtmlReport(out, results)).join(', ')}`)
   const parley = results.fanout.parley?.fanout
   if (parley && parley.missing > 0)
     log(`bench: Parley missed ${parley.missing} of ${parley.expected} deliveries`)

@@ -31,7 +31,15 @@ export interface StormRun {
   failedToOpen: number
   /** Database transactions committed or rolled back during the storm, per stream. */
   transactionsPerStream: number
+  /** Streams caught up, sampled every `everyMs` from the first connection attempt. */
+  timeline: StormTimeline
   firstError?: string
+}
+
+/** counts[i] streams had caught up `i * everyMs` after the storm began; the last counts them all. */
+export interface StormTimeline {
+  everyMs: number
+  counts: number[]
 }
 
 export interface CrowdRun {
@@ -49,6 +57,19 @@ export interface CrowdRun {
 }
 
 const DEADLINE_MS = 60_000
+
+/**
+ * The caught-up count every 50 ms until the last stream caught up, from each stream's time of
+ * catching up; the interval widens so that a slow storm still gives at most 400 samples.
+ */
+export function stormTimeline(caughtUpAtMs: number[], endMs: number): StormTimeline {
+  const everyMs = 50 * Math.max(1, Math.ceil(endMs / 50 / 400))
+  const samples = Math.ceil(endMs / everyMs)
+  const counts = new Array<number>(samples + 1).fill(0)
+  for (const ms of caughtUpAtMs) counts[Math.min(samples, Math.ceil(ms / everyMs))]!++
+  for (let i = 1; i <= samples; i++) counts[i]! += counts[i - 1]!
+  return { everyMs, counts }
+}
 
 /** Many users' tokens, signed once; HS256 signing is fast enough for thousands. */
 async function tokensFor(context: BenchContext, prefix: string, count: number): Promise<string[]> {
@@ -143,6 +164,7 @@ export async function runStorm(
     const started = performance.now()
     let caughtUp = 0
     let doneAt = started
+    const caughtUpAtMs: number[] = []
     let duplicated = 0
     let missing = 0
     let failedToOpen = 0
@@ -181,6 +203,7 @@ export async function runStorm(
                     done = true
                     caughtUp++
                     doneAt = performance.now()
+                    caughtUpAtMs.push(doneAt - started)
                   }
                 },
                 onClose: () => {},
@@ -212,6 +235,7 @@ export async function runStorm(
       duplicated,
       failedToOpen,
       transactionsPerStream: transactions / streams.length,
+      timeline: stormTimeline(caughtUpAtMs, doneAt - started),
       firstError,
     }
     context.log(

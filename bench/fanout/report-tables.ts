@@ -253,14 +253,19 @@ function failoverSection({ failover }: BenchResults): string[] {
   ]
 }
 
-const STORM_WAY_NAMES: Record<StormWay, string> = {
+export const STORM_WAY_NAMES: Record<StormWay, string> = {
   header: 'EventSource (Authorization, Last-Event-ID)',
   library: 'client library (Authorization, ?last_event_id)',
   tickets: 'EventSource with a ticket per connection',
   cold: 'EventSource, just after a server restart',
 }
 
-const STORM_TARGET_MS: Record<StormWay, number> = { header: 2000, library: 2500, tickets: 2500, cold: 3000 }
+export const STORM_TARGET_MS: Record<StormWay, number> = {
+  header: 2000,
+  library: 2500,
+  tickets: 2500,
+  cold: 3000,
+}
 
 /** The reconnect storm and the crowd, each against its target. */
 function crowdsSection({ storms, crowd }: BenchResults): string[] {
