@@ -66,6 +66,8 @@ export const configSchema = z.object({
   RATE_LIMIT_SEARCHES: int(0, 1_000_000).default(30),
   RATE_LIMIT_MEMBERSHIPS: int(0, 1_000_000).default(100),
   RATE_LIMIT_TICKETS: int(0, 1_000_000).default(60),
+  RATE_LIMIT_REPORTS: int(0, 1_000_000).default(10),
+  RATE_LIMIT_MODERATION: int(0, 1_000_000).default(60),
   // Enforced by the reaction trigger (src/db/settings.ts writes them to the database at start).
   REACTIONS_PER_MESSAGE: int(1, 10_000).default(20),
   REACTIONS_PER_USER_PER_MESSAGE: int(1, 10_000).default(5),

@@ -79,7 +79,9 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     maxBufferBytes: config.STREAM_BUFFER_BYTES,
     observeLag: metrics.observeDeliveryLag,
     // The one access rule of chat/access.ts, asked again by the hub for streams already open.
-    mayRead: async (roomId, stream) => (await readableRoom(db, roomId, stream)) !== undefined,
+    // Batched with the other questions of the moment: a reconnect storm asks a few queries.
+    mayRead: async (roomId, stream) =>
+      (await readableRoom(db, roomId, stream, { shared: true })) !== undefined,
   })
   const userFeed = createUserFeed({ db, logger, streams })
   const webhooks = createWebhookDispatcher({ db, logger, settings: config })

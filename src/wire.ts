@@ -96,6 +96,9 @@ export const RoomSchema = z
       description:
         "The room's change cursor this answer is consistent with: a stream opened with it as Last-Event-ID misses and repeats nothing",
     }),
+    slow_mode_seconds: z.number().int().meta({
+      description: "The least time between two of one user's posts, moderators exempt; 0 when off",
+    }),
   })
   .meta({ id: 'Room' })
 
@@ -120,7 +123,7 @@ export const LobbyPageSchema = z
   })
   .meta({ id: 'LobbyPage' })
 
-export const RoomRoleSchema = z.enum(['owner', 'member'])
+export const RoomRoleSchema = z.enum(['owner', 'moderator', 'member'])
 
 export const MemberSchema = z
   .object({ user_id: z.string(), role: RoomRoleSchema, added_at: timestamp })
@@ -166,6 +169,85 @@ export const MentionPageSchema = z
   })
   .meta({ id: 'MentionPage' })
 
+const nextCursor = z
+  .string()
+  .nullable()
+  .meta({ description: 'Pass as `cursor` for the next page; null on the last page' })
+
+export const RestrictionSchema = z
+  .object({
+    room_id: roomId,
+    user_id: z.string(),
+    until: timestamp.nullable().meta({ description: 'When it ends; null: until lifted' }),
+    reason: z.string().nullable(),
+    created_by: z
+      .string()
+      .meta({ description: 'Who imposed it (a database role, for a row inserted with psql)' }),
+    created_at: timestamp,
+  })
+  .meta({ id: 'Restriction' })
+
+export const BanPageSchema = z
+  .object({ bans: z.array(RestrictionSchema), next_cursor: nextCursor })
+  .meta({ id: 'BanPage' })
+
+export const MutePageSchema = z
+  .object({ mutes: z.array(RestrictionSchema), next_cursor: nextCursor })
+  .meta({ id: 'MutePage' })
+
+export const ReportSchema = z
+  .object({
+    id: z.number().int(),
+    room_id: roomId,
+    seq: z.number().int(),
+    author_id: z.string(),
+    body: z.string().meta({ description: 'The body as it was when reported' }),
+    reporter_id: z.string(),
+    reason: z.string(),
+    created_at: timestamp,
+    resolved_at: timestamp.nullable(),
+    resolved_by: z.string().nullable(),
+    resolution: z.enum(['dismissed', 'actioned']).nullable(),
+    note: z.string().nullable(),
+  })
+  .meta({ id: 'Report' })
+
+export const ReportPageSchema = z
+  .object({ reports: z.array(ReportSchema), next_cursor: nextCursor })
+  .meta({ id: 'ReportPage' })
+
+export const AuditActionSchema = z.enum([
+  'appoint',
+  'dismiss',
+  'ban',
+  'unban',
+  'mute',
+  'unmute',
+  'slow_mode',
+  'message_deleted',
+  'report_resolved',
+])
+
+export const AuditEntrySchema = z
+  .object({
+    id: z.number().int(),
+    room_id: roomId,
+    action: AuditActionSchema,
+    actor_id: z.string().meta({ description: 'Who acted: a user id, or a database role for psql' }),
+    target_id: z.string().nullable().meta({ description: 'Whom it concerns' }),
+    reason: z.string().nullable(),
+    until: timestamp.nullable().meta({ description: "A ban's or a mute's end" }),
+    seconds: z.number().int().nullable().meta({ description: "slow_mode's new interval" }),
+    seqs: z.array(z.number().int()).nullable().meta({ description: "message_deleted's messages" }),
+    report_id: z.number().int().nullable().meta({ description: "report_resolved's report" }),
+    created_at: timestamp,
+  })
+  .meta({ id: 'AuditEntry' })
+
+export const AuditPageSchema = z
+  .object({ entries: z.array(AuditEntrySchema), next_cursor: nextCursor })
+  .meta({ id: 'AuditPage' })
+
 export type Message = z.infer<typeof MessageSchema>
 export type MessagePage = z.infer<typeof MessagePageSchema>
 export type SearchResult = z.infer<typeof SearchResultSchema>
@@ -182,6 +264,9 @@ export type Member = z.infer<typeof MemberSchema>
 export type ReadMark = z.infer<typeof ReadMarkSchema>
 export type PresentUser = z.infer<typeof PresentUserSchema>
 export type StreamTicket = z.infer<typeof StreamTicketSchema>
+export type Restriction = z.infer<typeof RestrictionSchema>
+export type Report = z.infer<typeof ReportSchema>
+export type AuditEntry = z.infer<typeof AuditEntrySchema>
 
 /**
  * The events a room's streams carry besides messages, announced by any instance through
@@ -237,6 +322,8 @@ export const userEvents = {
   removed: z.strictObject({ room_id: roomId }),
   // One of the user's webhook endpoints kept failing and was disabled (docs/webhooks.md).
   webhook_disabled: z.strictObject({ webhook_id: z.number().int() }),
+  // A message of a room the user moderates was reported (docs/moderation.md).
+  report: z.strictObject({ room: RoomRefSchema, report: ReportSchema }),
 }
 
 /**

@@ -5,6 +5,7 @@ import { isoTimestamp } from '../db/sql.js'
 import type { Message, Reaction, ReactionPage } from '../wire.js'
 import { ChatError, messageDeleted, messageNotFound } from './errors.js'
 import { findMessage, type MessageRecord, messageColumns, toMessage } from './messages.js'
+import { actedBy } from './actor.js'
 
 // Edits, deletes and reactions. Each is one statement on the message's row or a reaction
 // row; the triggers in sql/messages.sql number it with the room's change cursor and ring
@@ -38,24 +39,26 @@ export async function editMessage(
 
 /**
  * Leaves a tombstone (deleted_at set, body and reactions cleared by the trigger). The
- * author, the room's owners and admins may; deleting a tombstone again changes nothing.
+ * author, the room's owners and moderators and admins may; deleting a tombstone again
+ * changes nothing. The statement names who deletes (actedBy), for the audit log's trigger.
  */
 export async function deleteMessage(
   db: Db,
   roomId: number,
   seq: number,
-  deleter: { userId: string; canManage: boolean },
+  deleter: { userId: string; canModerate: boolean },
 ): Promise<void> {
   const rows = await db.execute(sql`
     update messages m set deleted_at = now()
+      from ${actedBy(deleter.userId)}
      where m.room_id = ${roomId} and m.seq = ${seq} and m.deleted_at is null
-       and (m.user_id = ${deleter.userId} or ${deleter.canManage})
+       and (m.user_id = ${deleter.userId} or ${deleter.canModerate})
     returning m.id`)
   if (rows.length > 0) return
   const message = await findMessage(db, roomId, seq)
   if (!message) throw messageNotFound(seq)
   if (message.deleted_at !== null) return
-  throw new ChatError('forbidden', "Only the author and the room's owners may delete a message")
+  throw new ChatError('forbidden', "Only the author and the room's moderators may delete a message")
 }
 
 /** One user's reaction with one emoji to one message. */

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino'
 import type { Db } from '../db/client.js'
 import { isDatabaseUnavailable } from '../db/errors.js'
+import { isoText } from '../db/sql.js'
 import type { Message } from '../wire.js'
 import { readableRoom, type Viewer } from './access.js'
-import { ChatError, messageNotFound, roomNotFound } from './errors.js'
+import { ChatError, messageNotFound, mutedUntil, roomNotFound } from './errors.js'
 import {
   findByClientId,
   MESSAGE_COLUMNS,
@@ -38,23 +39,30 @@ export interface Posted {
 }
 
 /** A request's fate in a batch, as the batch statement decides it. */
-type Verdict = 'ok' | 'existing' | 'room_not_found' | 'message_not_found' | 'rate_limited'
+type Verdict =
+  'ok' | 'existing' | 'room_not_found' | 'message_not_found' | 'muted' | 'rate_limited' | 'slow_mode'
 
 type OutcomeRow = { [K in keyof MessageRecord]: MessageRecord[K] | null } & {
   kind: 'outcome' | 'inserted'
   client_id: string | null
   ord: string | null
   verdict: Verdict | null
+  muted_until: string | null
+  slow_wait: number | null
 }
 
 // One statement per batch, so one round trip and one commit for all its messages: NOTIFY's
 // commit lock, the ceiling of notifying inserts, is taken once per batch. Per request, in
 // one pass: may the user read the room (sql/access.sql), is its client_id already stored,
-// does the parent of a reply exist, and did the rate limit grant it (`allowed`, taken from
-// the user's bucket just before, src/chat/rate-limit.ts). Only parents in rooms the poster
-// may read are locked. The accepted messages are inserted in room order after every parent
-// is locked, so each batch takes its locks as every writer does (message rows, then rooms
-// in ascending order) and batches of several processes never deadlock.
+// does the parent of a reply exist, is the user muted there (parley_mute_of), and did the
+// rate limit grant it (`allowed`, taken from the user's bucket just before,
+// src/chat/rate-limit.ts). Then slow mode (parley_pace_posts, sql/moderation.sql) takes the
+// slot of each (room, user) whose posts passed every other check, for the first of them;
+// it is asked in this statement, so a post that fails gives its slot back. Only parents in
+// rooms the poster may read are locked. The accepted messages are inserted in room order
+// after every parent and every slot is locked, so each batch takes its locks as every
+// writer does (message rows, then rooms in ascending order; slots, which only posts lock,
+// in between) and batches of several processes never deadlock.
 const POST_BATCH = `
   with req as (
     select * from json_to_recordset($1::text::json)
@@ -69,34 +77,52 @@ const POST_BATCH = `
      order by p.room_id, p.seq
        for update
   ), decided as (
-    select r.*, prior.id as prior_id,
+    select r.*, prior.id as prior_id, ${isoText('mute.until')} as muted_until,
            case
              when room.id is null then 'room_not_found'
              when prior.id is not null then 'existing'
              when r.reply_to is not null and parent.seq is null then 'message_not_found'
+             when mute.user_id is not null then 'muted'
              when not r.allowed then 'rate_limited'
              else 'ok'
            end as outcome
       from req r
       left join lateral parley_readable_rooms(r.user_id, r.is_admin) room on room.id = r.room_id
+      left join lateral parley_mute_of(r.room_id, r.user_id) mute on not r.is_admin
       left join messages prior on prior.user_id = r.user_id and prior.client_id = r.client_id
       left join parents parent on parent.room_id = r.room_id and parent.seq = r.reply_to
+  ), paced as materialized (
+    select p.* from parley_pace_posts(
+      (select array_agg(d.room_id order by d.ord) from decided d where d.outcome = 'ok' and not d.is_admin),
+      (select array_agg(d.user_id order by d.ord) from decided d where d.outcome = 'ok' and not d.is_admin)) p
+  ), judged as (
+    select d.*, p.interval_seconds,
+           case
+             when d.outcome = 'ok' and p.room_id is not null
+                  and (not p.admitted or row_number() over (
+                         partition by d.room_id, d.user_id, d.outcome order by d.ord) > 1)
+               then 'slow_mode'
+             else d.outcome
+           end as verdict,
+           case when p.admitted then p.interval_seconds else p.wait_seconds end as slow_wait
+      from decided d
+      left join paced p on p.room_id = d.room_id and p.user_id = d.user_id and not d.is_admin
   ), inserted as (
     insert into messages as m (room_id, seq, created_cursor, user_id, user_name, body, client_id, reply_to, bot)
     select room_id, 0, 0, user_id, user_name, body, client_id, reply_to, bot
-      from decided
+      from judged
      -- Always true, and there for its timing: a CTE's rows are produced only as a reader
-     -- pulls them, so the join in decided could lock parents between inserts (rooms before
-     -- messages, against every writer's order). This sub-select runs once before the first
-     -- row is inserted and reads parents to the end, locking every parent first.
-     where outcome = 'ok' and (select count(*) from parents) >= 0
+     -- pulls them, so the joins above could lock parents or slots between inserts (rooms
+     -- before messages, against every writer's order). These sub-selects run once before
+     -- the first row is inserted and read parents and slots to the end, locking them first.
+     where verdict = 'ok' and (select count(*) from parents) >= 0 and (select count(*) from paced) >= 0
      order by room_id, ord
     returning ${MESSAGE_COLUMNS}, m.client_id
   )
-  select 'outcome' as kind, k.ord, k.outcome as verdict, ${MESSAGE_COLUMNS}, m.client_id
-    from decided k left join messages m on m.id = k.prior_id
+  select 'outcome' as kind, k.ord, k.verdict, k.muted_until, k.slow_wait, ${MESSAGE_COLUMNS}, m.client_id
+    from judged k left join messages m on m.id = k.prior_id
   union all
-  select 'inserted', null, null, i.* from inserted i`
+  select 'inserted', null, null, null, null, i.* from inserted i`
 
 /**
  * Posting by group commit (src/chat/group-commit.ts): messages posted to this process at
@@ -210,6 +236,10 @@ function outcome(
       throw roomNotFound(request.roomId)
     case 'message_not_found':
       throw messageNotFound(request.replyTo ?? 0)
+    case 'muted':
+      throw mutedUntil(row.muted_until)
+    case 'slow_mode':
+      throw slowModeFor(row.slow_wait ?? 1)
     default:
       throw rateLimitedFor(waits.get(request.userId) ?? 1)
   }
@@ -253,15 +283,35 @@ function matchInserted(requests: PostRequest[], rows: OutcomeRow[]): Map<number,
   return matched
 }
 
-/** One message on its own (its token already taken), with the checks a batch makes, in the same order. */
+/**
+ * One message on its own (its token already taken), with the checks a batch makes, in the
+ * same order. Its slow-mode slot is taken in a statement before the insert: should the
+ * insert then fail, the slot stays taken, which errs on the side of the limit.
+ */
 async function postAlone(db: Db, request: PostRequest): Promise<Posted> {
   const viewer: Viewer = { userId: request.userId, isAdmin: request.isAdmin }
-  if (!(await readableRoom(db, request.roomId, viewer))) throw roomNotFound(request.roomId)
+  const access = await readableRoom(db, request.roomId, viewer)
+  if (!access) throw roomNotFound(request.roomId)
   const original =
     request.clientId === undefined ? undefined : await findByClientId(db, request.userId, request.clientId)
   if (original) return retried(original, request)
+  if (access.muted) throw mutedUntil(access.muted.until)
+  if (!request.isAdmin) {
+    const [slot] = await paceOne(db, request.roomId, request.userId)
+    if (slot && !slot.admitted) throw slowModeFor(slot.wait_seconds ?? 1)
+  }
   return postMessage(db, request)
+}
+
+function paceOne(db: Db, roomId: number, userId: string) {
+  return db.$client.unsafe<{ admitted: boolean; wait_seconds: number | null }[]>(
+    'select admitted, wait_seconds from parley_pace_posts(array[$1::bigint], array[$2::text])',
+    [roomId, userId],
+  )
 }
 
 const rateLimitedFor = (seconds: number) =>
   new ChatError('rate_limited', `Too many messages; try again in ${seconds} s`, seconds)
+
+const slowModeFor = (seconds: number) =>
+  new ChatError('slow_mode', `This room is in slow mode; you may post again in ${seconds} s`, seconds)

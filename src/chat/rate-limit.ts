@@ -8,7 +8,8 @@ export interface RateLimit {
 }
 
 /** What a per-user limit counts: each is a bucket of its own. */
-export type RateAction = 'post' | 'change' | 'room' | 'member' | 'ticket' | 'webhook'
+export type RateAction =
+  'post' | 'change' | 'room' | 'member' | 'ticket' | 'webhook' | 'report' | 'moderation'
 
 export interface Grant {
   /** How many of those asked for may go ahead. */

@@ -4,7 +4,7 @@ import type { Sql } from 'postgres'
 export interface RetentionOptions {
   sql: Sql
   logger: Logger
-  /** Changes, user events, room log entries and mentions older than this are deleted. */
+  /** Changes, user events, room log entries, mentions, audit entries and resolved reports older than this are deleted. */
   retentionMs: number
   /** Webhook delivery attempts older than this are deleted (default: retentionMs). */
   webhookLogMs?: number
@@ -25,6 +25,10 @@ export interface SweepCounts {
   streamTickets: number
   roomLog: number
   webhookDeliveries: number
+  auditEntries: number
+  reports: number
+  restrictions: number
+  postMarks: number
 }
 
 // Each statement deletes at most `batch` rows, picked with SKIP LOCKED, so it never holds
@@ -114,13 +118,41 @@ const DELETE_WEBHOOK_DELIVERIES = `
     select id from webhook_deliveries where created_at < now() - $1 * interval '1 millisecond'
      order by created_at limit $2 for update skip locked)`
 
+// Moderation (sql/moderation.sql): audit entries and resolved reports are kept for the
+// window like changes; an open report waits for a moderator however old it is. Bans and
+// mutes that ended and slow mode's slots older than its longest interval (six hours) are
+// over already: deleting them changes no answer, and lifting a ban that ended is not
+// audited.
+const DELETE_AUDIT = `
+  delete from moderation_log where id in (
+    select id from moderation_log where created_at < now() - $1 * interval '1 millisecond'
+     order by created_at limit $2 for update skip locked)`
+
+const DELETE_REPORTS = `
+  delete from room_reports where id in (
+    select id from room_reports where resolved_at < now() - $1 * interval '1 millisecond'
+     order by resolved_at limit $2 for update skip locked)`
+
+const deleteEnded = (table: string) => `
+  delete from ${table} x using (
+    select room_id, user_id from ${table} where not parley_in_force(until)
+     order by until limit $1 for update skip locked) o
+   where x.room_id = o.room_id and x.user_id = o.user_id`
+
+const DELETE_POST_MARKS = `
+  delete from room_post_marks x using (
+    select room_id, user_id from room_post_marks where posted_at < now() - interval '1 day'
+     order by posted_at limit $1 for update skip locked) o
+   where x.room_id = o.room_id and x.user_id = o.user_id`
+
 type Pruned = { id: string; cursor: string; n: string }
 
 /**
  * Keeps the tables that grow with use within the retention window: changes and user
  * events (a stream resuming from before what is kept is told to reload), mentions of old
- * messages, idle rate-limit buckets and expired stream tickets. user_feeds rows stay: a
- * user's cursor must never start again from 0.
+ * messages, idle rate-limit buckets, expired stream tickets, and moderation's audit log,
+ * resolved reports, ended bans and mutes and stale slow-mode slots. user_feeds rows stay:
+ * a user's cursor must never start again from 0.
  */
 export function createRetention({
   sql,
@@ -167,6 +199,12 @@ export function createRetention({
       streamTickets: await drain(() => deleted(DELETE_STREAM_TICKETS, [batch])),
       roomLog: await drain(() => deleted(DELETE_ROOM_LOG, [retentionMs, batch])),
       webhookDeliveries: await drain(() => deleted(DELETE_WEBHOOK_DELIVERIES, [webhookLogMs, batch])),
+      auditEntries: await drain(() => deleted(DELETE_AUDIT, [retentionMs, batch])),
+      reports: await drain(() => deleted(DELETE_REPORTS, [retentionMs, batch])),
+      restrictions:
+        (await drain(() => deleted(deleteEnded('room_bans'), [batch]))) +
+        (await drain(() => deleted(deleteEnded('room_mutes'), [batch]))),
+      postMarks: await drain(() => deleted(DELETE_POST_MARKS, [batch])),
     }
   }
 

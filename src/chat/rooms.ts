@@ -10,7 +10,8 @@ import { ChatError } from './errors.js'
 // never counts its messages, whatever their number.
 const roomColumns = sql`
   r.id, r.name, r.visibility, r.kind, r.created_by, ${isoTimestamp('r.created_at')} as created_at, r.last_seq,
-  r.message_count, ${isoTimestamp('r.last_message_at')} as last_message_at, r.last_cursor as cursor`
+  r.message_count, ${isoTimestamp('r.last_message_at')} as last_message_at, r.last_cursor as cursor,
+  r.slow_mode_seconds`
 
 /** The one mapper from a room row (roomColumns) to its JSON. */
 function toRoom(row: RowOf<Room>): Room {
@@ -25,6 +26,7 @@ function toRoom(row: RowOf<Room>): Room {
     message_count: Number(row.message_count),
     last_message_at: row.last_message_at,
     cursor: Number(row.cursor),
+    slow_mode_seconds: Number(row.slow_mode_seconds),
   }
 }
 

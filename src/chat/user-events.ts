@@ -3,6 +3,7 @@ import type { Db } from '../db/client.js'
 import type { UserEventData, UserEventName } from '../wire.js'
 import { readableRooms, type Viewer } from './access.js'
 import { type MessageRecord, messageColumns, toMessage } from './messages.js'
+import { REPORT_COLUMNS, type ReportRow, toReport } from './reports.js'
 import { unreadColumns } from './rooms.js'
 
 /** One of a user's events as their stream sends it: `id:` its cursor. */
@@ -21,6 +22,8 @@ type EventRow = { [K in keyof MessageRecord]: MessageRecord[K] | null } & {
   room_name: string | null
   room_kind: 'room' | 'dm' | null
   readable: boolean
+  /** For a report: the report as it is now, when the viewer still moderates the room. */
+  report: ReportRow | null
 }
 
 /** The user's newest event cursor: where a stream opened without Last-Event-ID starts. */
@@ -44,9 +47,10 @@ export type UserEventPage =
  * The viewer's events after `after`, in cursor order, at most `limit`, and the cursor the
  * answer reaches (which passes the events it leaves out). The rules of the rooms hold at
  * the time of reading: a mention, a direct message or an invitation of a room the viewer
- * may no longer read is skipped. A removal is always told; it names only the room. The
- * user's pruned cursor is read by the same statement, so `tooOld` says whether any event
- * the page should hold had been deleted.
+ * may no longer read is skipped, and so is a report of a room the viewer no longer
+ * moderates. A removal is always told; it names only the room. The user's pruned cursor is
+ * read by the same statement, so `tooOld` says whether any event the page should hold had
+ * been deleted.
  */
 export async function userEventsAfter(
   db: Db,
@@ -62,6 +66,10 @@ export async function userEventsAfter(
         select e.cursor, e.kind, e.room_id as event_room_id, e.seq as event_seq, e.webhook_id,
                r.name as room_name, r.kind as room_kind,
                exists (select 1 from ${readableRooms(viewer)} rr where rr.id = e.room_id) as readable,
+               (select to_json(x) from (select ${REPORT_COLUMNS} from room_reports x where x.id = e.report_id) x
+                 where ${viewer.isAdmin}::boolean or exists (
+                   select 1 from room_members mm where mm.room_id = e.room_id and mm.user_id = ${viewer.userId}
+                      and mm.role in ('owner', 'moderator'))) as report,
                ${messageColumns}
           from user_events e
           left join rooms r on r.id = e.room_id
@@ -93,6 +101,9 @@ function toUserEvent(row: EventRow): UserEvent | undefined {
   if (!row.readable || row.room_name === null || row.room_kind === null) return undefined
   const room = { id: roomId, name: row.room_name, kind: row.room_kind }
   if (row.kind === 'added') return { cursor, event: 'added', data: { room } }
+  if (row.kind === 'report') {
+    return row.report ? { cursor, event: 'report', data: { room, report: toReport(row.report) } } : undefined
+  }
   if (row.id === null) return undefined
   const message = toMessage(row as MessageRecord)
   return { cursor, event: row.kind, data: { room, message } }

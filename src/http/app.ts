@@ -29,6 +29,9 @@ import { registerMentions } from './routes/mentions.js'
 import { registerMessageChanges } from './routes/message-changes.js'
 import { registerMessages } from './routes/messages.js'
 import { registerMetrics } from './routes/metrics.js'
+import { registerModeration } from './routes/moderation.js'
+import { registerReports } from './routes/reports.js'
+import { registerRestrictions } from './routes/restrictions.js'
 import { registerRooms } from './routes/rooms.js'
 import { registerSearch } from './routes/search.js'
 import { registerSocial } from './routes/social.js'
@@ -56,6 +59,8 @@ export interface AppDeps {
       | 'RATE_LIMIT_CHANGES'
       | 'RATE_LIMIT_MEMBERSHIPS'
       | 'RATE_LIMIT_TICKETS'
+      | 'RATE_LIMIT_REPORTS'
+      | 'RATE_LIMIT_MODERATION'
       | 'RATE_LIMIT_SEARCHES'
       | 'SEARCH_CONFIG'
       | 'SEARCH_POOL_MAX'
@@ -130,6 +135,9 @@ export function createApp(deps: AppDeps) {
   registerMessages(app, deps)
   registerMessageChanges(app, deps)
   registerMembers(app, deps)
+  registerModeration(app, deps)
+  registerRestrictions(app, deps)
+  registerReports(app, deps)
   registerDms(app, deps)
   registerMentions(app, deps)
   registerMe(app, deps)

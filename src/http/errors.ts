@@ -38,6 +38,11 @@ export const errorCodes = [
   'too_many_webhooks',
   'invalid_url',
   'url_not_allowed',
+  'muted',
+  'slow_mode',
+  'ban_not_found',
+  'mute_not_found',
+  'report_not_found',
   'too_many_streams',
   'database_unavailable',
   'internal_error',
@@ -82,10 +87,15 @@ const chatStatus: Record<ChatErrorCode, ContentfulStatusCode> = {
   too_many_webhooks: 409,
   invalid_url: 400,
   url_not_allowed: 422,
+  muted: 403,
+  slow_mode: 429,
+  ban_not_found: 404,
+  mute_not_found: 404,
+  report_not_found: 404,
 }
 
-export function errorBody(code: ErrorCode, message: string) {
-  return { error: { code, message } }
+export function errorBody(code: ErrorCode, message: string, until?: string | null) {
+  return { error: until === undefined ? { code, message } : { code, message, until } }
 }
 
 export function createErrorHandler(logger: Logger) {
@@ -96,7 +106,7 @@ export function createErrorHandler(logger: Logger) {
     }
     if (error instanceof ChatError) {
       if (error.retryAfterSeconds !== undefined) c.header('Retry-After', String(error.retryAfterSeconds))
-      return c.json(errorBody(error.code, error.message), chatStatus[error.code])
+      return c.json(errorBody(error.code, error.message, error.until), chatStatus[error.code])
     }
     if (error instanceof HTTPException) return renderHttpException(error, c)
     if (isDataException(error)) {

@@ -1,5 +1,5 @@
 import { type RoomAccess, readableRoom, type Viewer } from '../chat/access.js'
-import { roomNotFound } from '../chat/errors.js'
+import { mutedUntil, roomNotFound } from '../chat/errors.js'
 import type { Db } from '../db/client.js'
 import { ApiError } from './errors.js'
 
@@ -25,4 +25,18 @@ export async function requireManagedRoom(db: Db, id: number, viewer: Viewer): Pr
 /** 403 for a direct message: its two members are fixed, whoever asks. */
 export function requireChangeableMembers(access: RoomAccess): void {
   if (access.kind === 'dm') throw new ApiError(403, 'forbidden', 'A direct message’s members never change')
+}
+
+/** As requireReadableRoom, and 403 unless the caller moderates the room (owners, moderators, admins). */
+export async function requireModeratedRoom(db: Db, id: number, viewer: Viewer): Promise<RoomAccess> {
+  const access = await requireReadableRoom(db, id, viewer)
+  if (!access.canModerate) {
+    throw new ApiError(403, 'forbidden', 'Only the room’s owners, moderators and admins may do this')
+  }
+  return access
+}
+
+/** 403 `muted` while the caller is muted in the room, saying until when. */
+export function requireUnmuted(access: RoomAccess): void {
+  if (access.muted) throw mutedUntil(access.muted.until)
 }

@@ -2,7 +2,17 @@ import { z } from '@hono/zod-openapi'
 import { errorCodes } from './errors.js'
 
 export const ErrorSchema = z
-  .object({ error: z.object({ code: z.enum(errorCodes), message: z.string() }) })
+  .object({
+    error: z.object({
+      code: z.enum(errorCodes),
+      message: z.string(),
+      until: z
+        .string()
+        .nullable()
+        .optional()
+        .openapi({ description: 'For `muted`: when the mute ends; null when only lifting it does' }),
+    }),
+  })
   .openapi('Error')
 
 export const RoomIdParams = z.object({

@@ -6,7 +6,10 @@ import type { Stream, Streams } from './streams.js'
 export interface RoomStream extends Stream {
   /** The rooms it receives. */
   roomIds: number[]
-  /** Its private rooms, for a user who is not an admin: access is checked again on the way in and after a listener outage. */
+  /**
+   * Its rooms, for a user who is not an admin (a removal or a ban can take any room away):
+   * access is checked again on the way in and after a listener outage.
+   */
   guarded?: number[]
   /**
    * Only for a stream of several rooms: the change cursor sent last per room. Its `id:` is

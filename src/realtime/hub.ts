@@ -46,8 +46,8 @@ export interface HubOptions {
   /** Called once per delivered new message with seconds since its created_at. */
   observeLag?: (seconds: number) => void
   /**
-   * Whether the stream's user may still read the room: asked when a member is removed, and
-   * before a private room's first frame is written to a stream joining it.
+   * Whether the stream's user may still read the room: asked when a member is removed or a
+   * user banned, and before a guarded room's first frame is written to a stream joining it.
    */
   mayRead: (roomId: number, stream: RoomStream) => Promise<boolean>
 }
@@ -74,14 +74,14 @@ export function createHub(options: HubOptions) {
   const pageBound = { rows: batchSize, bytes: options.maxBufferBytes }
   const resume = createResume<Room>({ db, delivery, pageBound, deliveredUpTo })
   let stopped = false
-  /** Set from a (re-)LISTEN until every private room's streams have been checked again. */
+  /** Set from a (re-)LISTEN until every guarded stream has been checked again. */
   let recheckingAccess = false
   let recheckRound = 0
 
   /**
    * Whatever was committed while nobody listened is read from each room's cursor on. So
-   * were removals, whose notifications were lost: before the catch-up delivers anything,
-   * every stream of a private room is checked again, and closed if it may no longer read.
+   * were removals and bans, whose notifications were lost: before the catch-up delivers
+   * anything, every guarded stream is checked again, and closed if it may no longer read.
    * On a new history (a promoted standby), each room's delivered changes are checked
    * against it first.
    */
@@ -89,7 +89,7 @@ export function createHub(options: HubOptions) {
     const round = ++recheckRound
     recheckingAccess = true
     try {
-      await recheckPrivateStreams()
+      await recheckGuardedStreams()
       if (newHistory) await Promise.all([...rooms.values()].map(checkHistory))
     } finally {
       if (round === recheckRound) {
@@ -99,7 +99,7 @@ export function createHub(options: HubOptions) {
     }
   }
 
-  async function recheckPrivateStreams(): Promise<void> {
+  async function recheckGuardedStreams(): Promise<void> {
     // One question per (room, user) however many tabs; an admin may read every room.
     const answers = new Map<string, Promise<boolean>>()
     const checks = [...streams].flatMap((stream) =>
@@ -186,14 +186,14 @@ export function createHub(options: HubOptions) {
     }
     const room = rooms.get(event.roomId)
     if (!room) return
-    // While access is being checked again, a private room's events wait for nobody.
+    // While access is being checked again, events go only to streams that need no check.
     const audience = recheckingAccess
       ? [...room.streams].filter((stream) => !stream.guarded?.includes(room.id))
       : room.streams
     delivery.broadcast(audience, encodeEventFrame(event.event, event.data), event.exceptUserId)
   }
 
-  /** Closes the removed user's streams of the room, on this instance, unless they may still read it. */
+  /** Closes the removed or banned user's streams of the room, on this instance, unless they may still read it. */
   async function onMemberRemoved(payload: string): Promise<void> {
     const notice = parseMemberNotice(payload)
     const room = notice && rooms.get(notice.roomId)
@@ -299,10 +299,10 @@ export function createHub(options: HubOptions) {
    * Starts delivering room `roomId` to `stream`. With `afterCursor`, first replays the room's
    * changes after it, then joins live delivery at exactly the room's cursor (see resume.ts).
    *
-   * For a private room (one of `stream.guarded`), access is asked again once the stream is
-   * among the room's joining streams and before anything of the room is written: a removal
-   * that commits after that check is announced to this instance and closes the stream; one
-   * that committed before it is seen by it.
+   * For a guarded room (any room, unless the user is an admin), access is asked again once
+   * the stream is among the room's joining streams and before anything of the room is
+   * written: a removal or a ban that commits after that check is announced to this instance
+   * and closes the stream; one that committed before it is seen by it.
    */
   async function subscribe(stream: RoomStream, roomId: number, afterCursor?: number): Promise<void> {
     if (stopped) throw new Error('the hub is stopped')

@@ -19,7 +19,7 @@ export interface RoomStreamRequest extends Omit<StreamRequest, 'log'> {
   multi: boolean
   /**
    * Decides access to every room, throwing to refuse the stream; resolves with the rooms
-   * whose access is asked again once the stream joins them (private rooms).
+   * whose access is asked again once the stream joins them.
    */
   authorize: () => Promise<ReadonlySet<number>>
 }

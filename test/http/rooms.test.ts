@@ -30,6 +30,7 @@ describe('POST /rooms', () => {
       message_count: 0,
       last_message_at: null,
       cursor: 0,
+      slow_mode_seconds: 0,
     })
     expect(await getRoom(server, room.id)).toEqual(room)
   })
@@ -116,6 +117,7 @@ describe('GET /rooms/:id', () => {
       message_count: 0,
       last_message_at: null,
       cursor: 0,
+      slow_mode_seconds: 0,
     })
   })
 

@@ -19,9 +19,12 @@ afterAll(() => {
 })
 
 async function watch(server: TestServer, roomId: number, user: string) {
+  const joined = server.hub.subscriberCount(roomId)
   const stream = openStream(server.url, roomId, { token: await server.token(user, user.toUpperCase()) })
   streams.push(stream)
   await stream.opened
+  // Events without an id reach the streams that joined the room, after their access check.
+  await until(() => server.hub.subscriberCount(roomId) > joined, `${user}'s stream to join the room`)
   return stream
 }
 

@@ -113,7 +113,7 @@ export function registerMembers(app: OpenAPIHono<AppEnv>, { db, config }: AppDep
     const { user_id, role } = c.req.valid('json')
     requireChangeableMembers(await requireManagedRoom(db, id, c.get('identity')))
     await checkRate(c.get('identity').userId)
-    const { member, created } = await putMember(db, id, user_id, role)
+    const { member, created } = await putMember(db, id, user_id, role, c.get('identity').userId)
     return c.json(toMember(member), created ? 201 : 200)
   })
 

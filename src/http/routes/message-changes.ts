@@ -11,7 +11,7 @@ import { requireToken } from '../../chat/rate-limit.js'
 import { MessageSchema, ReactionPageSchema } from '../../wire.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
-import { requireReadableRoom } from '../guards.js'
+import { requireReadableRoom, requireUnmuted } from '../guards.js'
 import {
   bearerSecurity,
   cursorParam,
@@ -41,6 +41,8 @@ const ReactionParams = MessageParams.extend({
 
 export const EditBody = PostMessageBody.pick({ body: true }).openapi('EditMessage')
 
+const muted = jsonContent(ErrorSchema, 'The caller is muted in the room (muted, with `until`)')
+
 const refusals = {
   403: jsonContent(ErrorSchema, 'The caller may read the room but not change this message'),
   409: jsonContent(ErrorSchema, 'The message is deleted (message_deleted)'),
@@ -60,6 +62,10 @@ const edit = createRoute({
     200: jsonContent(MessageSchema, 'The message after the edit'),
     422: jsonContent(ErrorSchema, 'The body is too long'),
     ...refusals,
+    403: jsonContent(
+      ErrorSchema,
+      'The caller may read the room but is not the author (forbidden), or is muted there (muted, with `until`)',
+    ),
     ...errorResponses,
     ...messageNotFoundResponse,
   },
@@ -68,7 +74,7 @@ const edit = createRoute({
 const remove = createRoute({
   method: 'delete',
   path: '/rooms/{id}/messages/{seq}',
-  summary: "Delete a message, leaving a tombstone (its author, the room's owners, admins)",
+  summary: "Delete a message, leaving a tombstone (its author, the room's owners and moderators, admins)",
   security: bearerSecurity,
   request: { params: MessageParams },
   responses: {
@@ -93,6 +99,7 @@ const reactionRoute = (method: 'put' | 'delete', summary: string) =>
     request: { params: ReactionParams },
     responses: {
       200: jsonContent(MessageSchema, 'The message with its reaction totals'),
+      ...(method === 'put' ? { 403: muted } : {}),
       409: method === 'put' ? tooManyReactions : refusals[409],
       429: refusals[429],
       ...errorResponses,
@@ -132,7 +139,7 @@ export function registerMessageChanges(app: OpenAPIHono<AppEnv>, { db, reads, co
   app.openapi(edit, async (c) => {
     const { id, seq } = c.req.valid('param')
     const identity = c.get('identity')
-    await requireReadableRoom(db, id, identity)
+    requireUnmuted(await requireReadableRoom(db, id, identity))
     await checkRate(identity.userId)
     return c.json(await editMessage(db, id, seq, identity, c.req.valid('json').body), 200)
   })
@@ -141,7 +148,7 @@ export function registerMessageChanges(app: OpenAPIHono<AppEnv>, { db, reads, co
     const { id, seq } = c.req.valid('param')
     const identity = c.get('identity')
     const access = await requireReadableRoom(db, id, identity)
-    await deleteMessage(db, id, seq, { userId: identity.userId, canManage: access.canManage })
+    await deleteMessage(db, id, seq, { userId: identity.userId, canModerate: access.canModerate })
     return c.body(null, 204)
   })
 
@@ -152,7 +159,9 @@ export function registerMessageChanges(app: OpenAPIHono<AppEnv>, { db, reads, co
     app.openapi(route, async (c) => {
       const { id, seq, emoji } = c.req.valid('param')
       const identity = c.get('identity')
-      await requireReadableRoom(db, id, identity)
+      const access = await requireReadableRoom(db, id, identity)
+      // A muted user may still take a reaction of theirs back.
+      if (change === addReaction) requireUnmuted(access)
       await checkRate(identity.userId)
       return c.json(await change(db, { roomId: id, seq, userId: identity.userId, emoji }), 200)
     })

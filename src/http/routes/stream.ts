@@ -168,13 +168,13 @@ async function startStream(
 ) {
   const identity = c.get('identity')
   async function authorize() {
-    const recheck = new Set<number>()
     for (const roomId of roomIds) {
-      // Shared with identical checks in flight: the hub asks a private room's afresh.
-      const access = await requireReadableRoom(db, roomId, identity, { shared: true })
-      if (access.visibility === 'private' && !identity.isAdmin) recheck.add(roomId)
+      // Shared with identical checks in flight: the hub asks again once the stream joins.
+      await requireReadableRoom(db, roomId, identity, { shared: true })
     }
-    return recheck
+    // A member can be removed from a private room, and anyone banned from any room: every
+    // room is asked again, but an admin may read them all whatever happens.
+    return new Set(identity.isAdmin ? [] : roomIds)
   }
   const { incoming: req, outgoing: res } = c.env
   const requestId = c.get('requestId')
