@@ -18,6 +18,11 @@ export interface PostingRun {
   latencyMs: { count: number; p50: number; p90: number; p99: number; max: number }
   /** Parley's CPU during the HTTP run, percent of one core. */
   serverCpuPercent?: number
+  /**
+   * Parley's CPU seconds (user + system, from /proc) per 10,000 requests answered: what a
+   * request costs the server, which the machine's noise moves far less than throughput.
+   */
+  serverCpuSecondsPer10k?: number
   databaseCpuPercent?: number
   firstError?: string
 }
@@ -72,7 +77,8 @@ export async function runPosting(
       }).finally(() => sql.end({ timeout: 5 }))
       runs.push({ via: 'sql', clients, ...direct })
       context.log(
-        `  posting with ${clients} clients: HTTP ${http.requestsPerSecond.toFixed(0)}/s p99 ${http.latencyMs.p99} ms,` +
+        `  posting with ${clients} clients: HTTP ${http.requestsPerSecond.toFixed(0)}/s p99 ${http.latencyMs.p99} ms` +
+          ` (${http.serverCpuSecondsPer10k?.toFixed(2) ?? '?'} CPU s per 10k),` +
           ` SQL ${direct.requestsPerSecond.toFixed(0)}/s p99 ${direct.latencyMs.p99} ms`,
       )
     }
@@ -116,12 +122,19 @@ async function closedLoop(
     }),
   )
   const elapsed = (performance.now() - started) / 1000
+  const serverCpuAfter = serverCpu()
+  const serverCpuSeconds =
+    cpuBefore.server === undefined || serverCpuAfter === undefined
+      ? undefined
+      : serverCpuAfter - cpuBefore.server
   return {
     requests,
     failed,
     requestsPerSecond: requests / elapsed,
     latencyMs: latency.summary(),
-    serverCpuPercent: cpuPercent(cpuBefore.server, serverCpu(), elapsed),
+    serverCpuPercent: cpuPercent(cpuBefore.server, serverCpuAfter, elapsed),
+    serverCpuSecondsPer10k:
+      serverCpuSeconds === undefined || requests === 0 ? undefined : (serverCpuSeconds / requests) * 10_000,
     databaseCpuPercent: cpuPercent(cpuBefore.database, context.databaseCpu?.(), elapsed),
     firstError,
   }

@@ -142,6 +142,7 @@ function postingSection({ options, posting }: BenchResults): string[] {
         ['p50', (r) => figure(r.http?.latencyMs.p50)],
         ['p99', (r) => figure(r.http?.latencyMs.p99)],
         ['Parley CPU', (r) => pct(r.http?.serverCpuPercent)],
+        ['CPU s/10k', (r) => r.http?.serverCpuSecondsPer10k?.toFixed(2) ?? '–'],
         ['db CPU', (r) => pct(r.http?.databaseCpuPercent)],
         ['SQL ins/s', (r) => figure(r.sql?.requestsPerSecond)],
         ['p50', (r) => figure(r.sql?.latencyMs.p50)],
