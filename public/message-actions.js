@@ -1,6 +1,6 @@
 // @ts-check
 // What the buttons on a message do: react (from the picker or by toggling a chip), reply,
-// edit, delete, and follow a reply's quote. Every change goes to the server and comes back
+// edit, delete, report, and follow a reply's quote. Every change goes to the server and comes back
 // on the stream like anyone else's, so all tabs show it the same way; a refusal (a 403 on
 // someone else's message, a 409 on a deleted one) is shown as the server worded it.
 
@@ -18,9 +18,13 @@ import { showError } from './ui.js'
  * @param {ReturnType<typeof import('./composer.js').wireComposer>} options.composer
  * @param {HTMLElement} options.error
  * @param {(seq: number) => Promise<void>} options.showMessage
+ * @param {(message: import('./parley-client.js').Message) => void} options.report
  * @param {AbortSignal} options.signal
  */
-export function wireMessageActions(list, { roomId, me, messages, composer, error, showMessage, signal }) {
+export function wireMessageActions(
+  list,
+  { roomId, me, messages, composer, error, showMessage, report, signal },
+) {
   /**
    * @param {string} what
    * @param {() => Promise<unknown>} action
@@ -140,6 +144,8 @@ export function wireMessageActions(list, { roomId, me, messages, composer, error
           return message && composer.edit(message)
         case 'delete':
           return remove(button, seq)
+        case 'report':
+          return message && report(message)
       }
     },
     { signal },

@@ -29,7 +29,8 @@ export function excerpt(body) {
 const plural = (count, one, many) => `${count} ${count === 1 ? one : many}`
 
 /**
- * The content of message `message`'s <li>. `view`: `me`, `canModerate` (may delete anyone's),
+ * The content of message `message`'s <li>. `view`: `me`, `canModerate` (may delete anyone's;
+ * anyone may report others'),
  * `parent` (the quoted message, null when it cannot be had, undefined while it is fetched)
  * and `mine` (the emoji this user reacted with, undefined until known).
  *
@@ -69,7 +70,7 @@ export function renderContent(message, { me, canModerate, parent, mine }) {
     message.reply_count > 0
       ? h('p', { class: 'replies', text: plural(message.reply_count, 'reply', 'replies') })
       : null,
-    deleted ? null : renderActions(own, own || canModerate),
+    deleted ? null : renderActions(own, own || canModerate, !own),
   )
 }
 
@@ -132,8 +133,9 @@ function renderReactions(reactions, mine) {
 /**
  * @param {boolean} canEdit
  * @param {boolean} canDelete
+ * @param {boolean} canReport
  */
-function renderActions(canEdit, canDelete) {
+function renderActions(canEdit, canDelete, canReport) {
   /**
    * @param {string} name
    * @param {string} label
@@ -147,6 +149,7 @@ function renderActions(canEdit, canDelete) {
     action('reply', 'Reply'),
     canEdit ? action('edit', 'Edit') : null,
     canDelete ? action('delete', 'Delete') : null,
+    canReport ? action('report', 'Report') : null,
     h(
       'div',
       { class: 'picker', role: 'group', 'aria-label': 'Pick a reaction', hidden: true },

@@ -7,6 +7,7 @@ import { ApiError, client, currentSession } from './api.js'
 import { wireComposer } from './composer.js'
 import { wireMessageActions } from './message-actions.js'
 import { createMessageList } from './messages.js'
+import { wireModeration } from './moderation.js'
 import { createPresenceList, createReceipts, createTypingIndicator, createTypingSender } from './social.js'
 import { connectRoomStream } from './stream.js'
 import { byId, showError } from './ui.js'
@@ -218,12 +219,17 @@ function openRoomView(roomId, focusSeq, reload) {
     reload,
   }
 
-  /** Owners may delete anyone's message; the server decides, this only shows them the button. */
+  /**
+   * Owners and moderators may delete anyone's message and get the Moderation panel; the
+   * server decides, this only shows them the buttons.
+   */
   async function learnRole() {
     try {
       const { members } = await client.members.list(roomId)
-      if (!closed && members.some((member) => member.user_id === me && member.role === 'owner'))
-        messages.setModerator(true)
+      const role = members.find((member) => member.user_id === me)?.role ?? null
+      if (closed) return
+      messages.setModerator(role === 'owner' || role === 'moderator')
+      moderation.setRole(role)
     } catch {
       // Without the list only one's own messages offer Delete.
     }
@@ -270,6 +276,26 @@ function openRoomView(roomId, focusSeq, reload) {
     },
     signal,
   })
+  const moderation = wireModeration(
+    {
+      panel: byId('moderation'),
+      members: byId('mod-members'),
+      banned: byId('mod-banned'),
+      reports: byId('mod-reports'),
+      reportsEmpty: byId('mod-reports-empty'),
+      refresh: byId('mod-reports-refresh'),
+      error: byId('mod-error'),
+      reporting: {
+        line: byId('reporting'),
+        text: byId('reporting-text'),
+        reason: byId('report-reason', HTMLInputElement),
+        send: byId('report-send'),
+        cancel: byId('report-cancel'),
+        done: byId('reported'),
+      },
+    },
+    { roomId, me, signal },
+  )
   wireMessageActions(byId('messages'), {
     roomId,
     me,
@@ -277,6 +303,7 @@ function openRoomView(roomId, focusSeq, reload) {
     composer,
     error: view.error,
     showMessage,
+    report: (message) => moderation.report(message),
     signal,
   })
   view.older.addEventListener('click', () => void loadOlder(), { signal })

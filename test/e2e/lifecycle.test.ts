@@ -64,8 +64,8 @@ describeInBrowser('editing, deleting, reacting and replying in the browser clien
     await sendMessage(alice.page, 'frist post')
     await sendMessage(alice.page, 'second')
     await waitForBodies(bob.page, ['frist post', 'second'])
-    // Only the author may edit, and only the author (or an owner) delete.
-    expect(await actions(bob.page, 1)).toEqual(['React', 'Reply'])
+    // Only the author may edit, and only the author (or an owner) delete; others may report.
+    expect(await actions(bob.page, 1)).toEqual(['React', 'Reply', 'Report'])
     expect(await actions(alice.page, 1)).toEqual(['React', 'Reply', 'Edit', 'Delete'])
 
     const input = alice.page.getByLabel('Message', { exact: true })
@@ -122,13 +122,21 @@ describeInBrowser('editing, deleting, reacting and replying in the browser clien
     expect(await actions(bob.page, 1)).toEqual([])
 
     // The room's owner may delete anyone's message.
-    await waitForValue(() => actions(alice.page, 2), ['React', 'Reply', 'Delete'], "the owner's actions")
+    await waitForValue(
+      () => actions(alice.page, 2),
+      ['React', 'Reply', 'Delete', 'Report'],
+      "the owner's actions",
+    )
     await act(alice.page, 2, 'Delete')
     await act(alice.page, 2, 'Confirm delete')
     await waitForBodies(bob.page, ['message deleted', 'message deleted', 'and me'])
 
     // Carol was an owner when her page opened, and no longer is: the server refuses.
-    await waitForValue(() => actions(carol.page, 3), ['React', 'Reply', 'Delete'], "carol's actions")
+    await waitForValue(
+      () => actions(carol.page, 3),
+      ['React', 'Reply', 'Delete', 'Report'],
+      "carol's actions",
+    )
     await setRole('member')
     await act(carol.page, 3, 'Delete')
     await act(carol.page, 3, 'Confirm delete')
