@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
 import type { Db } from '../db/client.js'
-import { channels } from '../db/notify.js'
+import { channels, parseMessageNotice } from '../db/notify.js'
 import type { ListenerConsumer } from '../realtime/listener.js'
 import { encodePayload, type WebhookEvent, webhookMessageId } from './events.js'
 import {
@@ -9,6 +9,7 @@ import {
   claimLanes,
   disableEndpoint,
   discoverLanes,
+  followedRooms,
   readLane,
   recordDelivered,
   recordFailed,
@@ -46,9 +47,10 @@ const PAGES_PER_CLAIM = 4
  * in order per room and lane, from any number of instances at once. The state is the
  * database's (webhook_lanes): each instance claims lanes it has room for (at most
  * WEBHOOK_CONCURRENCY in flight), delivers them one event at a time, and moves each lane's
- * cursor in the statement that logs the attempt. A notification of a change is only a
- * wake-up; the poll every WEBHOOK_POLL_MS finds whatever none announced (the listener was
- * down, a retry fell due, an instance died holding a lane and its lease ran out).
+ * cursor in the statement that logs the attempt. A notification of a change in a followed
+ * room is only a wake-up; the poll every WEBHOOK_POLL_MS finds whatever none announced (the
+ * listener was down, a retry fell due, an instance died holding a lane and its lease ran
+ * out, an endpoint registered since the last poll).
  */
 export function createWebhookDispatcher({ db, logger, settings }: DispatcherOptions) {
   const sql = db.$client
@@ -65,6 +67,9 @@ export function createWebhookDispatcher({ db, logger, settings }: DispatcherOpti
   let again = false
   let pollTimer: NodeJS.Timeout | undefined
   const inFlight = new Set<Promise<void>>()
+  // Rooms followed by some enabled endpoint, as of the last poll: a change anywhere else
+  // wakes nothing, so an instance whose rooms no endpoint follows adds no query to a post.
+  let followed = new Set<number>()
 
   /** Claims lanes now, or once the claim in progress ends: at most one claim at a time. */
   function wake(): void {
@@ -180,14 +185,21 @@ export function createWebhookDispatcher({ db, logger, settings }: DispatcherOpti
   async function poll(): Promise<void> {
     try {
       await discoverLanes(sql)
+      followed = await followedRooms(sql)
     } catch (error) {
       logger.warn({ err: error }, 'webhook lane discovery failed')
     }
     wake()
   }
 
+  /** A room's doorbell (`<room_id>:<cursor>`, on either channel): a claim, if the room is followed. */
+  function onChange(payload: string): void {
+    const notice = parseMessageNotice(payload)
+    if (notice && followed.has(notice.roomId)) wake()
+  }
+
   const listens: ListenerConsumer = {
-    channels: { [channels.messages]: wake, [channels.roomLog]: wake },
+    channels: { [channels.messages]: onChange, [channels.roomLog]: onChange },
     onListen: wake,
   }
 

@@ -96,6 +96,17 @@ export async function discoverLanes(sql: Sql): Promise<number> {
   return (await sql.unsafe(DISCOVER, [], { prepare: true })).count
 }
 
+/** The rooms some enabled endpoint has a lane of: the only ones whose changes wake a claim. */
+export async function followedRooms(sql: Sql): Promise<Set<number>> {
+  const rows = (await sql.unsafe(
+    `select distinct l.room_id from webhook_lanes l
+       join webhook_endpoints e on e.id = l.endpoint_id and e.enabled`,
+    [],
+    { prepare: true },
+  )) as unknown as { room_id: string }[]
+  return new Set(rows.map((row) => Number(row.room_id)))
+}
+
 export interface LanePage {
   events: WebhookEvent[]
   /** The position the page reaches, past entries that are no event. */
