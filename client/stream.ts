@@ -1,6 +1,6 @@
 import { backoffDelay, DEFAULT_BACKOFF, retryAfterDelay } from './backoff.js'
 import { createCursors } from './cursors.js'
-import { ParleyError, StreamClosedError, toParleyError } from './errors.js'
+import { ParleyError, StreamClosedError } from './errors.js'
 import { HISTORY_EVENTS, roomOf, USER_EVENTS } from './events.js'
 import { createListeners } from './listeners.js'
 import { createSseParser, type SseEvent } from './sse-parser.js'

@@ -76,7 +76,7 @@ export function createReplica({ url, name, poolMax, search, pooler, logger }: Re
       })
       try {
         const rows = await Promise.race([query.sql.unsafe(PROBE), timeout])
-        const row = rows[0] as { replayed: string | null; lag_seconds: number } | undefined
+        const row = rows[0] as unknown as { replayed: string | null; lag_seconds: number } | undefined
         if (!row?.replayed) {
           setUp(false, 'not a standby (not in recovery)')
           return
