@@ -27,8 +27,9 @@ export function registerHealth(app: OpenAPIHono<AppEnv>, { pingDatabase, listene
   app.openapi(readyz, async (c) => {
     const checks = { database: await pingDatabase(), listener: listener.isReady() }
     const ready = checks.database && checks.listener
-    return ready
-      ? c.json({ status: 'ok' as const, checks }, 200)
-      : c.json({ status: 'unavailable' as const, checks }, 503)
+    if (ready) return c.json({ status: 'ok' as const, checks }, 200)
+    // As every 503 does: the listener and the pool retry within seconds.
+    c.header('Retry-After', '2')
+    return c.json({ status: 'unavailable' as const, checks }, 503)
   })
 }

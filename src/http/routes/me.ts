@@ -4,7 +4,15 @@ import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
 import { userCursor } from '../../chat/user-events.js'
 import { bearerSecurity, errorResponses, jsonContent } from '../schemas.js'
-import { eventStream, lastEventId, parseSeq, refuseStream, streamRefusals, streamTicket } from './stream.js'
+import {
+  accessToken,
+  eventStream,
+  lastEventId,
+  parseSeq,
+  refuseStream,
+  streamRefusals,
+  streamTicket,
+} from './stream.js'
 
 const userStream = createRoute({
   method: 'get',
@@ -14,6 +22,7 @@ const userStream = createRoute({
   request: {
     query: z.object({
       ticket: streamTicket,
+      access_token: accessToken,
       last_event_id: z.string().optional().openapi({
         description: 'Replay the events after this cursor first; a Last-Event-ID header takes precedence',
       }),
@@ -38,7 +47,7 @@ const myCursor = createRoute({
   summary:
     "The caller's newest event cursor: open GET /me/stream with it as Last-Event-ID and nothing after it is missed, even across a reconnect",
   security: bearerSecurity,
-  responses: { 200: jsonContent(MyCursorSchema, 'The cursor'), ...errorResponses },
+  responses: { 200: jsonContent(MyCursorSchema, 'The cursor'), 401: errorResponses[401] },
 })
 
 export function registerMe(app: OpenAPIHono<AppEnv>, { db, userFeed }: AppDeps) {

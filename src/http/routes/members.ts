@@ -76,7 +76,10 @@ const remove = createRoute({
     204: { description: 'Removed' },
     ...errorResponses,
     ...forbidden,
-    ...notFoundResponse,
+    404: jsonContent(
+      ErrorSchema,
+      'No such room (room_not_found), or no such member of it (member_not_found)',
+    ),
     ...rateLimitedResponse,
   },
 })

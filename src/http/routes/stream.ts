@@ -18,7 +18,7 @@ import {
 
 export const MAX_ROOMS_PER_STREAM = 50
 
-const accessToken = z
+export const accessToken = z
   .string()
   .optional()
   .openapi({
