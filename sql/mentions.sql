@@ -40,14 +40,13 @@ BEGIN
 END;
 $$;
 --> statement-breakpoint
--- message_mentions mirrors messages.mentions, once per statement over the inserted rows.
+-- message_mentions mirrors messages.mentions: a new message's rows, for each message that
+-- names someone (the trigger's WHEN), so a message naming nobody pays nothing here.
 CREATE OR REPLACE FUNCTION parley_record_mentions() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO message_mentions (user_id, message_id, room_id, seq)
-  SELECT named.user_id, n.id, n.room_id, n.seq
-    FROM new_messages n CROSS JOIN LATERAL unnest(n.mentions) AS named(user_id)
-   WHERE cardinality(n.mentions) > 0;
+  SELECT named.user_id, NEW.id, NEW.room_id, NEW.seq FROM unnest(NEW.mentions) AS named(user_id);
   RETURN NULL;
 END;
 $$;
@@ -65,16 +64,26 @@ $$;
 --> statement-breakpoint
 DROP TRIGGER IF EXISTS messages_set_mentions ON messages;
 --> statement-breakpoint
--- Named to fire after messages_assign_seq and messages_change (triggers of one event fire
--- in name order), so it sees the body a delete has emptied.
-CREATE TRIGGER messages_set_mentions BEFORE INSERT OR UPDATE ON messages
-  FOR EACH ROW EXECUTE FUNCTION parley_set_mentions();
+-- The WHENs spare the function the messages it would leave as they are: a new message without
+-- an '@' (and without mentions of its own to clear), and an update that changes neither body
+-- nor mentions (a reaction's totals, a reply's count). Both are named to fire after
+-- messages_assign_seq and messages_change (triggers of one event fire in name order), so the
+-- second sees the body a delete has emptied.
+CREATE TRIGGER messages_set_mentions BEFORE INSERT ON messages
+  FOR EACH ROW WHEN (strpos(NEW.body, '@') > 0 OR NEW.mentions IS DISTINCT FROM '{}')
+  EXECUTE FUNCTION parley_set_mentions();
+--> statement-breakpoint
+DROP TRIGGER IF EXISTS messages_set_mentions_on_edit ON messages;
+--> statement-breakpoint
+CREATE TRIGGER messages_set_mentions_on_edit BEFORE UPDATE ON messages
+  FOR EACH ROW WHEN (NEW.body IS DISTINCT FROM OLD.body OR NEW.mentions IS DISTINCT FROM OLD.mentions)
+  EXECUTE FUNCTION parley_set_mentions();
 --> statement-breakpoint
 DROP TRIGGER IF EXISTS messages_record_mentions ON messages;
 --> statement-breakpoint
 CREATE TRIGGER messages_record_mentions AFTER INSERT ON messages
-  REFERENCING NEW TABLE AS new_messages
-  FOR EACH STATEMENT EXECUTE FUNCTION parley_record_mentions();
+  FOR EACH ROW WHEN (cardinality(NEW.mentions) > 0)
+  EXECUTE FUNCTION parley_record_mentions();
 --> statement-breakpoint
 DROP TRIGGER IF EXISTS messages_update_mentions ON messages;
 --> statement-breakpoint

@@ -14,11 +14,35 @@
 
 -- seq is a gapless per-room counter, advanced with the cursor. In a room that has only
 -- seen inserts the two are equal. Any seq, cursor or lifecycle column supplied by the
--- INSERT is replaced, so psql inserts get them too. The same update keeps the room's
+-- INSERT is replaced, so psql inserts get them too. The room's row also keeps its
 -- message_count and last_message_at, so no answer ever counts the rows. A reply locks its
 -- parent first (to count it), keeping the message-then-room order.
+--
+-- A statement's first message in a room locks and updates the room's row, as a single-row
+-- insert always has; its further messages there are numbered from a cache of the
+-- statement's own, and the row is written once more when the statement ends
+-- (parley_notify_messages). Updating one row again and again in a transaction costs more
+-- each time, since each update leaves a version the next must step over: an insert ...
+-- select of n rows into one room cost n².
+--
+-- The cache is transaction-local settings: room r's entry ' r:<seq>:<cursor>:<n>' (n
+-- messages numbered since its row was written) is in parley.room_counters_<r % 256>, and
+-- parley.room_counters lists the settings the statement has used. Not a setting per room:
+-- PostgreSQL 15 makes each new setting name dearer than the last (19,000 names took six
+-- minutes), and a connection may post to every room. Not one setting: every row rewrites
+-- its room's entry, and a statement over 10,000 rooms then rewrote 300 kB per row. The
+-- settings go with the transaction or savepoint that set them, like the rows and the
+-- room's lock.
 CREATE OR REPLACE FUNCTION parley_assign_message_seq() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+  slot text := 'parley.room_counters_' || abs(NEW.room_id % 256);
+  counters text := coalesce(current_setting(slot, true), '');
+  room_key text := ' ' || NEW.room_id || ':';
+  found_at int := coalesce(strpos(counters, room_key), 0);
+  cached text;
+  numbered bigint;
+  written text;
 BEGIN
   IF NEW.reply_to IS NOT NULL THEN
     UPDATE messages SET reply_count = reply_count + 1
@@ -28,13 +52,27 @@ BEGIN
         USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'messages_reply_to_exists';
     END IF;
   END IF;
-  UPDATE rooms
-     SET last_seq = last_seq + 1, last_cursor = last_cursor + 1,
-         message_count = message_count + 1, last_message_at = NEW.created_at
-   WHERE id = NEW.room_id
-  RETURNING last_seq, last_cursor INTO NEW.seq, NEW.created_cursor;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'room % does not exist', NEW.room_id USING ERRCODE = 'foreign_key_violation';
+  IF found_at = 0 THEN
+    UPDATE rooms
+       SET last_seq = last_seq + 1, last_cursor = last_cursor + 1,
+           message_count = message_count + 1, last_message_at = NEW.created_at
+     WHERE id = NEW.room_id
+    RETURNING last_seq, last_cursor INTO NEW.seq, NEW.created_cursor;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'room % does not exist', NEW.room_id USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    IF counters = '' THEN
+      written := set_config('parley.room_counters',
+                            coalesce(current_setting('parley.room_counters', true), '') || ' ' || slot, true);
+    END IF;
+    written := set_config(slot, counters || room_key || NEW.seq || ':' || NEW.created_cursor || ':0', true);
+  ELSE
+    cached := split_part(substr(counters, found_at + length(room_key)), ' ', 1);
+    NEW.seq := split_part(cached, ':', 1)::bigint + 1;
+    NEW.created_cursor := split_part(cached, ':', 2)::bigint + 1;
+    numbered := split_part(cached, ':', 3)::bigint + 1;
+    written := set_config(slot, overlay(counters placing NEW.seq || ':' || NEW.created_cursor || ':' || numbered
+                                        from found_at + length(room_key) for length(cached)), true);
   END IF;
   NEW.edited_at := NULL;
   NEW.deleted_at := NULL;
@@ -44,7 +82,40 @@ BEGIN
 END;
 $$;
 --> statement-breakpoint
--- Once per statement, over the rows it inserted: each room's doorbell rings once, with its
+-- Writes the rooms' rows for the messages numbered from the cache (parley_assign_message_seq)
+-- and empties it. Called when an insert statement ends, and before anything else takes a
+-- room's cursor: an edit, delete or reaction in the statement that inserts (a data-modifying
+-- WITH) takes the cursor after the messages numbered so far. The rooms' rows are locked
+-- already, by the statement's first message in each.
+CREATE OR REPLACE FUNCTION parley_write_room_counters() RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  slot text;
+  entries text := '';
+  emptied text;
+BEGIN
+  FOREACH slot IN ARRAY string_to_array(ltrim(current_setting('parley.room_counters', true)), ' ') LOOP
+    entries := entries || coalesce(current_setting(slot, true), '');
+    emptied := set_config(slot, '', true);
+  END LOOP;
+  emptied := set_config('parley.room_counters', '', true);
+  -- A single-row insert numbered nothing from the cache (its n is 0): no write.
+  IF entries !~ ':[1-9][0-9]*( |$)' THEN
+    RETURN;
+  END IF;
+  UPDATE rooms r
+     SET last_seq = c.seq, last_cursor = c.cursor, message_count = r.message_count + c.numbered,
+         last_message_at = coalesce((SELECT m.created_at FROM messages m WHERE m.room_id = r.id AND m.seq = c.seq),
+                                    r.last_message_at)
+    FROM (SELECT split_part(entry, ':', 1)::bigint AS room_id, split_part(entry, ':', 2)::bigint AS seq,
+                 split_part(entry, ':', 3)::bigint AS cursor, split_part(entry, ':', 4)::bigint AS numbered
+            FROM unnest(string_to_array(ltrim(entries), ' ')) AS entry) c
+   WHERE r.id = c.room_id AND c.numbered > 0;
+END;
+$$;
+--> statement-breakpoint
+-- Once per statement, over the rows it inserted: the rooms' rows are written (above), so
+-- messages_assign_seq needs this trigger on. Each room's doorbell rings once, with its
 -- newest cursor, however many messages a batch or a multi-row psql INSERT holds. Posting
 -- also marks the room read up to the author's message: whoever posts has seen the room, and
 -- so a room's unread count for a user is the room's messages after the mark. Marks are
@@ -52,6 +123,9 @@ $$;
 CREATE OR REPLACE FUNCTION parley_notify_messages() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+  IF current_setting('parley.room_counters', true) <> '' THEN
+    PERFORM parley_write_room_counters();
+  END IF;
   INSERT INTO room_reads (room_id, user_id, last_read_seq)
   SELECT room_id, user_id, max(seq) FROM new_messages GROUP BY room_id, user_id ORDER BY room_id, user_id
   ON CONFLICT (room_id, user_id) DO UPDATE
@@ -95,6 +169,9 @@ BEGIN
   ELSE
     RETURN NEW;
   END IF;
+  IF current_setting('parley.room_counters', true) <> '' THEN
+    PERFORM parley_write_room_counters();
+  END IF;
   UPDATE rooms SET last_cursor = last_cursor + 1 WHERE id = NEW.room_id
   RETURNING last_cursor INTO change_cursor;
   INSERT INTO message_changes (room_id, cursor, seq, kind, user_id)
@@ -126,6 +203,9 @@ LANGUAGE plpgsql AS $$
 DECLARE
   rooms_touched bigint;
 BEGIN
+  IF current_setting('parley.room_counters', true) <> '' THEN
+    PERFORM parley_write_room_counters();
+  END IF;
   UPDATE messages p SET reply_count = greatest(p.reply_count - r.n, 0)
     FROM (SELECT room_id, reply_to, count(*) AS n FROM deleted_messages
            WHERE reply_to IS NOT NULL GROUP BY room_id, reply_to) r
@@ -214,6 +294,9 @@ BEGIN
       RAISE EXCEPTION '% has as many reactions to message % of room % as one may', reaction.user_id, reaction.seq, reaction.room_id
         USING ERRCODE = 'check_violation', CONSTRAINT = 'message_reactions_per_user';
     END IF;
+  END IF;
+  IF current_setting('parley.room_counters', true) <> '' THEN
+    PERFORM parley_write_room_counters();
   END IF;
   UPDATE rooms SET last_cursor = last_cursor + 1 WHERE id = reaction.room_id
   RETURNING last_cursor INTO change_cursor;

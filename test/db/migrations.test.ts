@@ -107,6 +107,7 @@ const MESSAGE_TRIGGERS = [
   'messages_notify',
   'messages_record_mentions',
   'messages_set_mentions',
+  'messages_set_mentions_on_edit',
   'messages_update_mentions',
   'messages_user_events',
 ]
