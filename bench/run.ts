@@ -21,6 +21,7 @@ import { runFanoutAndCeiling, runScaling } from './fanout/scenarios.js'
 import { sessionSeconds } from './fanout/session.js'
 import { setUp } from './fanout/setup.js'
 import { TARGET_DESCRIPTIONS } from './fanout/targets.js'
+import { runTriggers } from './fanout/triggers.js'
 import { runWebhooks } from './fanout/webhooks.js'
 import { REPO_ROOT } from './lib/server-process.js'
 import { createTeardown, type Teardown } from './lib/teardown.js'
@@ -127,6 +128,14 @@ async function bench(options: BenchOptions, teardown: Teardown, stop: { requeste
     log('bench: webhook delivery latency and throughput on parley')
     await attempt('webhooks', 'parley', async () => {
       results.webhooks = await runWebhooks(context)
+    })
+  }
+
+  // On a database of its own; last, since it ends with a million-row insert.
+  if (has('triggers') && context.hasTime(120, 'triggers')) {
+    log('bench: what each message trigger costs an insert, and a bulk insert')
+    await attempt('triggers', 'parley', async () => {
+      results.triggers = await runTriggers(context, options)
     })
   }
 

@@ -12,6 +12,7 @@ export const SCENARIOS = [
   'search',
   'failover',
   'webhooks',
+  'triggers',
 ] as const
 export type Scenario = (typeof SCENARIOS)[number]
 

@@ -8,6 +8,7 @@ import type { CrowdRun, StormRun } from './crowds.js'
 import type { DataScaleRun } from './data-scale.js'
 import type { FailoverRun } from './failover.js'
 import type { WebhookRun } from './webhooks.js'
+import type { TriggerRun } from './triggers.js'
 import type { SearchRun } from './search.js'
 import type { PostingRun } from './posting.js'
 import type { FanoutResult, ScalingPoint } from './scenarios.js'
@@ -44,6 +45,7 @@ export interface BenchResults {
   search?: SearchRun
   failover?: FailoverRun
   webhooks?: WebhookRun
+  triggers?: TriggerRun
   ratios: Ratio[]
   /** Parley's targets, each judged on this run. */
   goals: Goal[]
