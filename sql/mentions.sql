@@ -41,12 +41,15 @@ END;
 $$;
 --> statement-breakpoint
 -- message_mentions mirrors messages.mentions: a new message's rows, for each message that
--- names someone (the trigger's WHEN), so a message naming nobody pays nothing here.
+-- names someone (the trigger's WHEN), so a message naming nobody pays nothing here. It also
+-- tells parley_message_user_events, which runs at the statement's end after every row's
+-- AFTER trigger, that the statement has someone to tell (sql/messages.sql).
 CREATE OR REPLACE FUNCTION parley_record_mentions() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO message_mentions (user_id, message_id, room_id, seq)
   SELECT named.user_id, NEW.id, NEW.room_id, NEW.seq FROM unnest(NEW.mentions) AS named(user_id);
+  PERFORM set_config('parley.user_events', 'on', true);
   RETURN NULL;
 END;
 $$;

@@ -18,30 +18,39 @@
 -- message_count and last_message_at, so no answer ever counts the rows. A reply locks its
 -- parent first (to count it), keeping the message-then-room order.
 --
--- A statement's first message in a room locks and updates the room's row, as a single-row
+-- A transaction's first message in a room locks and updates the room's row, as a single-row
 -- insert always has; its further messages there are numbered from a cache of the
--- statement's own, and the row is written once more when the statement ends
+-- transaction's own, and the row is written once more when their statement ends
 -- (parley_notify_messages). Updating one row again and again in a transaction costs more
 -- each time, since each update leaves a version the next must step over: an insert ...
 -- select of n rows into one room cost n².
 --
--- The cache is transaction-local settings: room r's entry ' r:<seq>:<cursor>:<n>' (n
--- messages numbered since its row was written) is in parley.room_counters_<r % 256>, and
--- parley.room_counters lists the settings the statement has used. Not a setting per room:
--- PostgreSQL 15 makes each new setting name dearer than the last (19,000 names took six
--- minutes), and a connection may post to every room. Not one setting: every row rewrites
--- its room's entry, and a statement over 10,000 rooms then rewrote 300 kB per row. The
--- settings go with the transaction or savepoint that set them, like the rows and the
--- room's lock.
+-- The cache is transaction-local settings: room r's entry ' r:<seq>:<cursor>:<n>:<dm>' (n
+-- messages numbered since its row was written; dm is 1 in a direct message) is in
+-- parley.room_counters_<r % 256>, and parley.room_counters lists the settings that hold an
+-- entry with n > 0. So a single-row insert costs one setting, and its statement's end
+-- finds nothing to write. Not a setting per room: PostgreSQL 15 makes each new setting name
+-- dearer than the last (19,000 names took six minutes), and a connection may post to every
+-- room. Not one setting: every row rewrites its room's entry, and a statement over 10,000
+-- rooms then rewrote 300 kB per row. The settings go with the transaction or savepoint that
+-- set them, like the rows and the room's lock; anything else that takes a room's cursor
+-- first writes the pending counters and forgets the room's entry
+-- (parley_write_room_counters).
+--
+-- A message that concerns someone else's user stream (it names someone, or it is in a
+-- direct message) sets parley.user_events, so the statements that concern nobody skip
+-- parley_message_user_events at once.
 CREATE OR REPLACE FUNCTION parley_assign_message_seq() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
   slot text := 'parley.room_counters_' || abs(NEW.room_id % 256);
   counters text := coalesce(current_setting(slot, true), '');
   room_key text := ' ' || NEW.room_id || ':';
-  found_at int := coalesce(strpos(counters, room_key), 0);
+  found_at int := strpos(counters, room_key);
   cached text;
   numbered bigint;
+  dm boolean;
+  listed text;
   written text;
 BEGIN
   IF NEW.reply_to IS NOT NULL THEN
@@ -57,22 +66,27 @@ BEGIN
        SET last_seq = last_seq + 1, last_cursor = last_cursor + 1,
            message_count = message_count + 1, last_message_at = NEW.created_at
      WHERE id = NEW.room_id
-    RETURNING last_seq, last_cursor INTO NEW.seq, NEW.created_cursor;
+    RETURNING last_seq, last_cursor, kind = 'dm' INTO NEW.seq, NEW.created_cursor, dm;
     IF NOT FOUND THEN
       RAISE EXCEPTION 'room % does not exist', NEW.room_id USING ERRCODE = 'foreign_key_violation';
     END IF;
-    IF counters = '' THEN
-      written := set_config('parley.room_counters',
-                            coalesce(current_setting('parley.room_counters', true), '') || ' ' || slot, true);
-    END IF;
-    written := set_config(slot, counters || room_key || NEW.seq || ':' || NEW.created_cursor || ':0', true);
+    written := set_config(slot, counters || room_key || NEW.seq || ':' || NEW.created_cursor || ':0:'
+                                || dm::int, true);
   ELSE
     cached := split_part(substr(counters, found_at + length(room_key)), ' ', 1);
     NEW.seq := split_part(cached, ':', 1)::bigint + 1;
     NEW.created_cursor := split_part(cached, ':', 2)::bigint + 1;
     numbered := split_part(cached, ':', 3)::bigint + 1;
+    dm := split_part(cached, ':', 4) = '1';
     written := set_config(slot, overlay(counters placing NEW.seq || ':' || NEW.created_cursor || ':' || numbered
-                                        from found_at + length(room_key) for length(cached)), true);
+                                        || ':' || dm::int from found_at + length(room_key) for length(cached)), true);
+    listed := coalesce(current_setting('parley.room_counters', true), '');
+    IF strpos(listed || ' ', ' ' || slot || ' ') = 0 THEN
+      written := set_config('parley.room_counters', listed || ' ' || slot, true);
+    END IF;
+  END IF;
+  IF dm THEN
+    written := set_config('parley.user_events', 'on', true);
   END IF;
   NEW.edited_at := NULL;
   NEW.deleted_at := NULL;
@@ -83,26 +97,28 @@ END;
 $$;
 --> statement-breakpoint
 -- Writes the rooms' rows for the messages numbered from the cache (parley_assign_message_seq)
--- and empties it. Called when an insert statement ends, and before anything else takes a
--- room's cursor: an edit, delete or reaction in the statement that inserts (a data-modifying
--- WITH) takes the cursor after the messages numbered so far. The rooms' rows are locked
--- already, by the statement's first message in each.
-CREATE OR REPLACE FUNCTION parley_write_room_counters() RETURNS void
+-- and empties the settings that held them, then forgets the entries of `forget` (rooms whose
+-- cursor the caller is about to take). Called when an insert statement ends, and before
+-- anything else takes a room's cursor: an edit, delete or reaction in the transaction that
+-- inserts takes the cursor after the messages numbered so far. The rooms' rows are locked
+-- already, by the transaction's first message in each.
+DROP FUNCTION IF EXISTS parley_write_room_counters();
+--> statement-breakpoint
+CREATE OR REPLACE FUNCTION parley_write_room_counters(forget bigint[] DEFAULT '{}') RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
   slot text;
   entries text := '';
   emptied text;
 BEGIN
-  FOREACH slot IN ARRAY string_to_array(ltrim(current_setting('parley.room_counters', true)), ' ') LOOP
+  FOREACH slot IN ARRAY string_to_array(ltrim(coalesce(current_setting('parley.room_counters', true), '')), ' ') LOOP
     entries := entries || coalesce(current_setting(slot, true), '');
     emptied := set_config(slot, '', true);
   END LOOP;
   emptied := set_config('parley.room_counters', '', true);
-  -- A single-row insert numbered nothing from the cache (its n is 0): no write.
-  IF entries !~ ':[1-9][0-9]*( |$)' THEN
-    RETURN;
-  END IF;
+  PERFORM set_config(s.slot, '', true)
+     FROM (SELECT DISTINCT 'parley.room_counters_' || abs(room_id % 256) AS slot FROM unnest(forget) AS room_id) s
+    WHERE current_setting(s.slot, true) <> '';
   UPDATE rooms r
      SET last_seq = c.seq, last_cursor = c.cursor, message_count = r.message_count + c.numbered,
          last_message_at = coalesce((SELECT m.created_at FROM messages m WHERE m.room_id = r.id AND m.seq = c.seq),
@@ -169,8 +185,8 @@ BEGIN
   ELSE
     RETURN NEW;
   END IF;
-  IF current_setting('parley.room_counters', true) <> '' THEN
-    PERFORM parley_write_room_counters();
+  IF current_setting('parley.room_counters_' || abs(NEW.room_id % 256), true) <> '' THEN
+    PERFORM parley_write_room_counters(ARRAY[NEW.room_id]);
   END IF;
   UPDATE rooms SET last_cursor = last_cursor + 1 WHERE id = NEW.room_id
   RETURNING last_cursor INTO change_cursor;
@@ -203,9 +219,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
   rooms_touched bigint;
 BEGIN
-  IF current_setting('parley.room_counters', true) <> '' THEN
-    PERFORM parley_write_room_counters();
-  END IF;
+  PERFORM parley_write_room_counters(ARRAY(SELECT DISTINCT room_id FROM deleted_messages));
   UPDATE messages p SET reply_count = greatest(p.reply_count - r.n, 0)
     FROM (SELECT room_id, reply_to, count(*) AS n FROM deleted_messages
            WHERE reply_to IS NOT NULL GROUP BY room_id, reply_to) r
@@ -295,8 +309,8 @@ BEGIN
         USING ERRCODE = 'check_violation', CONSTRAINT = 'message_reactions_per_user';
     END IF;
   END IF;
-  IF current_setting('parley.room_counters', true) <> '' THEN
-    PERFORM parley_write_room_counters();
+  IF current_setting('parley.room_counters_' || abs(reaction.room_id % 256), true) <> '' THEN
+    PERFORM parley_write_room_counters(ARRAY[reaction.room_id]);
   END IF;
   UPDATE rooms SET last_cursor = last_cursor + 1 WHERE id = reaction.room_id
   RETURNING last_cursor INTO change_cursor;

@@ -37,7 +37,8 @@ $$;
 --> statement-breakpoint
 -- New messages: each person they mention, and in a direct message the other member, gets
 -- an event. Once per statement over the rows it inserted; most statements name nobody
--- outside a direct message, and a first look for those that do spares them the rest.
+-- outside a direct message, and those rows set parley.user_events as they go (the numbering
+-- for a direct message, the mention record for a name), so the rest return at once.
 CREATE OR REPLACE FUNCTION parley_message_user_events() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -46,11 +47,10 @@ DECLARE
   room_ids bigint[];
   seqs bigint[];
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM new_messages n WHERE cardinality(n.mentions) > 0)
-     AND NOT EXISTS (SELECT 1 FROM rooms r
-                      WHERE r.kind = 'dm' AND r.id IN (SELECT n.room_id FROM new_messages n)) THEN
+  IF coalesce(current_setting('parley.user_events', true), '') = '' THEN
     RETURN NULL;
   END IF;
+  PERFORM set_config('parley.user_events', '', true);
   SELECT array_agg(e.user_id ORDER BY e.room_id, e.seq, e.kind, e.user_id),
          array_agg(e.kind ORDER BY e.room_id, e.seq, e.kind, e.user_id),
          array_agg(e.room_id ORDER BY e.room_id, e.seq, e.kind, e.user_id),

@@ -242,6 +242,54 @@ describe('an insert … select of many rows', () => {
     expect(stream.changes.map((change) => Number(change.id))).toEqual(range(1, 204))
   }, 60_000)
 
+  it('takes each cursor once over single-row statements of one transaction, between other changes', async () => {
+    const [roomId, otherId] = [await newRoom(), await newRoom()]
+    await insertOne(roomId, 'before')
+    await database.sql.begin(async (tx) => {
+      const one = (room: number, body: string) =>
+        tx`insert into messages (room_id, user_id, user_name, body) values (${room}, 'ops', 'Ops', ${body})`
+      await one(roomId, 'a')
+      await one(otherId, 'b')
+      await one(roomId, 'c')
+      await tx`insert into message_reactions (room_id, seq, user_id, emoji) values (${roomId}, 2, 'ops', '👍')`
+      await one(roomId, 'd')
+      await tx`update messages set body = 'edited' where room_id = ${roomId} and seq = 1`
+      await one(roomId, 'e')
+      await one(otherId, 'f')
+      await tx`delete from messages where room_id = ${roomId} and seq = 4`
+      await one(roomId, 'g')
+    })
+    // before, a, c, a reaction, d, an edit, e, a delete (of d), g: nine cursors, five messages left.
+    expect(await cursors(roomId)).toEqual(range(1, 9))
+    expect(await roomState(roomId)).toMatchObject({
+      lastSeq: 6,
+      lastCursor: 9,
+      messageCount: 5,
+      atNewest: true,
+    })
+    expect(await roomState(otherId)).toMatchObject({
+      lastSeq: 2,
+      lastCursor: 2,
+      messageCount: 2,
+      atNewest: true,
+    })
+  })
+
+  it('tells the other member of a direct message of every single-row insert of one transaction', async () => {
+    const [dm] = await database.sql<{ id: string }[]>`
+      insert into rooms (name, created_by, kind, visibility, dm_low, dm_high)
+      values ('dm', 'ada', 'dm', 'private', 'ada', 'bob') returning id`
+    const roomId = Number(dm?.id)
+    await database.sql`insert into room_members (room_id, user_id) values (${roomId}, 'ada'), (${roomId}, 'bob')`
+    await database.sql.begin(async (tx) => {
+      for (const body of ['one', 'two', 'three'])
+        await tx`insert into messages (room_id, user_id, user_name, body) values (${roomId}, 'ada', 'Ada', ${body})`
+    })
+    const events = await database.sql<{ seq: string }[]>`
+      select seq from user_events where user_id = 'bob' and room_id = ${roomId} and kind = 'dm' order by cursor`
+    expect(events.map((event) => Number(event.seq))).toEqual([1, 2, 3])
+  })
+
   it('takes each cursor once in one statement that inserts messages and edits one of the room', async () => {
     const roomId = await newRoom()
     await insertOne(roomId)
