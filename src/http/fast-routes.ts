@@ -23,6 +23,7 @@ import {
   parseSeq,
   RoomStreamQuery,
   roomStreamTarget,
+  type StreamCall,
 } from './routes/stream.js'
 import { RoomIdParams } from './schemas.js'
 
@@ -64,12 +65,14 @@ const JSON_MEDIA_TYPE = /^application\/([a-z-.]+\+)?json(;\s*[a-zA-Z0-9-]+=([^;]
 export function serveHotRoutes(deps: AppDeps, fallThrough: RequestListener): RequestListener {
   const { auth, tickets, posting, userFeed, logger, metrics } = deps
   const redeemTicket = (ticket: string) => tickets.redeem(ticket)
-  const streamCaller = ({ req, query }: HotRequest) =>
-    identify(
-      auth,
-      { header: req.headers.authorization, query: (name) => query.get(name) ?? undefined },
-      redeemTicket,
-    )
+  /** What opening a stream takes of its request, and no more: an open stream keeps it. */
+  async function streamCall({ req, res, requestId, query }: HotRequest): Promise<StreamCall> {
+    const credentials = {
+      header: req.headers.authorization,
+      query: (name: string) => query.get(name) ?? undefined,
+    }
+    return { req, res, requestId, identity: await identify(auth, credentials, redeemTicket) }
+  }
 
   const routes: HotRoute[] = [
     {
@@ -90,11 +93,11 @@ export function serveHotRoutes(deps: AppDeps, fallThrough: RequestListener): Req
       pattern: /^\/rooms\/([^/%]+)\/stream$/,
       route: '/rooms/:id/stream',
       async serve(request) {
-        const identity = await streamCaller(request)
+        const call = await streamCall(request)
         const query = parse(RoomStreamQuery, queryObject(request.query), 'query')
         const { id } = parse(RoomIdParams, { id: request.param }, 'param')
         const target = roomStreamTarget(id, lastEventId(request.req.headers, query.last_event_id))
-        await openRoomStream(deps, { ...request, identity }, target)
+        await openRoomStream(deps, call, target)
         return undefined
       },
     },
@@ -103,10 +106,10 @@ export function serveHotRoutes(deps: AppDeps, fallThrough: RequestListener): Req
       pattern: /^\/stream$/,
       route: '/stream',
       async serve(request) {
-        const identity = await streamCaller(request)
+        const call = await streamCall(request)
         const query = parse(MultiStreamQuery, queryObject(request.query), 'query')
         const target = multiStreamTarget(query.rooms, lastEventId(request.req.headers, query.last_event_id))
-        await openRoomStream(deps, { ...request, identity }, target)
+        await openRoomStream(deps, call, target)
         return undefined
       },
     },
@@ -115,10 +118,10 @@ export function serveHotRoutes(deps: AppDeps, fallThrough: RequestListener): Req
       pattern: /^\/me\/stream$/,
       route: '/me/stream',
       async serve(request) {
-        const identity = await streamCaller(request)
+        const call = await streamCall(request)
         const query = parse(UserStreamQuery, queryObject(request.query), 'query')
         const after = parseSeq(lastEventId(request.req.headers, query.last_event_id))
-        await openUserStream(userFeed, { ...request, identity }, after)
+        await openUserStream(userFeed, call, after)
         return undefined
       },
     },
