@@ -202,6 +202,9 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 const decoder = new TextDecoder()
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
+  const endedEarly = () => new ApiError(400, 'bad_request', 'The request body ended early')
+  // A client gone while the token was checked has had its 'close' already, which would never come again.
+  if (req.destroyed) return Promise.reject(endedEarly())
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
@@ -216,7 +219,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     req.on('data', onData)
     req.once('end', onEnd)
     req.once('close', () => {
-      if (!req.readableEnded) reject(new ApiError(400, 'bad_request', 'The request body ended early'))
+      if (!req.readableEnded) reject(endedEarly())
     })
   })
 }
