@@ -1,6 +1,6 @@
-import type { Server as HttpServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { createAdaptorServer } from '@hono/node-server'
+import { createServer } from 'node:http'
+import { getRequestListener } from '@hono/node-server'
 import type { Sql } from 'postgres'
 import type { Logger } from 'pino'
 import { type Auth, createAuth, resolveAuthOptions } from './auth/jwt.js'
@@ -15,6 +15,7 @@ import { createTicketDesk } from './auth/tickets.js'
 import { createPosting } from './chat/posting.js'
 import { createRetention } from './chat/retention.js'
 import { createApp } from './http/app.js'
+import { serveHotRoutes } from './http/fast-routes.js'
 import { resolvePublicFolder } from './http/routes/browser-client.js'
 import { createMetrics } from './metrics.js'
 import { createAdmission } from './realtime/admission.js'
@@ -142,7 +143,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
   })
   reads.start()
 
-  const app = createApp({
+  const appDeps = {
     db,
     reads,
     posting,
@@ -157,8 +158,12 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     logger,
     pingDatabase: () => pingDatabase(sql),
     publicDir: resolvePublicFolder(),
-  })
-  const server = createAdaptorServer({ fetch: app.fetch, hostname: config.HOST })
+  }
+  const app = createApp(appDeps)
+  // The hot routes (posting, opening streams) straight from Node; the rest through Hono.
+  const server = createServer(
+    serveHotRoutes(appDeps, getRequestListener(app.fetch, { hostname: config.HOST })),
+  )
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve)
     server.once('error', reject)
@@ -176,16 +181,15 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
    */
   function close(): Promise<void> {
     closing ??= (async () => {
-      const http = server as HttpServer
-      const drained = new Promise<void>((resolve) => http.close(() => resolve()))
+      const drained = new Promise<void>((resolve) => server.close(() => resolve()))
       streams.stop(config.SSE_RETRY_MS)
       hub.stop()
       userFeed.stop()
       await listener.stop()
       await Promise.all([presence.stop(), webhooks.stop()])
       await retention.stop()
-      http.closeIdleConnections()
-      const deadline = setTimeout(() => http.closeAllConnections(), config.SHUTDOWN_TIMEOUT_MS)
+      server.closeIdleConnections()
+      const deadline = setTimeout(() => server.closeAllConnections(), config.SHUTDOWN_TIMEOUT_MS)
       await drained
       clearTimeout(deadline)
       await Promise.all([sql.end({ timeout: 5 }), search.sql.end({ timeout: 5 }), reads.stop()])

@@ -3,6 +3,7 @@ import { signHs256Token } from '../../src/auth/sign.js'
 import { requestJson } from '../lib/http-json.js'
 import { openHttpStream } from '../lib/http-stream.js'
 import type { BenchOptions } from './options.js'
+import { cpuSeconds } from './proc-stats.js'
 import type { BenchContext } from './session.js'
 import { startTargetProcess, type TargetProcess } from './target-process.js'
 import { targetLaunch } from './targets.js'
@@ -31,6 +32,11 @@ export interface StormRun {
   failedToOpen: number
   /** Database transactions committed or rolled back during the storm, per stream. */
   transactionsPerStream: number
+  /**
+   * Parley's CPU (user + system) from the first connection attempt until every stream had
+   * caught up, per stream: opening it and replaying what it missed.
+   */
+  serverCpuMsPerStream?: number
   /** Streams caught up, sampled every `everyMs` from the first connection attempt. */
   timeline: StormTimeline
   firstError?: string
@@ -161,6 +167,7 @@ export async function runStorm(
     }
     await sleep(1_000)
     const before = await databaseTransactions(context)
+    const cpuBefore = cpuSeconds(server.pid)
     const started = performance.now()
     let caughtUp = 0
     let doneAt = started
@@ -217,6 +224,7 @@ export async function runStorm(
     )
     const deadline = started + DEADLINE_MS
     while (caughtUp + failedToOpen < streams.length && performance.now() < deadline) await sleep(20)
+    const cpuAfter = cpuSeconds(server.pid)
     for (const stream of streams) missing += Math.max(0, stream.lastSeq + 1 - stream.expected())
     // The statistics are flushed by each backend within about a second of its transactions.
     await sleep(1_500)
@@ -235,12 +243,17 @@ export async function runStorm(
       duplicated,
       failedToOpen,
       transactionsPerStream: transactions / streams.length,
+      serverCpuMsPerStream:
+        cpuBefore === undefined || cpuAfter === undefined
+          ? undefined
+          : ((cpuAfter - cpuBefore) * 1000) / streams.length,
       timeline: stormTimeline(caughtUpAtMs, doneAt - started),
       firstError,
     }
     context.log(
       `  storm (${way}): ${caughtUp}/${streams.length} streams caught up ${options.stormBehind} behind in ${result.caughtUpMs} ms,` +
-        ` ${result.transactionsPerStream.toFixed(3)} db transactions per stream, missing ${missing}, duplicated ${duplicated}`,
+        ` ${result.transactionsPerStream.toFixed(3)} db transactions and` +
+        ` ${result.serverCpuMsPerStream?.toFixed(3) ?? '?'} ms of server CPU per stream, missing ${missing}, duplicated ${duplicated}`,
     )
     return result
   })

@@ -282,6 +282,7 @@ function crowdsSection({ storms, crowd }: BenchResults): string[] {
       lines.push(
         `  ${STORM_WAY_NAMES[storm.way].padEnd(44)} ${storm.caughtUp}/${storm.streams} in ${storm.caughtUpMs} ms (target ${targetMs}: ${met(storm.caughtUp === storm.streams && storm.caughtUpMs <= targetMs)}),` +
           ` ${storm.transactionsPerStream.toFixed(3)} db transactions per stream (target 0.1: ${met(storm.transactionsPerStream <= 0.1)}),` +
+          ` ${storm.serverCpuMsPerStream?.toFixed(2) ?? '?'} ms server CPU per stream,` +
           ` missing/duplicated ${storm.missing}/${storm.duplicated}, failed to open ${storm.failedToOpen}`,
       )
     }

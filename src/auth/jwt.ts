@@ -92,13 +92,30 @@ export function createAuth(options: AuthOptions): Auth {
     maxAgeMs: options.cacheMaxAgeMs ?? 60_000,
   })
 
-  async function verifyToken(token: string): Promise<Identity> {
-    if (!isCanonicalToken(token)) throw new InvalidTokenError('The token is malformed')
+  // Verifications under way, by token: requests that arrive with one token at once (a
+  // client's reconnecting streams and first calls) share its one verification.
+  const verifying = new Map<string, Promise<Identity>>()
+
+  function verifyToken(token: string): Promise<Identity> {
+    if (!isCanonicalToken(token)) return Promise.reject(new InvalidTokenError('The token is malformed'))
     const known = verified.get(token)
-    if (known) return known
-    const identity = await verifyWithKey(token)
-    verified.set(token, identity)
-    return identity
+    if (known) return Promise.resolve(known)
+    let pending = verifying.get(token)
+    if (!pending) {
+      pending = verifyWithKey(token).then(
+        (identity) => {
+          verifying.delete(token)
+          verified.set(token, identity)
+          return identity
+        },
+        (error: unknown) => {
+          verifying.delete(token)
+          throw error
+        },
+      )
+      verifying.set(token, pending)
+    }
+    return pending
   }
 
   async function verifyWithKey(token: string): Promise<Identity> {

@@ -1,9 +1,7 @@
-import { randomUUID } from 'node:crypto'
 import { OpenAPIHono } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import type { Logger } from 'pino'
-import type { ZodError } from 'zod'
 import type { Auth } from '../auth/jwt.js'
 import type { TicketDesk } from '../auth/tickets.js'
 import type { Posting } from '../chat/posting.js'
@@ -17,7 +15,16 @@ import type { UserFeed } from '../realtime/user-feed.js'
 import type { RoomSessions } from '../realtime/session.js'
 import { authenticate } from './authenticate.js'
 import type { AppEnv } from './env.js'
-import { ApiError, createErrorHandler, type ErrorCode, errorBody } from './errors.js'
+import {
+  logRequest,
+  MAX_REQUEST_BYTES,
+  PRIVATE_JSON_HEADERS,
+  payloadTooLarge,
+  requestIdOf,
+  requireShortUrl,
+  toValidationError,
+} from './conventions.js'
+import { createErrorHandler, errorBody } from './errors.js'
 import { registerOpenApiDocument } from './openapi.js'
 import { registerBrowserClient } from './routes/browser-client.js'
 import { registerDev } from './routes/dev.js'
@@ -82,9 +89,6 @@ export interface AppDeps {
   publicDir?: string
 }
 
-export const MAX_REQUEST_BYTES = 64 * 1024
-export const MAX_URL_LENGTH = 4096
-
 /** The HTTP application: middleware, every route and the one error handler. Wires nothing itself. */
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({
@@ -99,15 +103,13 @@ export function createApp(deps: AppDeps) {
   // Middleware that only checks returns next()'s promise instead of awaiting it: one async
   // frame less on every request, and an open stream's setup is all such requests at once.
   app.use((c, next) => {
-    if ((c.env.incoming.url ?? '').length > MAX_URL_LENGTH) {
-      throw new ApiError(414, 'uri_too_long', `The URL exceeds ${MAX_URL_LENGTH} characters`)
-    }
+    requireShortUrl(c.env.incoming.url)
     return next()
   })
   const limitBody = bodyLimit({
     maxSize: MAX_REQUEST_BYTES,
     onError: () => {
-      throw new ApiError(413, 'payload_too_large', `The request body exceeds ${MAX_REQUEST_BYTES} bytes`)
+      throw payloadTooLarge()
     },
   })
   // Only for requests that may carry a body: the limiter reads `c.req.raw.body`, which makes
@@ -166,67 +168,31 @@ export function createApp(deps: AppDeps) {
   return app
 }
 
-function toValidationError(error: ZodError, target: string): ApiError {
-  const first = error.issues.find((issue) => issue.code === 'custom' && issue.params?.code) ?? error.issues[0]
-  // A plain .refine() raises a custom issue without params.
-  const params: { status?: 400 | 422; code?: ErrorCode } = (first?.code === 'custom' && first.params) || {}
-  const where = first?.path.length ? `${first.path.join('.')}: ` : ''
-  const message = `${where}${first?.message ?? 'invalid request'}`
-  if (params.code) return new ApiError(params.status ?? 400, params.code, message)
-  if (target === 'param') {
-    // Each path parameter is named in its error: `id` is always a room's.
-    const name = first?.path[0] === 'id' ? 'room id' : String(first?.path[0] ?? 'path parameter')
-    return new ApiError(400, 'invalid_id', `The ${name} ${first?.message ?? 'is invalid'}`)
-  }
-  return new ApiError(400, 'validation_failed', message)
-}
-
-/**
- * The caller's X-Request-Id when it is sane, else a new one. Read from Node's request, not
- * c.req.header(): that builds a web Headers copy which @hono/node-server keeps alive for a
- * stream's whole life.
- */
 function assignRequestId(c: Context<AppEnv>, next: () => Promise<void>) {
-  const given = c.env.incoming.headers['x-request-id']
-  const id = typeof given === 'string' && /^[\w.:-]{1,200}$/.test(given) ? given : randomUUID()
+  const id = requestIdOf(c.env.incoming)
   c.set('requestId', id)
   c.header('X-Request-Id', id)
   return next()
 }
 
-/**
- * Every JSON answer, errors included, is private to its caller and is JSON only: no cache
- * on the way keeps it, and no browser sniffs it into something it would render.
- */
 async function protectJson(c: Context<AppEnv>, next: () => Promise<void>) {
   await next()
   if (c.res.headers.get('content-type')?.startsWith('application/json')) {
-    c.res.headers.set('X-Content-Type-Options', 'nosniff')
-    c.res.headers.set('Cache-Control', 'no-store')
+    for (const [name, value] of Object.entries(PRIVATE_JSON_HEADERS)) c.res.headers.set(name, value)
   }
 }
 
-/**
- * One log line and one duration sample per request. Only the path is logged: query
- * strings may carry access tokens. Streams log their own open and close lines.
- */
 function logRequests(logger: Logger, metrics: Metrics) {
   return async (c: Context<AppEnv>, next: () => Promise<void>) => {
     const started = performance.now()
     await next()
-    const seconds = (performance.now() - started) / 1000
-    const route = c.req.routePath === '/*' ? 'unmatched' : c.req.routePath
-    metrics.observeRequest(c.req.method, route, c.res.status, seconds)
-    if (route.endsWith('/stream') && c.res.status === 200) return
-    logger.info(
-      {
-        requestId: c.get('requestId'),
-        method: c.req.method,
-        path: c.req.path,
-        status: c.res.status,
-        ms: Math.round(seconds * 1000),
-      },
-      'request',
-    )
+    logRequest(logger, metrics, {
+      requestId: c.get('requestId'),
+      method: c.req.method,
+      route: c.req.routePath === '/*' ? 'unmatched' : c.req.routePath,
+      path: c.req.path,
+      status: c.res.status,
+      started,
+    })
   }
 }

@@ -98,49 +98,69 @@ export function errorBody(code: ErrorCode, message: string, until?: string | nul
   return { error: until === undefined ? { code, message } : { code, message, until } }
 }
 
+/** An error as the client sees it: the status, the JSON body and any extra headers. */
+export interface RenderedError {
+  status: ContentfulStatusCode
+  body: ReturnType<typeof errorBody>
+  headers: Record<string, string>
+}
+
+/**
+ * The one place an error becomes an answer, for Hono's routes (`createErrorHandler`) and
+ * for the routes served before Hono (http/fast-routes.ts) alike; unexpected errors are
+ * logged with the request id.
+ */
+export function renderError(error: unknown, logger: Logger, requestId: string | undefined): RenderedError {
+  const answer = (status: ContentfulStatusCode, body: RenderedError['body'], headers = {}) => ({
+    status,
+    body,
+    headers,
+  })
+  if (error instanceof ApiError)
+    return answer(error.status, errorBody(error.code, error.message), error.headers)
+  if (error instanceof ChatError) {
+    const headers =
+      error.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(error.retryAfterSeconds) }
+    return answer(chatStatus[error.code], errorBody(error.code, error.message, error.until), headers)
+  }
+  if (error instanceof HTTPException) return renderHttpException(error)
+  if (isDataException(error)) {
+    logger.info({ requestId, code: databaseErrorCode(error) }, 'refused a value')
+    return answer(400, errorBody('validation_failed', 'A value in the request is out of range or malformed'))
+  }
+  if (isDatabaseUnavailable(error)) {
+    logger.warn({ requestId, err: error }, 'database unavailable')
+    return answer(503, errorBody('database_unavailable', 'The database is unavailable; try again shortly'), {
+      'Retry-After': '2',
+    })
+  }
+  logger.error({ requestId, err: error }, 'unhandled error')
+  return answer(500, errorBody('internal_error', 'Something went wrong on our side'))
+}
+
 export function createErrorHandler(logger: Logger) {
   return function handleError(error: Error, c: Context): Response {
-    if (error instanceof ApiError) {
-      for (const [name, value] of Object.entries(error.headers)) c.header(name, value)
-      return c.json(errorBody(error.code, error.message), error.status)
-    }
-    if (error instanceof ChatError) {
-      if (error.retryAfterSeconds !== undefined) c.header('Retry-After', String(error.retryAfterSeconds))
-      return c.json(errorBody(error.code, error.message, error.until), chatStatus[error.code])
-    }
-    if (error instanceof HTTPException) return renderHttpException(error, c)
-    if (isDataException(error)) {
-      logger.info({ requestId: c.get('requestId'), code: databaseErrorCode(error) }, 'refused a value')
-      return c.json(
-        errorBody('validation_failed', 'A value in the request is out of range or malformed'),
-        400,
-      )
-    }
-    if (isDatabaseUnavailable(error)) {
-      logger.warn({ requestId: c.get('requestId'), err: error }, 'database unavailable')
-      c.header('Retry-After', '2')
-      return c.json(errorBody('database_unavailable', 'The database is unavailable; try again shortly'), 503)
-    }
-    logger.error({ requestId: c.get('requestId'), err: error }, 'unhandled error')
-    return c.json(errorBody('internal_error', 'Something went wrong on our side'), 500)
+    const { status, body, headers } = renderError(error, logger, c.get('requestId'))
+    for (const [name, value] of Object.entries(headers)) c.header(name, value)
+    return c.json(body, status)
   }
 }
 
-function renderHttpException(error: HTTPException, c: Context): Response {
+function renderHttpException(error: HTTPException): RenderedError {
   const status = error.status as ContentfulStatusCode
-  if (status === 415) {
-    return c.json(errorBody('unsupported_media_type', 'Send the request body as application/json'), 415)
-  }
-  if (status === 413) return c.json(errorBody('payload_too_large', 'The request body is too large'), 413)
-  if (status === 400 && /json/i.test(error.message)) {
-    return c.json(errorBody('invalid_json', 'The request body is not valid JSON'), 400)
-  }
-  if (status === 401) {
-    c.header('WWW-Authenticate', 'Bearer')
-    return c.json(errorBody('unauthorized', error.message || 'Authentication required'), 401)
-  }
-  return c.json(
-    errorBody(status === 404 ? 'not_found' : 'bad_request', error.message || 'Bad request'),
+  const answer = (code: ErrorCode, message: string, headers = {}) => ({
     status,
-  )
+    body: errorBody(code, message),
+    headers,
+  })
+  if (status === 415) return answer('unsupported_media_type', 'Send the request body as application/json')
+  if (status === 413) return answer('payload_too_large', 'The request body is too large')
+  if (status === 400 && /json/i.test(error.message))
+    return answer('invalid_json', 'The request body is not valid JSON')
+  if (status === 401) {
+    return answer('unauthorized', error.message || 'Authentication required', {
+      'WWW-Authenticate': 'Bearer',
+    })
+  }
+  return answer(status === 404 ? 'not_found' : 'bad_request', error.message || 'Bad request')
 }

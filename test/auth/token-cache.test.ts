@@ -47,6 +47,20 @@ describe('verified tokens', () => {
     await cached.verifyToken(token)
     expect(await cached.verifyToken(token)).toEqual(await uncached.verifyToken(token))
   })
+
+  it('verifies a token that many requests bring at once only once, and a bad one fails them all', async () => {
+    const auth = createAuth({ key: { kind: 'secret', secret: TEST_SECRET } })
+    const token = await signTestToken({ sub: 'storm' }, '1h')
+    const identities = await Promise.all(Array.from({ length: 50 }, () => auth.verifyToken(token)))
+    // One verification made one identity, which every request got.
+    expect(new Set(identities).size).toBe(1)
+    expect(identities[0]).toMatchObject({ userId: 'storm' })
+
+    const tampered = `${token.slice(0, -2)}${token.endsWith('AA') ? 'BA' : 'AA'}`
+    const reasons = await Promise.all(Array.from({ length: 5 }, () => outcome(auth.verifyToken(tampered))))
+    expect(reasons).toEqual(Array(5).fill('The token signature is invalid'))
+    expect(await outcome(auth.verifyToken(tampered))).toBe('The token signature is invalid')
+  })
 })
 
 describe('createTokenCache', () => {

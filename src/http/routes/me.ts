@@ -2,6 +2,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
+import type { UserFeed } from '../../realtime/user-feed.js'
 import { userCursor } from '../../chat/user-events.js'
 import { bearerSecurity, errorResponses, jsonContent } from '../schemas.js'
 import {
@@ -10,24 +11,26 @@ import {
   lastEventId,
   parseSeq,
   refuseStream,
+  type StreamCall,
+  streamCallOf,
   streamRefusals,
   streamTicket,
 } from './stream.js'
+
+export const UserStreamQuery = z.object({
+  ticket: streamTicket,
+  access_token: accessToken,
+  last_event_id: z.string().optional().openapi({
+    description: 'Replay the events after this cursor first; a Last-Event-ID header takes precedence',
+  }),
+})
 
 const userStream = createRoute({
   method: 'get',
   path: '/me/stream',
   summary: 'Server-Sent Events of what concerns the caller across rooms; resumes after Last-Event-ID',
   security: bearerSecurity,
-  request: {
-    query: z.object({
-      ticket: streamTicket,
-      access_token: accessToken,
-      last_event_id: z.string().optional().openapi({
-        description: 'Replay the events after this cursor first; a Last-Event-ID header takes precedence',
-      }),
-    }),
-  },
+  request: { query: UserStreamQuery },
   responses: {
     200: eventStream(
       '`retry:` first; `id: <cursor>` frames of `event: mention`, `dm` (`{room,message}`), `added` (`{room}`) and `removed` (`{room_id}`); `: ping` heartbeats; `expired` or `shutdown` before the server closes it',
@@ -54,16 +57,14 @@ export function registerMe(app: OpenAPIHono<AppEnv>, { db, userFeed }: AppDeps) 
   app.openapi(myCursor, async (c) => c.json({ cursor: await userCursor(db, c.get('identity').userId) }, 200))
 
   app.openapi(userStream, async (c) => {
-    const after = parseSeq(lastEventId(c))
-    const { incoming: req, outgoing: res } = c.env
-    const refusal = await userFeed.open({
-      req,
-      res,
-      identity: c.get('identity'),
-      requestId: c.get('requestId'),
-      after,
-    })
-    if (refusal) throw refuseStream(refusal)
+    const after = parseSeq(lastEventId(c.env.incoming.headers, c.req.valid('query').last_event_id))
+    await openUserStream(userFeed, streamCallOf(c), after)
     return RESPONSE_ALREADY_SENT as never
   })
+}
+
+/** Hands the stream to the user feed; resolves once it is under way or has ended, throws what refused it. */
+export async function openUserStream(userFeed: UserFeed, call: StreamCall, after: number | undefined) {
+  const refusal = await userFeed.open({ ...call, after })
+  if (refusal) throw refuseStream(refusal)
 }

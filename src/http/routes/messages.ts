@@ -1,4 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
+import type { Identity } from '../../auth/jwt.js'
+import type { PostRequest } from '../../chat/posting.js'
 import { findMessage, listMessages, listReplies } from '../../chat/messages.js'
 import { messageNotFound } from '../../chat/errors.js'
 import { MessagePageSchema, MessageSchema } from '../../wire.js'
@@ -145,20 +147,20 @@ export function registerMessages(app: OpenAPIHono<AppEnv>, { db, reads, posting 
 
   app.openapi(post, async (c) => {
     const { id } = c.req.valid('param')
-    const { body, client_id, reply_to } = c.req.valid('json')
-    const { userId, userName, isAdmin, isBot } = c.get('identity')
-    // Access, the client_id, the reply's parent and the rate limit are checked in the batch.
-    const request = {
-      roomId: id,
-      userId,
-      userName,
-      isAdmin,
-      bot: isBot,
-      body,
-      clientId: client_id,
-      replyTo: reply_to,
-    }
-    const { message, created } = await posting.post(request)
+    const { message, created } = await posting.post(postRequestOf(id, c.req.valid('json'), c.get('identity')))
     return c.json(message, created ? 201 : 200)
   })
+}
+
+/**
+ * The post a valid request asks for, as the token's user; http/fast-routes.ts serves the
+ * route with it too. Access, the client_id, the reply's parent and the rate limit are
+ * checked in the batch.
+ */
+export function postRequestOf(
+  roomId: number,
+  { body, client_id, reply_to }: z.infer<typeof PostMessageBody>,
+  { userId, userName, isAdmin, isBot }: Identity,
+): PostRequest {
+  return { roomId, userId, userName, isAdmin, bot: isBot, body, clientId: client_id, replyTo: reply_to }
 }

@@ -1,6 +1,8 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
+import type { Identity } from '../../auth/jwt.js'
 import type { Refusal } from '../../realtime/admission.js'
 import { parseRoomCursors, parseSingleCursor } from '../../stream-cursor.js'
 import type { AppDeps } from '../app.js'
@@ -49,22 +51,31 @@ export const streamRefusals = {
   ),
 }
 
+export const RoomStreamQuery = z.object({
+  ticket: streamTicket,
+  access_token: accessToken,
+  last_event_id: z.string().optional().openapi({
+    description:
+      "Replay the room's changes after this change cursor (an earlier `id:`) first; a Last-Event-ID header takes precedence",
+  }),
+})
+
+export const MultiStreamQuery = z.object({
+  rooms: z.string().openapi({ description: 'Room ids, comma-separated', example: '1,2,3' }),
+  ticket: streamTicket,
+  access_token: accessToken,
+  last_event_id: z.string().optional().openapi({
+    description:
+      'A cursor `room:cursor,room:cursor` from an earlier `id:`; a Last-Event-ID header takes precedence',
+  }),
+})
+
 const roomStream = createRoute({
   method: 'get',
   path: '/rooms/{id}/stream',
   summary: "Server-Sent Events: the room's new messages and events, live; resumes after Last-Event-ID",
   security: bearerSecurity,
-  request: {
-    params: RoomIdParams,
-    query: z.object({
-      ticket: streamTicket,
-      access_token: accessToken,
-      last_event_id: z.string().optional().openapi({
-        description:
-          "Replay the room's changes after this change cursor (an earlier `id:`) first; a Last-Event-ID header takes precedence",
-      }),
-    }),
-  },
+  request: { params: RoomIdParams, query: RoomStreamQuery },
   responses: {
     200: eventStream(
       "`retry:` first; `id: <change cursor>` frames of the room's history (`event: message`, `edit`, `delete`, `reaction`); `presence`, `typing`, `read` events without `id:`; `: ping` heartbeats; `expired`, `removed` or `shutdown` before the server closes it",
@@ -80,17 +91,7 @@ const multiStream = createRoute({
   path: '/stream',
   summary: 'Server-Sent Events of several rooms on one connection',
   security: bearerSecurity,
-  request: {
-    query: z.object({
-      rooms: z.string().openapi({ description: 'Room ids, comma-separated', example: '1,2,3' }),
-      ticket: streamTicket,
-      access_token: accessToken,
-      last_event_id: z.string().optional().openapi({
-        description:
-          'A cursor `room:cursor,room:cursor` from an earlier `id:`; a Last-Event-ID header takes precedence',
-      }),
-    }),
-  },
+  request: { query: MultiStreamQuery },
   responses: {
     200: eventStream('As the room stream, but each `id:` is a cursor `room:cursor,…` covering every room'),
     ...errorResponses,
@@ -103,10 +104,10 @@ const badCursor = () =>
   new ApiError(400, 'validation_failed', 'Last-Event-ID must be an id this stream sent earlier')
 
 /** The Last-Event-ID header (what EventSource sends on reconnect) wins over the query parameter. */
-export function lastEventId(c: Context<AppEnv>): string | undefined {
-  const header = c.env.incoming.headers['last-event-id']
+export function lastEventId(headers: IncomingHttpHeaders, fromQuery: string | undefined): string | undefined {
+  const header = headers['last-event-id']
   const fromHeader = typeof header === 'string' ? header.trim() : undefined
-  return fromHeader || c.req.query('last_event_id')?.trim() || undefined
+  return fromHeader || fromQuery?.trim() || undefined
 }
 
 /** A single cursor sent back as Last-Event-ID; 400 when it is not one this server sends. */
@@ -139,34 +140,73 @@ export function refuseStream(refusal: Refusal): ApiError {
       })
 }
 
+/** The rooms a stream reads and where each resumes, as a request's path, query and headers ask. */
+export interface StreamTarget {
+  roomIds: number[]
+  resumeFrom: Map<number, number> | undefined
+  multi: boolean
+}
+
+/** GET /rooms/{id}/stream: one room, resuming after its change cursor. */
+export function roomStreamTarget(id: number, cursorText: string | undefined): StreamTarget {
+  const afterSeq = parseSeq(cursorText)
+  return {
+    roomIds: [id],
+    resumeFrom: afterSeq === undefined ? undefined : new Map([[id, afterSeq]]),
+    multi: false,
+  }
+}
+
+/** GET /stream?rooms=…: several rooms, resuming after a cursor of each. */
+export function multiStreamTarget(rooms: string, cursorText: string | undefined): StreamTarget {
+  const roomIds = parseRoomList(rooms)
+  const resumeFrom = cursorText === undefined ? undefined : parseRoomCursors(cursorText)
+  if (cursorText !== undefined && !resumeFrom) throw badCursor()
+  return { roomIds, resumeFrom, multi: true }
+}
+
+/** A stream request's connection, caller and id: what opening it takes besides its target. */
+export interface StreamCall {
+  req: IncomingMessage
+  res: ServerResponse
+  identity: Identity
+  requestId: string
+}
+
+export function streamCallOf(c: Context<AppEnv>): StreamCall {
+  const { incoming: req, outgoing: res } = c.env
+  return { req, res, identity: c.get('identity'), requestId: c.get('requestId') }
+}
+
 export function registerStream(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
   app.openapi(roomStream, async (c) => {
     const { id } = c.req.valid('param')
-    const afterSeq = parseSeq(lastEventId(c))
-    return startStream(c, deps, [id], afterSeq === undefined ? undefined : new Map([[id, afterSeq]]), false)
+    const target = roomStreamTarget(
+      id,
+      lastEventId(c.env.incoming.headers, c.req.valid('query').last_event_id),
+    )
+    await openRoomStream(deps, streamCallOf(c), target)
+    return RESPONSE_ALREADY_SENT as never
   })
 
   app.openapi(multiStream, async (c) => {
-    const roomIds = parseRoomList(c.req.valid('query').rooms)
-    const cursorText = lastEventId(c)
-    const cursors = cursorText === undefined ? undefined : parseRoomCursors(cursorText)
-    if (cursorText !== undefined && !cursors) throw badCursor()
-    return startStream(c, deps, roomIds, cursors, true)
+    const { rooms, last_event_id } = c.req.valid('query')
+    const target = multiStreamTarget(rooms, lastEventId(c.env.incoming.headers, last_event_id))
+    await openRoomStream(deps, streamCallOf(c), target)
+    return RESPONSE_ALREADY_SENT as never
   })
 }
 
 /**
- * Parses and checks, then hands over: every room must be readable (404 before any byte of
- * stream), and the stream's life from admission on belongs to the stream session.
+ * Checks, then hands over: every room must be readable (404 before any byte of stream), and
+ * the stream's life from admission on belongs to the stream session. Resolves once the
+ * stream is under way or has ended; throws what refused it.
  */
-async function startStream(
-  c: Context<AppEnv>,
-  { db, roomSessions }: AppDeps,
-  roomIds: number[],
-  resumeFrom: Map<number, number> | undefined,
-  multi: boolean,
-) {
-  const identity = c.get('identity')
+export async function openRoomStream(
+  { db, roomSessions }: Pick<AppDeps, 'db' | 'roomSessions'>,
+  { req, res, identity, requestId }: StreamCall,
+  { roomIds, resumeFrom, multi }: StreamTarget,
+): Promise<void> {
   async function authorize() {
     for (const roomId of roomIds) {
       // Shared with identical checks in flight: the hub asks again once the stream joins.
@@ -176,10 +216,15 @@ async function startStream(
     // room is asked again, but an admin may read them all whatever happens.
     return new Set(identity.isAdmin ? [] : roomIds)
   }
-  const { incoming: req, outgoing: res } = c.env
-  const requestId = c.get('requestId')
-  const request = { req, res, identity, requestId, roomIds, resumeFrom, multi, authorize }
-  const refusal = await roomSessions.open(request)
+  const refusal = await roomSessions.open({
+    req,
+    res,
+    identity,
+    requestId,
+    roomIds,
+    resumeFrom,
+    multi,
+    authorize,
+  })
   if (refusal) throw refuseStream(refusal)
-  return RESPONSE_ALREADY_SENT as never
 }
