@@ -65,6 +65,8 @@ export interface BenchOptions {
   /** Shards: which parts run, single-row insert clients, seconds per measurement, notifications/s. */
   shardParts: ShardPart[]
   shardClients: number
+  /** LISTEN connections on the instance in the ceiling's many-listeners variant. */
+  shardListeners: number
   shardSeconds: number
   shardRate: number
   /** Inserts wait for the WAL flush (synchronous_commit on) instead of leaving disk latency out. */
@@ -120,6 +122,8 @@ const USAGE = `Usage: npm run bench -- [options]
                             inserts through the triggers on one instance, then over two, notify on
                             and off) and delivery (one process listening on one, then two) (both)
   --shard-clients N         shards: single-row insert clients in all, split over the instances (8)
+  --shard-listeners N       shards: LISTEN connections on one instance in the ceiling's last variant,
+                            as many Parley processes would hold (20)
   --shard-seconds N         shards: seconds per ceiling measurement, twice that per delivery one;
                             each made twice (5)
   --shard-rate N            shards: notifications per second the listening process receives (4000)
@@ -160,6 +164,7 @@ const DEFAULTS: Omit<BenchOptions, 'scenarios' | 'targets' | 'profile' | 'durabl
   failoverStreams: 200,
   failoverRooms: 10,
   shardClients: 8,
+  shardListeners: 20,
   shardSeconds: 5,
   shardRate: 4000,
   budgetSeconds: 540,
@@ -222,6 +227,7 @@ export function parseBenchOptions(argv = process.argv.slice(2)): BenchOptions {
       'failover-rooms': text,
       'shard-parts': text,
       'shard-clients': text,
+      'shard-listeners': text,
       'shard-seconds': text,
       'shard-rate': text,
       durable: { type: 'boolean' },
@@ -307,6 +313,7 @@ export function parseBenchOptions(argv = process.argv.slice(2)): BenchOptions {
     failoverRooms: Math.round(number('failover-rooms', base.failoverRooms, 1, 10_000)),
     shardParts: names('shard-parts', SHARD_PARTS, [...SHARD_PARTS]),
     shardClients: Math.round(number('shard-clients', base.shardClients, 2, 64)),
+    shardListeners: Math.round(number('shard-listeners', base.shardListeners, 2, 150)),
     shardSeconds: number('shard-seconds', base.shardSeconds, 1, 10),
     shardRate: Math.round(number('shard-rate', base.shardRate, 10, 100_000)),
     durable: values.durable ?? false,

@@ -39,31 +39,20 @@ export async function measureDelivery(
   rate: number,
   seconds: number,
 ): Promise<DeliveryPoint> {
-  const child = fork(
-    LISTENER,
-    shards.map((shard) => shard.url),
-    {
-      execArgv: process.execArgv,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    },
-  )
-  const killOnExit = () => child.kill('SIGKILL')
-  process.on('exit', killOnExit)
+  const listening = await startListeningProcess(shards.map((shard) => shard.url))
   let writing = true
   try {
-    await reply(child, (message) => message.ready === true)
     const perWriter = rate / shards.length / WRITERS / ROOMS_PER_STATEMENT
     const writers = shards.flatMap((shard) =>
       Array.from({ length: WRITERS }, (_, w) => write(shard, w, perWriter, () => writing)),
     )
     await sleep(WARM_UP_MS)
-    const pid = child.pid!
-    const cpuBefore = cpuSeconds(pid) ?? 0
-    const countBefore = await count(child)
+    const cpuBefore = cpuSeconds(listening.pid) ?? 0
+    const countBefore = await listening.notices()
     const started = performance.now()
     await sleep(seconds * 1000)
-    const cpuAfter = cpuSeconds(pid) ?? 0
-    const countAfter = await count(child)
+    const cpuAfter = cpuSeconds(listening.pid) ?? 0
+    const countAfter = await listening.notices()
     const elapsed = (performance.now() - started) / 1000
     writing = false
     await Promise.all(writers)
@@ -78,11 +67,38 @@ export async function measureDelivery(
     }
   } finally {
     writing = false
+    await listening.stop()
+  }
+}
+
+export interface ListeningProcess {
+  pid: number
+  /** Message notices its listeners have parsed so far, together. */
+  notices(): Promise<number>
+  stop(): Promise<void>
+}
+
+/** bench/fanout/shard-listener.ts with a LISTEN connection to each of `urls` (a URL may repeat); resolves once all hear. */
+export async function startListeningProcess(urls: string[]): Promise<ListeningProcess> {
+  const child = fork(LISTENER, urls, {
+    execArgv: process.execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  const killOnExit = () => child.kill('SIGKILL')
+  process.on('exit', killOnExit)
+  const stop = async () => {
     process.off('exit', killOnExit)
     const exited = new Promise((resolve) => child.once('exit', resolve))
     if (child.connected) child.disconnect()
     await Promise.race([exited, sleep(5_000).then(() => child.kill('SIGKILL'))])
   }
+  try {
+    await reply(child, (message) => message.ready === true)
+  } catch (error) {
+    await stop()
+    throw error
+  }
+  return { pid: child.pid!, notices: () => count(child), stop }
 }
 
 /** Statements at `perSecond` on `shard`, each into the writer's next ROOMS_PER_STATEMENT rooms, while `going()`. */

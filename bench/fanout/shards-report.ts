@@ -11,9 +11,15 @@ const percent = (value: number | undefined, digits = 0) =>
 const CEILING_COLUMNS: Column<CeilingVariant>[] = [
   ['instances', (v) => String(v.instances)],
   ['notify', (v) => (v.notify ? 'on' : 'off')],
+  ['LISTEN', (v) => String(v.listeners)],
   ['inserts/s', (v) => fixed(v.perSecond)],
   ['each round', (v) => v.samples.map((s) => fixed(s)).join(', ')],
   ['PostgreSQL CPU', (v) => percent(v.postgresCpuPercent)],
+  [
+    'its µs/insert',
+    (v) =>
+      v.postgresCpuPercent === undefined ? '–' : fixed((v.postgresCpuPercent / 100 / v.perSecond) * 1e6),
+  ],
   ['load CPU', (v) => percent(v.loadCpuPercent)],
   ['heard/insert', (v) => fixed(v.heardPerInsert, 2)],
 ]
@@ -37,7 +43,8 @@ export function shardsSection({ shards }: BenchResults): string[] {
         ` a LISTEN connection on each; median of ${shards.rounds} × ${ceiling.seconds} s, interleaved`,
       table(CEILING_COLUMNS, ceiling.variants),
       `  two instances ÷ one: ${fixed(ceiling.ratio, 2)}× with notify, ${fixed(ceiling.ratioWithoutNotify, 2)}× without;` +
-        ` NOTIFY takes ${percent((ceiling.notifyShare ?? Number.NaN) * 100)} of one instance's ceiling`,
+        ` NOTIFY takes ${percent((ceiling.notifyShare ?? Number.NaN) * 100)} of one instance's ceiling;` +
+        ` ${fixed(ceiling.listenersRatio, 2)}× with more LISTEN connections`,
       '  both instances share this machine: the ratio is a lower bound of separate machines',
     )
   }

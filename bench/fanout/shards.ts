@@ -4,7 +4,12 @@ import { channels } from '../../src/db/notify.js'
 import type { BenchOptions } from './options.js'
 import { cpuPercent, postgresCpuMeter } from './proc-stats.js'
 import type { BenchContext } from './session.js'
-import { type DeliveryPoint, measureDelivery, type ShardDatabase } from './shard-delivery.js'
+import {
+  type DeliveryPoint,
+  measureDelivery,
+  type ShardDatabase,
+  startListeningProcess,
+} from './shard-delivery.js'
 
 export interface ShardRun {
   /** Every measurement is repeated this often, the variants interleaved; figures are medians. */
@@ -19,6 +24,8 @@ export interface ShardRun {
     ratioWithoutNotify?: number
     /** The share of one instance's ceiling that NOTIFY takes: 1 − with ÷ without. */
     notifyShare?: number
+    /** One instance with options.shardListeners LISTEN connections ÷ with one. */
+    listenersRatio?: number
   }
   delivery?: { seconds: number; points: DeliveryPoint[] }
 }
@@ -26,6 +33,8 @@ export interface ShardRun {
 export interface CeilingVariant {
   instances: number
   notify: boolean
+  /** LISTEN connections on each instance in use. */
+  listeners: number
   /** Single-row inserts per second over every instance: the median, and each round's. */
   perSecond: number
   samples: number[]
@@ -52,7 +61,9 @@ interface Shard extends ShardDatabase {
  * primaries of the machine's PostgreSQL started for the scenario (harness/cluster.ts), each
  * migrated like production and holding ROOMS rooms. The ceiling: single-row inserts through
  * the triggers by a fixed number of clients, on one instance, then split over two, with
- * messages_notify on and off, each instance with a LISTEN connection attached. The delivery
+ * messages_notify on and off, each instance with a LISTEN connection attached, and once more
+ * on one instance with options.shardListeners LISTEN connections, as that many processes
+ * would hold, every one reading every notification. The delivery
  * side: one listening process, its CPU per 1,000 notifications/s from one instance and from two.
  */
 export async function runShards(context: BenchContext, options: BenchOptions): Promise<ShardRun> {
@@ -119,21 +130,23 @@ async function openShard(instance: Instance, options: BenchOptions): Promise<Sha
 }
 
 async function runCeiling(context: BenchContext, options: BenchOptions, shards: Shard[]) {
-  const order = [
-    { instances: 1, notify: true },
-    { instances: INSTANCES, notify: true },
-    { instances: 1, notify: false },
-    { instances: INSTANCES, notify: false },
+  const order: Variant[] = [
+    { instances: 1, notify: true, listeners: 1 },
+    { instances: INSTANCES, notify: true, listeners: 1 },
+    { instances: 1, notify: false, listeners: 1 },
+    { instances: INSTANCES, notify: false, listeners: 1 },
+    { instances: 1, notify: true, listeners: options.shardListeners },
   ]
   const measured = new Map<string, Measurement[]>()
-  const key = (v: { instances: number; notify: boolean }) => `${v.instances}/${v.notify}`
+  const key = (v: Variant) => `${v.instances}/${v.notify}/${v.listeners}`
   for (let round = 1; round <= ROUNDS; round++) {
     // Reversed every other round, so that neither of a pair always runs first.
     for (const variant of round % 2 === 1 ? order : [...order].reverse()) {
-      const result = await measureCeiling(shards.slice(0, variant.instances), variant.notify, options)
+      const result = await measureCeiling(shards.slice(0, variant.instances), variant, options)
       measured.set(key(variant), [...(measured.get(key(variant)) ?? []), result])
       context.log(
-        `  shards: round ${round}, ${variant.instances} instance(s), notify ${variant.notify ? 'on' : 'off'}:` +
+        `  shards: round ${round}, ${variant.instances} instance(s), notify ${variant.notify ? 'on' : 'off'},` +
+          ` ${variant.listeners} LISTEN connection(s) each:` +
           ` ${result.perSecond.toFixed(0)} inserts/s, PostgreSQL CPU ${result.postgresCpuPercent?.toFixed(0) ?? '?'}%`,
       )
     }
@@ -151,8 +164,9 @@ async function runCeiling(context: BenchContext, options: BenchOptions, shards: 
       heardPerInsert: median(results.map((r) => r.heardPerInsert)),
     }
   })
-  const rate = (instances: number, notify: boolean) =>
-    variants.find((v) => v.instances === instances && v.notify === notify)?.perSecond ?? Number.NaN
+  const rate = (instances: number, notify: boolean, listeners = 1) =>
+    variants.find((v) => v.instances === instances && v.notify === notify && v.listeners === listeners)
+      ?.perSecond ?? Number.NaN
   return {
     clients: options.shardClients,
     seconds: options.shardSeconds,
@@ -161,18 +175,28 @@ async function runCeiling(context: BenchContext, options: BenchOptions, shards: 
     ratio: rate(INSTANCES, true) / rate(1, true),
     ratioWithoutNotify: rate(INSTANCES, false) / rate(1, false),
     notifyShare: 1 - rate(1, true) / rate(1, false),
+    listenersRatio: rate(1, true, options.shardListeners) / rate(1, true),
   }
 }
 
-type Measurement = Omit<CeilingVariant, 'instances' | 'notify' | 'perSecond' | 'samples'> & {
-  perSecond: number
-}
+type Variant = Pick<CeilingVariant, 'instances' | 'notify' | 'listeners'>
+type Measurement = Omit<CeilingVariant, keyof Variant | 'perSecond' | 'samples'> & { perSecond: number }
 
 /**
  * options.shardClients connections inserting single rows for options.shardSeconds, split
- * evenly over `shards`, each into its shard's rooms in a scattered order.
+ * evenly over `shards`, each into its shard's rooms in a scattered order. The LISTEN
+ * connections past each shard's own are held by a listening process of their own.
  */
-async function measureCeiling(shards: Shard[], notify: boolean, options: BenchOptions): Promise<Measurement> {
+async function measureCeiling(
+  shards: Shard[],
+  variant: Variant,
+  options: BenchOptions,
+): Promise<Measurement> {
+  const { notify, listeners } = variant
+  const extra =
+    listeners > 1
+      ? await startListeningProcess(shards.flatMap((shard) => Array<string>(listeners - 1).fill(shard.url)))
+      : undefined
   for (const shard of shards) {
     await shard.sql`truncate messages cascade`
     await shard.sql`vacuum analyze messages`
@@ -217,6 +241,7 @@ async function measureCeiling(shards: Shard[], notify: boolean, options: BenchOp
     }
   } finally {
     for (const shard of shards) await shard.sql`alter table messages enable trigger messages_notify`
+    await extra?.stop()
   }
 }
 
