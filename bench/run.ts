@@ -17,6 +17,7 @@ import { runCrowd, runStorms } from './fanout/crowds.js'
 import { runDataScale } from './fanout/data-scale.js'
 import { runFailover } from './fanout/failover.js'
 import { runSearch } from './fanout/search.js'
+import { runShards } from './fanout/shards.js'
 import { runFanoutAndCeiling, runScaling } from './fanout/scenarios.js'
 import { sessionSeconds } from './fanout/session.js'
 import { setUp } from './fanout/setup.js'
@@ -136,6 +137,14 @@ async function bench(options: BenchOptions, teardown: Teardown, stop: { requeste
     log('bench: what each message trigger costs an insert, and a bulk insert')
     await attempt('triggers', 'parley', async () => {
       results.triggers = await runTriggers(context, options)
+    })
+  }
+
+  // On lone PostgreSQL instances of its own, started and stopped by the scenario.
+  if (has('shards') && context.hasTime(120, 'shards')) {
+    log(`bench: shards, on two PostgreSQL instances: ${options.shardParts.join(' and ')}`)
+    await attempt('shards', 'parley', async () => {
+      results.shards = await runShards(context, options)
     })
   }
 

@@ -9,8 +9,9 @@ import { findFreePort } from '../src/db/embedded.js'
 import { runMigrations } from '../src/db/migrate.js'
 
 // A primary and a streaming standby of the machine's own PostgreSQL, in a temporary
-// directory on spare ports: what failover is tested and measured against. Never the
-// machine's server.
+// directory on spare ports: what failover is tested and measured against; and lone
+// primaries, the independent instances sharding is measured against. Never the machine's
+// server.
 
 const run = promisify(execFile)
 const BIN_DIRS = [process.env.PG_BIN, '/usr/lib/postgresql/15/bin'].filter(Boolean) as string[]
@@ -103,13 +104,92 @@ function standbyStreams(primary: Server, synchronous: boolean): Promise<void> {
   )
 }
 
-export async function startCluster({ synchronous }: ClusterOptions): Promise<Cluster> {
-  const dir = await mkdtemp(join(tmpdir(), 'parley-cluster-'))
+/** A temporary directory the servers' user may write to. */
+async function makeClusterDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
   if (asRoot) {
     const { stdout } = await run('id', ['-u', 'postgres'])
     const { stdout: group } = await run('id', ['-g', 'postgres'])
     await chown(dir, Number(stdout.trim()), Number(group.trim()))
   }
+  return dir
+}
+
+const startServer = async (server: Server, dir: string) => {
+  await pg('pg_ctl', ['-D', server.dir, '-l', join(dir, `${server.name}.log`), '-w', 'start'])
+  server.running = true
+}
+
+const stopServer = async (server: Server, mode: 'immediate' | 'fast') => {
+  await pg('pg_ctl', ['-D', server.dir, '-m', mode, '-w', 'stop'])
+  server.running = false
+}
+
+/** initdb for a server that will run as a primary, with `extra` lines appended to its configuration. */
+async function initPrimary(server: Server, dir: string, extra: string[]): Promise<void> {
+  await pg('initdb', ['-D', server.dir, '-U', 'postgres', '--auth=trust', '--no-sync'])
+  await appendFile(
+    join(server.dir, 'postgresql.conf'),
+    [
+      `port = ${server.port}`,
+      "listen_addresses = '127.0.0.1'",
+      `unix_socket_directories = '${dir}'`,
+      'max_connections = 200',
+      'wal_level = replica',
+      'max_wal_senders = 5',
+      'hot_standby = on',
+      // pg_rewind needs every hint-bit change in the WAL to bring an old primary back,
+      // and the old primary's WAL back to the checkpoint before the two histories parted,
+      // which the crash recovery it runs first would otherwise recycle.
+      'wal_log_hints = on',
+      "wal_keep_size = '256MB'",
+      'fsync = off',
+      "shared_buffers = '32MB'",
+      ...extra,
+      '',
+    ].join('\n'),
+  )
+}
+
+/** Creates the parley database on the server at `port` and migrates it; returns its URL. */
+async function createParleyDatabase(port: number): Promise<string> {
+  await onServer(port, (sql) => sql`create database parley`)
+  const url = serverUrl(port, 'parley')
+  await runMigrations(url)
+  return url
+}
+
+export interface Instance {
+  /** The migrated parley database on it. */
+  url: string
+  /** Stops the server and deletes its files. */
+  stop(): Promise<void>
+}
+
+/**
+ * A lone primary with Parley's migrated database, as one shard would be: no standby, and
+ * commits that do not wait for the WAL flush, so that what it measures is the server's
+ * work rather than this machine's disk.
+ */
+export async function startInstance(): Promise<Instance> {
+  const dir = await makeClusterDir('parley-instance-')
+  const server: Server = { name: 'lone', dir: join(dir, 'data'), port: await findFreePort(), running: false }
+  const stop = async () => {
+    if (server.running) await stopServer(server, 'fast').catch(() => {})
+    await rm(dir, { recursive: true, force: true })
+  }
+  try {
+    await initPrimary(server, dir, ['synchronous_commit = off'])
+    await startServer(server, dir)
+    return { url: await createParleyDatabase(server.port), stop }
+  } catch (error) {
+    await stop()
+    throw error
+  }
+}
+
+export async function startCluster({ synchronous }: ClusterOptions): Promise<Cluster> {
+  const dir = await makeClusterDir('parley-cluster-')
   const first: Server = { name: 'first', dir: join(dir, 'first'), port: await findFreePort(), running: false }
   const second: Server = {
     name: 'second',
@@ -120,14 +200,7 @@ export async function startCluster({ synchronous }: ClusterOptions): Promise<Clu
   let primary = first
   let standby = second
 
-  const start = async (server: Server) => {
-    await pg('pg_ctl', ['-D', server.dir, '-l', join(dir, `${server.name}.log`), '-w', 'start'])
-    server.running = true
-  }
-  const stopServer = async (server: Server, mode: 'immediate' | 'fast') => {
-    await pg('pg_ctl', ['-D', server.dir, '-m', mode, '-w', 'stop'])
-    server.running = false
-  }
+  const start = (server: Server) => startServer(server, dir)
   const stopAll = async () => {
     for (const server of [first, second]) {
       if (server.running) await stopServer(server, 'immediate').catch(() => {})
@@ -176,28 +249,7 @@ export async function startCluster({ synchronous }: ClusterOptions): Promise<Clu
   }
 
   try {
-    await pg('initdb', ['-D', first.dir, '-U', 'postgres', '--auth=trust', '--no-sync'])
-    await appendFile(
-      join(first.dir, 'postgresql.conf'),
-      [
-        `port = ${first.port}`,
-        "listen_addresses = '127.0.0.1'",
-        `unix_socket_directories = '${dir}'`,
-        'max_connections = 200',
-        'wal_level = replica',
-        'max_wal_senders = 5',
-        'hot_standby = on',
-        // pg_rewind needs every hint-bit change in the WAL to bring an old primary back,
-        // and the old primary's WAL back to the checkpoint before the two histories parted,
-        // which the crash recovery it runs first would otherwise recycle.
-        'wal_log_hints = on',
-        "wal_keep_size = '256MB'",
-        'fsync = off',
-        "shared_buffers = '32MB'",
-        synchronous ? "synchronous_standby_names = '*'" : '',
-        '',
-      ].join('\n'),
-    )
+    await initPrimary(first, dir, synchronous ? ["synchronous_standby_names = '*'"] : [])
     await start(first)
     await pg('pg_basebackup', [
       ...['-h', '127.0.0.1', '-p', `${first.port}`, '-U', 'postgres'],
@@ -206,9 +258,7 @@ export async function startCluster({ synchronous }: ClusterOptions): Promise<Clu
     await appendFile(join(second.dir, 'postgresql.conf'), `port = ${second.port}\n`)
     await start(second)
     await standbyStreams(first, synchronous)
-    await onServer(first.port, (sql) => sql`create database parley`)
-    const primaryUrl = serverUrl(first.port, 'parley')
-    await runMigrations(primaryUrl)
+    const primaryUrl = await createParleyDatabase(first.port)
 
     return {
       url: `postgres://postgres@127.0.0.1:${first.port},127.0.0.1:${second.port}/parley`,

@@ -13,8 +13,12 @@ export const SCENARIOS = [
   'failover',
   'webhooks',
   'triggers',
+  'shards',
 ] as const
 export type Scenario = (typeof SCENARIOS)[number]
+
+export const SHARD_PARTS = ['ceiling', 'delivery'] as const
+export type ShardPart = (typeof SHARD_PARTS)[number]
 
 export interface BenchOptions {
   scenarios: Scenario[]
@@ -58,6 +62,13 @@ export interface BenchOptions {
   /** Failover: streams over rooms, on a primary and standby of the scenario's own. */
   failoverStreams: number
   failoverRooms: number
+  /** Shards: which parts run, single-row insert clients, seconds per measurement, notifications/s. */
+  shardParts: ShardPart[]
+  shardClients: number
+  /** LISTEN connections on the instance in the ceiling's many-listeners variant. */
+  shardListeners: number
+  shardSeconds: number
+  shardRate: number
   /** Inserts wait for the WAL flush (synchronous_commit on) instead of leaving disk latency out. */
   durable: boolean
   /** Steps and points that would end past this are skipped, so the run stays bounded. */
@@ -107,6 +118,15 @@ const USAGE = `Usage: npm run bench -- [options]
   --failover-streams N      failover: streams over two Parley instances on a primary and a
                             synchronous standby of their own, while the primary dies (200)
   --failover-rooms N        failover: rooms the streams spread over (10)
+  --shard-parts LIST        shards, on two lone PostgreSQL instances of their own: ceiling (single-row
+                            inserts through the triggers on one instance, then over two, notify on
+                            and off) and delivery (one process listening on one, then two) (both)
+  --shard-clients N         shards: single-row insert clients in all, split over the instances (8)
+  --shard-listeners N       shards: LISTEN connections on one instance in the ceiling's last variant,
+                            as many Parley processes would hold (20)
+  --shard-seconds N         shards: seconds per ceiling measurement, twice that per delivery one;
+                            each made twice (5)
+  --shard-rate N            shards: notifications per second the listening process receives (4000)
   --durable                 inserts wait for the disk (synchronous_commit on); by default they do not,
                             so the figures are about fan-out, not about this machine's fsync
   --budget-minutes N        skip ceiling steps and scaling points that would end later (9)
@@ -118,7 +138,7 @@ DATABASE_URL set: a fresh database on that server, dropped at the end; unset: an
 PostgreSQL in a temporary directory. On a shared server, mind that listen-per-subscriber takes
 every connection the server has left for as long as its scenarios run.`
 
-const DEFAULTS: Omit<BenchOptions, 'scenarios' | 'targets' | 'profile' | 'durable' | 'out'> = {
+const DEFAULTS: Omit<BenchOptions, 'scenarios' | 'targets' | 'profile' | 'durable' | 'out' | 'shardParts'> = {
   subscribers: 10_000,
   rooms: 100,
   rate: 200,
@@ -143,6 +163,10 @@ const DEFAULTS: Omit<BenchOptions, 'scenarios' | 'targets' | 'profile' | 'durabl
   searchRooms: 10_000,
   failoverStreams: 200,
   failoverRooms: 10,
+  shardClients: 8,
+  shardListeners: 20,
+  shardSeconds: 5,
+  shardRate: 4000,
   budgetSeconds: 540,
 }
 
@@ -164,6 +188,7 @@ const QUICK: Partial<BenchOptions> = {
   dataRooms: 1000,
   searchMessages: 100_000,
   searchRooms: 1000,
+  shardSeconds: 2,
   budgetSeconds: 240,
 }
 
@@ -200,6 +225,11 @@ export function parseBenchOptions(argv = process.argv.slice(2)): BenchOptions {
       'search-rooms': text,
       'failover-streams': text,
       'failover-rooms': text,
+      'shard-parts': text,
+      'shard-clients': text,
+      'shard-listeners': text,
+      'shard-seconds': text,
+      'shard-rate': text,
       durable: { type: 'boolean' },
       'budget-minutes': text,
       profile: { type: 'boolean' },
@@ -281,6 +311,11 @@ export function parseBenchOptions(argv = process.argv.slice(2)): BenchOptions {
     searchRooms: Math.round(number('search-rooms', base.searchRooms, 1, 1_000_000)),
     failoverStreams: Math.round(number('failover-streams', base.failoverStreams, 1, maxSubscribers)),
     failoverRooms: Math.round(number('failover-rooms', base.failoverRooms, 1, 10_000)),
+    shardParts: names('shard-parts', SHARD_PARTS, [...SHARD_PARTS]),
+    shardClients: Math.round(number('shard-clients', base.shardClients, 2, 64)),
+    shardListeners: Math.round(number('shard-listeners', base.shardListeners, 2, 150)),
+    shardSeconds: number('shard-seconds', base.shardSeconds, 1, 10),
+    shardRate: Math.round(number('shard-rate', base.shardRate, 10, 100_000)),
     durable: values.durable ?? false,
     budgetSeconds: number('budget-minutes', base.budgetSeconds / 60, 1, 600) * 60,
     profile: values.profile ?? false,

@@ -3,6 +3,8 @@ import type { StormWay } from './crowds.js'
 import type { BenchOptions } from './options.js'
 import type { PhaseResult } from './phase.js'
 import type { BenchResults, Comparison } from './report.js'
+import { shardsSection } from './shards-report.js'
+import { type Column, table } from './text-table.js'
 
 const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(0)
 const kb = (bytes: number) => (bytes / 1024).toFixed(1)
@@ -12,19 +14,6 @@ const delivered = (r: PhaseResult) =>
   r.expected === 0
     ? '–'
     : `${((100 * r.delivered) / r.expected).toFixed(r.delivered === r.expected ? 0 : 2)}%`
-
-/** A column: its header and how a row fills it. Kept together so the two cannot drift apart. */
-type Column<T> = [header: string, cell: (row: T) => string]
-
-/** Right-aligned columns under a header, the first column left-aligned. */
-function table<T>(columns: Column<T>[], rows: T[]): string {
-  const cells = rows.map((row) => columns.map(([, cell]) => cell(row)))
-  const headers = columns.map(([header]) => header)
-  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i]!.length)))
-  const line = (values: string[]) =>
-    values.map((value, i) => (i === 0 ? value.padEnd(widths[i]!) : value.padStart(widths[i]!))).join('  ')
-  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n')
-}
 
 /** The columns every fan-out measurement shares. */
 function phaseColumns<T>(result: (row: T) => PhaseResult): Column<T>[] {
@@ -311,6 +300,7 @@ export function formatReport(results: BenchResults): string {
     dataScaleSection,
     searchSection,
     failoverSection,
+    shardsSection,
     ratioSection,
     goalSection,
   ]

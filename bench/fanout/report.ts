@@ -9,6 +9,7 @@ import type { DataScaleRun } from './data-scale.js'
 import type { FailoverRun } from './failover.js'
 import type { WebhookRun } from './webhooks.js'
 import type { TriggerRun } from './triggers.js'
+import type { ShardRun } from './shards.js'
 import type { SearchRun } from './search.js'
 import type { PostingRun } from './posting.js'
 import type { FanoutResult, ScalingPoint } from './scenarios.js'
@@ -46,6 +47,7 @@ export interface BenchResults {
   failover?: FailoverRun
   webhooks?: WebhookRun
   triggers?: TriggerRun
+  shards?: ShardRun
   ratios: Ratio[]
   /** Parley's targets, each judged on this run. */
   goals: Goal[]

@@ -1,0 +1,59 @@
+import type { BenchResults } from './report.js'
+import type { CeilingVariant } from './shards.js'
+import type { DeliveryPoint } from './shard-delivery.js'
+import { type Column, table } from './text-table.js'
+
+const fixed = (value: number | undefined, digits = 0) =>
+  value === undefined || Number.isNaN(value) ? '–' : value.toFixed(digits)
+const percent = (value: number | undefined, digits = 0) =>
+  value === undefined ? '–' : `${fixed(value, digits)}%`
+
+const CEILING_COLUMNS: Column<CeilingVariant>[] = [
+  ['instances', (v) => String(v.instances)],
+  ['notify', (v) => (v.notify ? 'on' : 'off')],
+  ['LISTEN', (v) => String(v.listeners)],
+  ['inserts/s', (v) => fixed(v.perSecond)],
+  ['each round', (v) => v.samples.map((s) => fixed(s)).join(', ')],
+  ['PostgreSQL CPU', (v) => percent(v.postgresCpuPercent)],
+  [
+    'its µs/insert',
+    (v) =>
+      v.postgresCpuPercent === undefined ? '–' : fixed((v.postgresCpuPercent / 100 / v.perSecond) * 1e6),
+  ],
+  ['load CPU', (v) => percent(v.loadCpuPercent)],
+  ['heard/insert', (v) => fixed(v.heardPerInsert, 2)],
+]
+
+const DELIVERY_COLUMNS: Column<DeliveryPoint>[] = [
+  ['instances', (p) => String(p.instances)],
+  ['asked/s', (p) => String(p.rate)],
+  ['received/s', (p) => fixed(p.received)],
+  ['listener CPU', (p) => percent(p.cpuPercent, 1)],
+  ['per 1,000/s', (p) => percent(p.cpuPerThousand, 2)],
+]
+
+/** The shards scenario: the NOTIFY ceiling on one instance and two, and the listening process's CPU. */
+export function shardsSection({ shards }: BenchResults): string[] {
+  if (!shards) return []
+  const lines: string[] = []
+  const { ceiling, delivery } = shards
+  if (ceiling) {
+    lines.push(
+      `Shards, ceiling: ${ceiling.clients} clients of single-row inserts through the triggers, ${ceiling.rooms} rooms per instance,` +
+        ` a LISTEN connection on each; median of ${shards.rounds} × ${ceiling.seconds} s, interleaved`,
+      table(CEILING_COLUMNS, ceiling.variants),
+      `  two instances ÷ one: ${fixed(ceiling.ratio, 2)}× with notify, ${fixed(ceiling.ratioWithoutNotify, 2)}× without;` +
+        ` NOTIFY takes ${percent((ceiling.notifyShare ?? Number.NaN) * 100)} of one instance's ceiling;` +
+        ` ${fixed(ceiling.listenersRatio, 2)}× with more LISTEN connections`,
+      '  both instances share this machine: the ratio is a lower bound of separate machines',
+    )
+  }
+  if (delivery) {
+    if (lines.length > 0) lines.push('')
+    lines.push(
+      `Shards, delivery: one process listening on one instance, then two, the rate split evenly; ${delivery.seconds} s each`,
+      table(DELIVERY_COLUMNS, delivery.points),
+    )
+  }
+  return lines
+}
