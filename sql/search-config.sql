@@ -11,5 +11,6 @@ drop index if exists messages_search_idx;
 alter table messages drop column if exists search_vector;
 alter table messages add column search_vector tsvector
   generated always as (to_tsvector(:'config'::regconfig, body)) stored;
-create index messages_search_idx on messages using gin (room_id, search_vector);
+create index messages_search_idx on messages using gin (room_lexemes(room_id, search_vector))
+  with (fastupdate = off);
 commit;

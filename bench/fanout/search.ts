@@ -116,7 +116,8 @@ async function explainCommon(sql: postgres.Sql, reader: string) {
             or exists (select 1 from room_members rm where rm.room_id = r.id and rm.user_id = ${reader})) r,
       websearch_to_tsquery('simple', ${SEARCHES.common.q}) q,
       lateral (select m.id, m.search_vector from messages m
-               where m.room_id = r.id and m.search_vector @@ q and m.deleted_at is null
+               where room_lexemes(m.room_id, m.search_vector) @@ room_query(r.id, q)
+                 and m.deleted_at is null and m.search_vector @@ q
                order by ts_rank(m.search_vector, q) desc, m.id desc limit 21) m
     order by rank desc, m.id desc limit 21`
   const text = JSON.stringify(row!['QUERY PLAN'])

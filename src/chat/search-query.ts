@@ -65,11 +65,13 @@ export function toTsquery(expression: SearchExpression, config: string): SQL {
 }
 
 /**
- * What a query may ask for. A prefix matches every word it starts, and the posting list of
- * each of those words is read: `a*` reads nearly the whole index, `wor*` a small part of it.
- * Each alternative is a further pass over the readable rooms' matches.
+ * What a query may ask for. A prefix matches every word of a readable room that it starts,
+ * and each of those words' postings in that room is read (the index is keyed by room and
+ * word, sql/search.sql): `a*` reads most of a room's entries, `wor*` a few. Each prefix is a
+ * further scan of the index per readable room, and each alternative a further pass over the
+ * readable rooms' matches.
  */
-export const SEARCH_BOUNDS = { minPrefix: 3, maxAlternatives: 8, maxTerms: 16 } as const
+export const SEARCH_BOUNDS = { minPrefix: 3, maxPrefixes: 8, maxAlternatives: 8, maxTerms: 16 } as const
 
 const tooBroad = (message: string) => new ChatError('query_too_broad', message)
 
@@ -89,11 +91,13 @@ const LEXEME = /'((?:[^']|'')*)'(:[*A-D]+)?/g
 
 /**
  * Refuses a compiled tsquery (its canonical text) holding a prefix shorter than
- * SEARCH_BOUNDS.minPrefix. Checked on what PostgreSQL made of the query rather than on what
- * the user typed, because the parser splits a prefix at punctuation: `x-yz*` becomes
- * `'x-yz':* <-> 'x':* <-> 'yz':*`, and `'x':*` is as broad as `x*`.
+ * SEARCH_BOUNDS.minPrefix, or more than SEARCH_BOUNDS.maxPrefixes prefixes. Checked on what
+ * PostgreSQL made of the query rather than on what the user typed, because the parser splits
+ * a prefix at punctuation: `x-yz*` becomes `'x-yz':* <-> 'x':* <-> 'yz':*`, three prefixes,
+ * and `'x':*` is as broad as `x*`.
  */
 export function checkPrefixes(canonical: string): void {
+  let prefixes = 0
   for (const [, lexeme, suffix] of canonical.matchAll(LEXEME)) {
     if (!suffix?.includes('*')) continue
     if ([...lexeme!.replace(/''/g, "'")].length < SEARCH_BOUNDS.minPrefix) {
@@ -101,5 +105,11 @@ export function checkPrefixes(canonical: string): void {
         `Each word ending in * needs at least ${SEARCH_BOUNDS.minPrefix} letters before the *, without punctuation`,
       )
     }
+    prefixes++
+  }
+  if (prefixes > SEARCH_BOUNDS.maxPrefixes) {
+    throw tooBroad(
+      `A query may have at most ${SEARCH_BOUNDS.maxPrefixes} words ending in *, each part of a word with punctuation counted`,
+    )
   }
 }

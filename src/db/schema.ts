@@ -151,9 +151,13 @@ export const messages = pgTable(
     unique('messages_user_client_unique').on(table.userId, table.clientId),
     // Serves the per-user posting rate limit: a user's messages of the last few seconds.
     index('messages_user_created_idx').on(table.userId, table.createdAt),
-    // Search probes each readable room with its words: room_id leads (btree_gin), so a
-    // search never walks the rooms its caller may not read.
-    index('messages_search_idx').using('gin', table.roomId, table.searchVector),
+    // Search probes each readable room with its words keyed by room ('12.hello',
+    // sql/search.sql), so each (room, word) has a posting list of its own: a search reads
+    // its caller's rooms' matches and nothing of any other room. No fast update: its
+    // pending list of new rows is read whole by every probe, so once per readable room.
+    index('messages_search_idx')
+      .using('gin', sql`room_lexemes(${table.roomId}, ${table.searchVector})`)
+      .with({ fastupdate: false }),
   ],
 )
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { parseSearch, prefixLiteral } from '../../src/chat/search-query.js'
+import { ChatError } from '../../src/chat/errors.js'
+import { checkPrefixes, parseSearch, prefixLiteral } from '../../src/chat/search-query.js'
 
 // The query syntax of GET /search, read into terms (src/chat/search-query.ts); what the
 // terms find is tested over HTTP in test/http/search.test.ts.
@@ -43,5 +44,35 @@ describe('prefixLiteral', () => {
     expect(prefixLiteral("it's")).toBe("'it''s':*")
     expect(prefixLiteral('a\\b')).toBe("'a\\\\b':*")
     expect(prefixLiteral("x' | !y")).toBe("'x'' | !y':*")
+  })
+})
+
+describe('checkPrefixes', () => {
+  const refusal = (canonical: string) => {
+    try {
+      checkPrefixes(canonical)
+      return 'allowed'
+    } catch (error) {
+      if (error instanceof ChatError) return error.code
+      throw error
+    }
+  }
+
+  it('allows eight prefixes of three letters or more, and refuses a ninth', () => {
+    const prefixes = (n: number) => Array.from({ length: n }, (_, i) => `'pel${i}':*`).join(' | ')
+    expect(refusal(prefixes(8))).toBe('allowed')
+    expect(refusal(prefixes(9))).toBe('query_too_broad')
+  })
+
+  it('counts each part of a prefix the parser splits at punctuation', () => {
+    const split = "'abc-def':* <-> 'abc':* <-> 'def':*"
+    expect(refusal(`${split} & ${split} & 'ghij':* & 'klmn':*`)).toBe('allowed')
+    expect(refusal(`${split} & ${split} & ${split}`)).toBe('query_too_broad')
+  })
+
+  it('measures a prefix in characters, its doubled quotes counted once', () => {
+    expect(refusal("'it''s':*")).toBe('allowed')
+    expect(refusal("'a''':*")).toBe('query_too_broad')
+    expect(refusal("'ab' & 'cd'")).toBe('allowed')
   })
 })

@@ -73,6 +73,18 @@ describe('a private room', () => {
     ])
   })
 
+  it('is not searched by a probe of a room whose id begins with its own', async () => {
+    for (const id of [4_012, 40_123]) {
+      await database.sql`insert into rooms (id, name, created_by, visibility)
+        overriding system value values (${id}, ${`prefix-${id}`}, ${OWNER}, 'private')`
+    }
+    await database.sql`insert into room_members (room_id, user_id) values (4012, 'neighbour')`
+    await database.sql`insert into messages (room_id, user_id, user_name, body) values
+      (4012, ${OWNER}, 'Olive', 'a deplorable forecast'), (40123, ${OWNER}, 'Olive', 'deployment of the vault')`
+    expect(await bodiesFor('neighbour', 'q=deplo*')).toEqual(['a deplorable forecast'])
+    expect(await bodiesFor('neighbour', 'q=deployment or vault&sort=recent')).toEqual([])
+  })
+
   it('stays hidden from a former member', async () => {
     await database.sql`insert into room_members (room_id, user_id) values (${hidden}, 'leaver')`
     expect(await bodiesFor('leaver', 'q=launch')).toEqual(['the secret launch code is pelican'])
@@ -143,6 +155,8 @@ describe('bad input', () => {
     ['a short prefix the parser splits off', 'x-yz*'],
     ['a short prefix excluded', 'pelican -ab*'],
     ['a prefix of each hex digit', [...'0123456789abcdef'].map((d) => `${d}*`).join(' or ')],
+    ['nine prefixes', Array.from({ length: 9 }, (_, i) => `pel${i}*`).join(' ')],
+    ['three prefixes the parser splits in three', 'abc-def* ghi-jkl* mno-pqr*'],
     ['nine alternatives', Array.from({ length: 9 }, (_, i) => `word${i}`).join(' or ')],
     ['seventeen terms', Array.from({ length: 17 }, (_, i) => `word${i}`).join(' ')],
   ]
