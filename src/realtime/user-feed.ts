@@ -166,10 +166,14 @@ export function createUserFeed(options: UserFeedOptions) {
     // The closures below outlive the request: they keep `after` and `key`, not `request`.
     const { after } = request
     const key = userKey(request.identity.userId)
+    let startAt: number | undefined
     return streams.open<Subscriber>(
       { ...request, log: { userStream: true, resume: after } },
       {
-        create(base) {
+        async create(base) {
+          // The starting point is read before the headers go out: an event that commits
+          // once the client sees the stream open is after it, so it is sent.
+          startAt = after ?? (await userCursor(db, base.userId))
           const subscriber: Subscriber = {
             ...base,
             delivered: undefined,
@@ -187,17 +191,14 @@ export function createUserFeed(options: UserFeedOptions) {
           return subscriber
         },
         async start(subscriber) {
-          // Registered before the starting point is read, so no notice is missed in between.
+          // Registered before reading from the starting point, so no notice is missed meanwhile.
           let subscribers = byUser.get(key)
           if (!subscribers) byUser.set(key, (subscribers = new Set()))
           subscribers.add(subscriber)
-          const [cursor, rooms] = await Promise.all([
-            after ?? userCursor(db, subscriber.userId),
-            memberRooms(db, subscriber.userId),
-          ])
+          const rooms = await memberRooms(db, subscriber.userId)
           if (subscriber.closed) return
           for (const roomId of rooms) follow(subscriber, roomId)
-          subscriber.delivered = cursor
+          subscriber.delivered = startAt
           await read(subscriber)
         },
       },

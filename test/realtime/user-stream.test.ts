@@ -201,6 +201,34 @@ describe('GET /me/stream', () => {
     stream.close()
   })
 
+  it('sends an event that commits the moment its stream is open', async () => {
+    const users = Array.from({ length: 30 }, (_, i) => `prompt-${i}`)
+    const streams = users.map((user) => {
+      const stream = openUserStream(user)
+      // The event commits as soon as the client sees the stream open, not a moment later.
+      void stream.opened.then(
+        () => database.sql`
+          with dm as (
+            insert into rooms (name, created_by, kind, visibility, dm_low, dm_high)
+            values (${`dm-${user}`}, 'a-sender', 'dm', 'private', 'a-sender', ${user}) returning id
+          ), members as (
+            insert into room_members (room_id, user_id) select id, unnest(array['a-sender', ${user}]) from dm
+          ) insert into messages (room_id, user_id, user_name, body)
+            select id, 'a-sender', 'Sender', ${`hello ${user}`} from dm`,
+      )
+      return stream
+    })
+    try {
+      await until(
+        () => streams.every((stream) => stream.events.some((event) => event.type === 'dm')),
+        'every stream to get its direct message',
+        15_000,
+      )
+    } finally {
+      for (const stream of streams) stream.close()
+    }
+  })
+
   it('refuses a request without a token and a Last-Event-ID it never sent', async () => {
     await expectError(await fetch(`${server.url}/me/stream`), 401, 'unauthorized')
     for (const bad of ['x', '-1', '1.5', '9'.repeat(16)]) {
