@@ -315,8 +315,6 @@ export const operationCalls = (w: World): Record<string, Entry> => {
     },
     getMeCursor: { path: () => '/me/cursor', calls: () => [{ status: 200, path: '/me/cursor' }] },
     getMeStream: {
-      // Its stream opens before it reads anything, and ends when the reading fails.
-      withoutDatabase: 200,
       path: () => '/me/stream',
       calls: async () => [
         { status: 200, path: '/me/stream' },
