@@ -28,10 +28,15 @@ type EventRow = { [K in keyof MessageRecord]: MessageRecord[K] | null } & {
 
 /** The user's newest event cursor: where a stream opened without Last-Event-ID starts. */
 export async function userCursor(db: Db, userId: string): Promise<number> {
-  const rows = await db.execute<{ last_cursor: string }>(
-    sql`select last_cursor from user_feeds where user_id = ${userId}`,
+  return (await userFeedCursors(db, userId)).last
+}
+
+/** The user's newest event cursor, and the newest the retention sweep deleted. */
+export async function userFeedCursors(db: Db, userId: string): Promise<{ last: number; pruned: number }> {
+  const rows = await db.execute<{ last_cursor: string; pruned_cursor: string }>(
+    sql`select last_cursor, pruned_cursor from user_feeds where user_id = ${userId}`,
   )
-  return Number(rows[0]?.last_cursor ?? 0)
+  return { last: Number(rows[0]?.last_cursor ?? 0), pruned: Number(rows[0]?.pruned_cursor ?? 0) }
 }
 
 export type UserEventPage =

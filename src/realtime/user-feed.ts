@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { Logger } from 'pino'
-import { memberRooms, unreadCounts, userCursor, userEventsAfter } from '../chat/user-events.js'
+import { memberRooms, unreadCounts, userEventsAfter, userFeedCursors } from '../chat/user-events.js'
 import type { Db } from '../db/client.js'
 import { channels, parseMessageNotice, parseRoomEvent, parseUserNotice } from '../db/notify.js'
 import type { Refusal } from './admission.js'
@@ -166,14 +166,21 @@ export function createUserFeed(options: UserFeedOptions) {
     // The closures below outlive the request: they keep `after` and `key`, not `request`.
     const { after } = request
     const key = userKey(request.identity.userId)
-    let startAt: number | undefined
+    let startAt = 0
+    let reload: 'cursor_too_old' | 'history_changed' | undefined
     return streams.open<Subscriber>(
       { ...request, log: { userStream: true, resume: after } },
       {
         async create(base) {
           // The starting point is read before the headers go out: an event that commits
-          // once the client sees the stream open is after it, so it is sent.
-          startAt = after ?? (await userCursor(db, base.userId))
+          // once the client sees the stream open is after it, so it is sent. A resume
+          // that cannot be served (its events swept, or beyond every event the database
+          // holds) is told so and starts there too, not wherever a later read finds the
+          // user's cursor.
+          const feed = await userFeedCursors(db, base.userId)
+          if (after !== undefined && after < feed.pruned) reload = 'cursor_too_old'
+          if (after !== undefined && after > feed.last) reload = 'history_changed'
+          startAt = after === undefined || reload ? feed.last : after
           const subscriber: Subscriber = {
             ...base,
             delivered: undefined,
@@ -198,6 +205,8 @@ export function createUserFeed(options: UserFeedOptions) {
           const rooms = await memberRooms(db, subscriber.userId)
           if (subscriber.closed) return
           for (const roomId of rooms) follow(subscriber, roomId)
+          if (reload)
+            streams.send(subscriber, encodeEventFrame('reload', { reason: reload, cursor: startAt }))
           subscriber.delivered = startAt
           await read(subscriber)
         },

@@ -138,4 +138,28 @@ describe('resuming from beyond the database', () => {
 
     expect(seen).toEqual(['reload - {"reason":"history_changed","cursor":1}', 'mention 2 hi @ulla'])
   })
+
+  it('reloads a user stream at its cursor when it opened, not at one its first read finds', async () => {
+    const roomId = await createRoom(server, 'ahead-while-opening')
+    await server.request(`/rooms/${roomId}/join`, { method: 'POST', as: 'una' }) // una's 1: added
+    // The stream's first read waits behind this transaction, which names una and commits
+    // only once the client has seen the stream open.
+    let opened!: () => void
+    const open = new Promise<void>((resolve) => (opened = resolve))
+    let inserted!: () => void
+    const written = new Promise<void>((resolve) => (inserted = resolve))
+    const committed = database.sql.begin(async (tx) => {
+      await tx`lock table room_members in access exclusive mode`
+      await tx`insert into messages (room_id, user_id, user_name, body) values (${roomId}, 'psql', 'psql', 'by hand @una')`
+      inserted()
+      await open
+    })
+    await written
+    const seen = await record('/me/stream', 'una', '9')
+    opened()
+    await committed
+    await until(() => seen.length === 2, 'the reload and the mention')
+
+    expect(seen).toEqual(['reload - {"reason":"history_changed","cursor":1}', 'mention 2 by hand @una'])
+  })
 })
