@@ -35,8 +35,7 @@ export function createRoomSessions({ streams, hub, presence }: RoomSessionOption
   // made in roomStream() below, so it holds the stream and nothing of the request (whose
   // authorize() holds the whole HTTP context).
   function roomStream(base: StreamBase, roomIds: number[], guarded: ReadonlySet<number>, multi: boolean) {
-    const stream: RoomStream & { entered: number } = {
-      ...base,
+    const stream: RoomStream & { entered: number } = Object.assign(base, {
       roomIds,
       guarded: guarded.size > 0 ? [...guarded] : undefined,
       cursors: multi ? new Map() : undefined,
@@ -46,7 +45,7 @@ export function createRoomSessions({ streams, hub, presence }: RoomSessionOption
         hub.unsubscribe(stream)
         for (let i = 0; i < stream.entered; i++) presence.leave(roomIds[i]!, stream.userId)
       },
-    }
+    })
     return stream
   }
 

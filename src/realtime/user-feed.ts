@@ -181,20 +181,19 @@ export function createUserFeed(options: UserFeedOptions) {
           if (after !== undefined && after < feed.pruned) reload = 'cursor_too_old'
           if (after !== undefined && after > feed.last) reload = 'history_changed'
           startAt = after === undefined || reload ? feed.last : after
-          const subscriber: Subscriber = {
-            ...base,
+          const subscriber: Subscriber = Object.assign(base, {
             delivered: undefined,
             reading: false,
             again: false,
-            rooms: new Set(),
-            sentCounts: new Map(),
+            rooms: new Set<number>(),
+            sentCounts: new Map<number, string>(),
             detach() {
               const subscribers = byUser.get(key)
               subscribers?.delete(subscriber)
               if (subscribers?.size === 0) byUser.delete(key)
               for (const roomId of [...subscriber.rooms]) unfollow(subscriber, roomId)
             },
-          }
+          })
           return subscriber
         },
         async start(subscriber) {
