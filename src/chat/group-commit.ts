@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import { IncompleteAnswerError } from '../db/errors.js'
 
 export interface GroupCommitOptions<Request, Result> {
   logger: Logger
@@ -100,8 +101,15 @@ export function createGroupCommit<Request, Result>(options: GroupCommitOptions<R
         for (const pending of sent) results.push(await settle(options.alone(pending.request)))
       }
     }
+    const answered = sent.filter((_, i) => results[i] !== undefined).length
+    if (answered < sent.length) {
+      logger.error(
+        { requests: sent.length, answered },
+        'a batch came back without an answer for every request',
+      )
+    }
     sent.forEach((pending, i) => {
-      const result = results[i]!
+      const result = results[i] ?? unanswered()
       answer(pending, result)
       const key = options.keyOf?.(pending.request)
       const entry = key === undefined ? undefined : byKey.get(key)
@@ -135,6 +143,11 @@ export function createGroupCommit<Request, Result>(options: GroupCommitOptions<R
 
   return { submit, stats: () => ({ ...counters }) }
 }
+
+const unanswered = (): PromiseRejectedResult => ({
+  status: 'rejected',
+  reason: new IncompleteAnswerError('the batch came back without an answer for this request'),
+})
 
 function answer<Result>(pending: Pending<unknown, Result>, result: PromiseSettledResult<Result>): void {
   if (result.status === 'fulfilled') pending.resolve(result.value)

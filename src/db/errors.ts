@@ -56,3 +56,13 @@ export const isDataException = (error: unknown) => databaseErrorCode(error)?.sta
  * the one postgres.js's `query.cancel()` sends.
  */
 export const isQueryCanceled = (error: unknown) => databaseErrorCode(error) === '57014'
+
+/**
+ * A statement that returned without the answer its caller counts on (a row for every
+ * request it was sent). What it did is unknown, as when a connection breaks mid-statement,
+ * so it is reported the same way: the database is unavailable, try again.
+ */
+export class IncompleteAnswerError extends Error {
+  /** connection_failure, which isDatabaseUnavailable() reads. */
+  readonly code = '08006'
+}
