@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm'
+import { eq, inArray } from 'drizzle-orm'
 import type { Logger } from 'pino'
 import { type ChangePage, fetchChangesAfter, lastCursor } from '../chat/changes.js'
 import type { Db } from '../db/client.js'
@@ -331,6 +331,29 @@ export function createHub(options: HubOptions) {
     }
   }
 
+  /**
+   * Where a stream without Last-Event-ID starts in each of `roomIds`: a room held here at
+   * its cursor, any other at the cursor the database has. Asked before the stream's headers
+   * go out, so a change that commits once the client sees the stream open comes after it,
+   * even in a room whose cursor is read only when the stream joins it.
+   */
+  async function startingCursors(roomIds: readonly number[]): Promise<Map<number, number>> {
+    const cursors = new Map<number, number>()
+    const cold: number[] = []
+    for (const id of roomIds) {
+      const room = rooms.get(id)
+      if (room && room.cursor >= 0) cursors.set(id, room.cursor)
+      else cold.push(id)
+    }
+    if (cold.length === 0) return cursors
+    const rows = await db
+      .select({ id: roomsTable.id, lastCursor: roomsTable.lastCursor })
+      .from(roomsTable)
+      .where(inArray(roomsTable.id, cold))
+    for (const row of rows) cursors.set(row.id, row.lastCursor)
+    return cursors
+  }
+
   function observeLag(page: ChangePage, observe: (seconds: number) => void): void {
     const now = Date.now()
     for (const change of page.changes) {
@@ -372,6 +395,7 @@ export function createHub(options: HubOptions) {
       for (const room of rooms.values()) settleFetched(room, false)
     },
     subscribe,
+    startingCursors,
     unsubscribe,
     subscriberCount: (roomId: number) => rooms.get(roomId)?.streams.size ?? 0,
     stats() {

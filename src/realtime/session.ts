@@ -52,6 +52,7 @@ export function createRoomSessions({ streams, hub, presence }: RoomSessionOption
   function open(request: RoomStreamRequest): Promise<Refusal | undefined> {
     const { roomIds, resumeFrom, identity, multi } = request
     const resume = resumeFrom && Object.fromEntries(resumeFrom)
+    let startAt: Map<number, number> | undefined
     return streams.open<ReturnType<typeof roomStream>>(
       {
         req: request.req,
@@ -64,11 +65,14 @@ export function createRoomSessions({ streams, hub, presence }: RoomSessionOption
         async create(base) {
           const stream = roomStream(base, roomIds, await request.authorize(), multi)
           for (const roomId of roomIds) stream.cursors?.set(roomId, resumeFrom?.get(roomId) ?? 0)
+          // The rooms it starts live in start where they are now, before the headers go out.
+          const live = roomIds.filter((roomId) => !resumeFrom?.has(roomId))
+          if (live.length > 0) startAt = await hub.startingCursors(live)
           return stream
         },
         async start(stream) {
           for (const roomId of roomIds) {
-            await hub.subscribe(stream, roomId, resumeFrom?.get(roomId))
+            await hub.subscribe(stream, roomId, resumeFrom?.get(roomId) ?? startAt?.get(roomId))
             if (stream.closed) break
             presence.enter(roomId, identity.userId, identity.userName)
             stream.entered++

@@ -165,6 +165,21 @@ describe('GET /stream?rooms=', () => {
     }
   })
 
+  it('sends a change that commits the moment it is open, in rooms no stream held before', async () => {
+    const created = await database.sql<{ id: string }[]>`
+      insert into rooms (name, created_by) select 'prompt-' || g, 'ops' from generate_series(1, 30) g returning id`
+    const roomIds = created.map((row) => Number(row.id))
+    const stream = openMultiStream(server.url, roomIds, { token: await server.token('prompt') })
+    streams.push(stream)
+    // The messages commit as soon as the client sees the stream open, while the stream
+    // joins its rooms one by one, reading the cursor of each it is the first to join.
+    await stream.opened
+    await database.sql`insert into messages (room_id, user_id, user_name, body)
+                       select unnest(${roomIds}::bigint[]), 'ops', 'Ops', 'prompt'`
+    await until(() => stream.messages.length === roomIds.length, 'a message in every room', 15_000)
+    expect(stream.messages.map((m) => m.room_id).sort((a, b) => a - b)).toEqual(roomIds.sort((a, b) => a - b))
+  })
+
   it('answers 404 for a room the caller may not see, and 400 for a malformed list or cursor', async () => {
     const open = await createRoom(server, 'multi-open')
     const hidden = await server.request('/rooms', {
