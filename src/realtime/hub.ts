@@ -67,6 +67,8 @@ export function createHub(options: HubOptions) {
   // A quarter of the buffer bound, so a resume from the window is one write well within it.
   const recentBytes = Math.min(256 * 1024, Math.floor(options.maxBufferBytes / 4))
   const rooms = new Map<number, Room>()
+  /** The database cursors of rooms not held here, being read for streams about to start. */
+  const coldReads = new Map<number, Promise<number | undefined>>()
   const streams = new Set<RoomStream>()
   const counters = { notifications: 0, delivered: 0, refused: 0, historyReloads: 0 }
   const delivery = createRoomDelivery(options.streams)
@@ -339,18 +341,37 @@ export function createHub(options: HubOptions) {
    */
   async function startingCursors(roomIds: readonly number[]): Promise<Map<number, number>> {
     const cursors = new Map<number, number>()
-    const cold: number[] = []
+    // A room gone meanwhile has no cursor: the stream's join finds it gone.
+    const keep = (id: number, cursor: number | undefined) => {
+      if (cursor !== undefined) cursors.set(id, cursor)
+    }
+    const reads: Promise<void>[] = []
+    const unread: number[] = []
     for (const id of roomIds) {
       const room = rooms.get(id)
+      const reading = coldReads.get(id)
       if (room && room.cursor >= 0) cursors.set(id, room.cursor)
-      else cold.push(id)
+      else if (reading) reads.push(reading.then((cursor) => keep(id, cursor)))
+      else unread.push(id)
     }
-    if (cold.length === 0) return cursors
-    const rows = await db
-      .select({ id: roomsTable.id, lastCursor: roomsTable.lastCursor })
-      .from(roomsTable)
-      .where(inArray(roomsTable.id, cold))
-    for (const row of rows) cursors.set(row.id, row.lastCursor)
+    if (unread.length > 0) {
+      // One query for the rooms no stream is reading yet; a crowd arriving at once shares it.
+      const rows = db
+        .select({ id: roomsTable.id, lastCursor: roomsTable.lastCursor })
+        .from(roomsTable)
+        .where(inArray(roomsTable.id, unread))
+        .then((found) => new Map(found.map((row) => [row.id, row.lastCursor])))
+      for (const id of unread) {
+        const reading = rows.then((found) => found.get(id))
+        coldReads.set(id, reading)
+        const forget = () => {
+          if (coldReads.get(id) === reading) coldReads.delete(id)
+        }
+        reading.then(forget, forget)
+        reads.push(reading.then((cursor) => keep(id, cursor)))
+      }
+    }
+    await Promise.all(reads)
     return cursors
   }
 
