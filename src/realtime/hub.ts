@@ -124,8 +124,9 @@ export function createHub(options: HubOptions) {
    * delivered may name changes the new primary never had, and its next changes reuse them.
    * What the room's recent window holds, as delivered, is compared with what the database
    * holds at the same cursors now: where they differ, or the database's cursor is behind
-   * the room's, each of the room's streams is sent `reload` and goes on from the database's
-   * cursor. Changes before the window are not compared: only the last commits can be lost.
+   * the room's, each of the room's streams is sent `reload` and goes on from the last change
+   * the two share, with every change after it. Changes before the window are not compared:
+   * only the last commits can be lost.
    */
   async function checkHistory(room: Room): Promise<void> {
     while (room.fetching) await new Promise((resolve) => room.fetched.push(resolve))
@@ -161,16 +162,24 @@ export function createHub(options: HubOptions) {
       kept.size === delivered.length &&
       delivered.every((frame) => kept.get(frame.cursor) === changeIdentity(frame))
     if (same) return
+    // The streams go back to the last change both histories share, not to the database's
+    // cursor: changes the new primary took since its promotion are after it, and are sent.
+    let shared = room.recent.from()
+    for (const frame of delivered) {
+      if (kept.get(frame.cursor) !== changeIdentity(frame)) break
+      shared = frame.cursor
+    }
     logger.warn(
-      { roomId: room.id, delivered: room.cursor, present, streams: room.streams.size },
+      { roomId: room.id, delivered: room.cursor, shared, present, streams: room.streams.size },
       'the database lost changes of the room that were delivered; its streams reload',
     )
     counters.historyReloads += room.streams.size
-    room.cursor = present
-    room.recent = createRecentChanges(recentBytes, present)
-    for (const stream of room.streams) delivery.sendReload(stream, room.id, present, 'history_changed')
+    room.cursor = shared
+    room.recent = createRecentChanges(recentBytes, shared)
+    for (const stream of room.streams) delivery.sendReload(stream, room.id, shared, 'history_changed')
     // Streams still replaying may have been sent what is gone: they resume, and are told then.
     for (const stream of room.joining) options.streams.close(stream)
+    // The catch-up marks every room dirty once the checks are done: what follows `shared` is read then.
   }
 
   function onMessage(payload: string): void {
