@@ -39,6 +39,19 @@ export async function userFeedCursors(db: Db, userId: string): Promise<{ last: n
   return { last: Number(rows[0]?.last_cursor ?? 0), pruned: Number(rows[0]?.pruned_cursor ?? 0) }
 }
 
+/**
+ * Why the events after `after` cannot be read from a feed with these cursors: deleted by
+ * the retention sweep, or `after` is beyond every event it holds. Undefined when they can.
+ */
+export function unreadableAfter(
+  after: number,
+  feed: { last: number; pruned: number },
+): 'cursor_too_old' | 'history_changed' | undefined {
+  if (feed.pruned > after) return 'cursor_too_old'
+  if (after > feed.last) return 'history_changed'
+  return undefined
+}
+
 export type UserEventPage =
   | { tooOld: false; events: UserEvent[]; reached: number; more: boolean }
   /**
@@ -85,8 +98,8 @@ export async function userEventsAfter(
      order by e.cursor`)
   const feed = rows[0]
   const present = Number(feed?.last_cursor ?? 0)
-  if (Number(feed?.pruned_cursor ?? 0) > after) return { tooOld: true, reason: 'cursor_too_old', present }
-  if (after > present) return { tooOld: true, reason: 'history_changed', present }
+  const reason = unreadableAfter(after, { last: present, pruned: Number(feed?.pruned_cursor ?? 0) })
+  if (reason) return { tooOld: true, reason, present }
   const found = rows.filter((row) => row.cursor !== null)
   const events: UserEvent[] = []
   for (const row of found) {

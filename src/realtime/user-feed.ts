@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto'
 import type { Logger } from 'pino'
-import { memberRooms, unreadCounts, userEventsAfter, userFeedCursors } from '../chat/user-events.js'
+import {
+  memberRooms,
+  unreadableAfter,
+  unreadCounts,
+  userEventsAfter,
+  userFeedCursors,
+} from '../chat/user-events.js'
 import type { Db } from '../db/client.js'
 import { channels, parseMessageNotice, parseRoomEvent, parseUserNotice } from '../db/notify.js'
 import type { Refusal } from './admission.js'
@@ -178,8 +184,7 @@ export function createUserFeed(options: UserFeedOptions) {
           // holds) is told so and starts there too, not wherever a later read finds the
           // user's cursor.
           const feed = await userFeedCursors(db, base.userId)
-          if (after !== undefined && after < feed.pruned) reload = 'cursor_too_old'
-          if (after !== undefined && after > feed.last) reload = 'history_changed'
+          reload = after === undefined ? undefined : unreadableAfter(after, feed)
           startAt = after === undefined || reload ? feed.last : after
           const subscriber: Subscriber = Object.assign(base, {
             delivered: undefined,
