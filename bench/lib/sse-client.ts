@@ -1,4 +1,5 @@
 import { type Agent, type ClientRequest, type IncomingMessage, request } from 'node:http'
+import { isStaleKeepAlive } from './keep-alive.js'
 import { createSseParser, type SseEvent } from '../../client/sse-parser.js'
 
 export type { SseEvent }
@@ -57,25 +58,32 @@ export function openSseStream(options: SseStreamOptions): SseStream {
 
   const headers: Record<string, string> = { accept: 'text/event-stream', ...options.headers }
   if (options.lastEventId !== undefined) headers['last-event-id'] = options.lastEventId
-  const req: ClientRequest = request(options.url, { agent: options.agent, headers })
-  req.on('error', (error) => end({ reason: 'error', error }))
-  req.on('response', (res) => {
-    response = res
-    res.setEncoding('utf8')
-    if (res.statusCode !== 200) {
-      let body = ''
-      res.on('data', (chunk: string) => (body += chunk))
-      res.on('end', () => end({ reason: 'status', status: res.statusCode ?? 0, body }))
-      return
-    }
-    options.onOpen?.()
-    res.on('data', (chunk: string) => parser.feed(chunk))
-    res.on('end', () => end({ reason: 'ended' }))
-    res.on('error', (error) => end({ reason: 'error', error }))
-    // A connection reset mid-stream may close the response without 'end' or 'error'.
-    res.on('close', () => end({ reason: 'error', error: new Error('connection closed mid-stream') }))
-  })
-  req.end()
+  const send = (retry: boolean): ClientRequest => {
+    const req = request(options.url, { agent: options.agent, headers })
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      if (retry && !closed && response === undefined && isStaleKeepAlive(req, error)) current = send(false)
+      else end({ reason: 'error', error })
+    })
+    req.on('response', (res) => {
+      response = res
+      res.setEncoding('utf8')
+      if (res.statusCode !== 200) {
+        let body = ''
+        res.on('data', (chunk: string) => (body += chunk))
+        res.on('end', () => end({ reason: 'status', status: res.statusCode ?? 0, body }))
+        return
+      }
+      options.onOpen?.()
+      res.on('data', (chunk: string) => parser.feed(chunk))
+      res.on('end', () => end({ reason: 'ended' }))
+      res.on('error', (error) => end({ reason: 'error', error }))
+      // A connection reset mid-stream may close the response without 'end' or 'error'.
+      res.on('close', () => end({ reason: 'error', error: new Error('connection closed mid-stream') }))
+    })
+    req.end()
+    return req
+  }
+  let current = send(true)
 
   return {
     get lastEventId() {
@@ -85,7 +93,7 @@ export function openSseStream(options: SseStreamOptions): SseStream {
     resume: () => response?.resume(),
     close() {
       closed = true
-      req.destroy()
+      current.destroy()
     },
   }
 }
