@@ -24,6 +24,7 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY drizzle ./drizzle
+COPY drizzle-catalog ./drizzle-catalog
 COPY sql ./sql
 COPY public ./public
 COPY --from=build /app/public/parley-client.js ./public/

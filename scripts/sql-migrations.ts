@@ -19,6 +19,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 export const PSQL_SCRIPTS: ReadonlyMap<string, string> = new Map([
   ['insert-message.sql', 'posts one message by hand with psql variables (:room, :user, …)'],
   ['recent-messages.sql', 'a query for psql, with psql variables (:room, :limit)'],
+  ['room-shard.sql', 'a query for psql on the sharding catalog, with a psql variable (:room)'],
   ['rooms.sql', 'a query for psql, listing the rooms'],
   [
     'search-config.sql',

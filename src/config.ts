@@ -41,6 +41,9 @@ export const configSchema = z.object({
   // Reads that carry no position use a standby only while it has replayed everything the
   // primary had written this long ago.
   READ_MAX_LAG_MS: int(100, 3_600_000).default(2_000),
+  // The sharding catalog (docs/sharding.md): which of several primaries holds each room.
+  // Read by `npm run shards` and `npm run db:migrate`.
+  CATALOG_DATABASE_URL: optionalText.pipe(z.string().refine(isDatabaseUrl, 'Invalid URL').optional()),
   DATA_DIR: z.string().min(1).default('.data'),
   MIGRATE_ON_START: bool.default(true),
   DB_POOL_MAX: int(1, 1000).default(10),

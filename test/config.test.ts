@@ -28,6 +28,7 @@ describe('loadConfig', () => {
       DATABASE_POOLER: 'none',
       READ_DATABASE_URL: undefined,
       READ_MAX_LAG_MS: 2_000,
+      CATALOG_DATABASE_URL: undefined,
       DATA_DIR: '.data',
       MIGRATE_ON_START: true,
       DB_POOL_MAX: 10,

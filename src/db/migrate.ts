@@ -5,15 +5,28 @@ import { drizzle } from 'drizzle-orm/postgres-js'
 import { migrate } from 'drizzle-orm/postgres-js/migrator'
 import postgres from 'postgres'
 
-/** The project's drizzle/ folder, found from src/ and from the compiled dist/src/ alike. */
-export function resolveMigrationsFolder(): string {
+/** Parley's own schema (drizzle/), or the sharding catalog's (drizzle-catalog/). */
+export type Schema = 'parley' | 'catalog'
+
+const FOLDERS: Record<Schema, string> = { parley: 'drizzle', catalog: 'drizzle-catalog' }
+
+// Each schema records its migrations in a table of its own, so the catalog may live in one of
+// the shards' databases.
+const TABLES: Record<Schema, string> = {
+  parley: '__drizzle_migrations',
+  catalog: '__drizzle_catalog_migrations',
+}
+
+/** A migrations folder of the project, found from src/ and from the compiled dist/src/ alike. */
+export function resolveMigrationsFolder(schema: Schema = 'parley'): string {
+  const folder = FOLDERS[schema]
   let dir = dirname(fileURLToPath(import.meta.url))
-  while (!existsSync(join(dir, 'drizzle', 'meta', '_journal.json'))) {
+  while (!existsSync(join(dir, folder, 'meta', '_journal.json'))) {
     const parent = dirname(dir)
-    if (parent === dir) throw new Error('Cannot find the drizzle/ migrations folder')
+    if (parent === dir) throw new Error(`Cannot find the ${folder}/ migrations folder`)
     dir = parent
   }
-  return join(dir, 'drizzle')
+  return join(dir, folder)
 }
 
 // Any constant works, as long as every Parley process uses the same one.
@@ -24,7 +37,7 @@ const MIGRATION_LOCK = 0x7061726c // 'parl'
  * so instances starting together on an empty database would race; the advisory lock
  * makes them take turns, and the later ones find nothing left to do.
  */
-export async function runMigrations(url: string): Promise<void> {
+export async function runMigrations(url: string, schema: Schema = 'parley'): Promise<void> {
   const sql = postgres(url, {
     max: 1,
     onnotice: () => {},
@@ -33,8 +46,8 @@ export async function runMigrations(url: string): Promise<void> {
   try {
     await sql`select pg_advisory_lock(${MIGRATION_LOCK})`
     await migrate(drizzle(sql), {
-      migrationsFolder: resolveMigrationsFolder(),
-      migrationsTable: '__drizzle_migrations',
+      migrationsFolder: resolveMigrationsFolder(schema),
+      migrationsTable: TABLES[schema],
       migrationsSchema: 'drizzle',
     })
     await sql`select pg_advisory_unlock(${MIGRATION_LOCK})`
