@@ -27,12 +27,17 @@ $$;
 CREATE TRIGGER room_shards_changed AFTER INSERT OR UPDATE OR DELETE ON room_shards
   FOR EACH ROW EXECUTE FUNCTION parley_room_shards_changed();
 --> statement-breakpoint
--- A shard whose address or state changes (or that is removed) rings 'shard:<id>'. Placing a
--- room only changes room_count, which no process caches, so it rings nothing.
+-- A shard added, removed, or whose address or state changes rings 'shard:<id>': processes
+-- listen on every shard. Placing a room only changes room_count, which no process caches, so
+-- it rings nothing.
 CREATE OR REPLACE FUNCTION parley_shards_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM pg_notify('parley_directory', 'shard:' || OLD.id);
+  IF TG_OP = 'DELETE' THEN
+    PERFORM pg_notify('parley_directory', 'shard:' || OLD.id);
+  ELSE
+    PERFORM pg_notify('parley_directory', 'shard:' || NEW.id);
+  END IF;
   RETURN NULL;
 END;
 $$;
@@ -42,7 +47,7 @@ CREATE TRIGGER shards_changed AFTER UPDATE ON shards
                      OR OLD.listen_url IS DISTINCT FROM NEW.listen_url OR OLD.state IS DISTINCT FROM NEW.state)
   EXECUTE FUNCTION parley_shards_changed();
 --> statement-breakpoint
-CREATE TRIGGER shards_removed AFTER DELETE ON shards
+CREATE TRIGGER shards_added_or_removed AFTER INSERT OR DELETE ON shards
   FOR EACH ROW EXECUTE FUNCTION parley_shards_changed();
 --> statement-breakpoint
 -- Places a new room: allocates its id and records it on the open shard holding the fewest

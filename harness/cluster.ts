@@ -162,6 +162,10 @@ async function createParleyDatabase(port: number): Promise<string> {
 export interface Instance {
   /** The migrated parley database on it. */
   url: string
+  /** Crashes the server, as a power cut would; its files stay for resume(). */
+  kill(): Promise<void>
+  /** Starts the server again after kill(). */
+  resume(): Promise<void>
   /** Stops the server and deletes its files. */
   stop(): Promise<void>
 }
@@ -181,7 +185,12 @@ export async function startInstance(): Promise<Instance> {
   try {
     await initPrimary(server, dir, ['synchronous_commit = off'])
     await startServer(server, dir)
-    return { url: await createParleyDatabase(server.port), stop }
+    return {
+      url: await createParleyDatabase(server.port),
+      kill: () => stopServer(server, 'immediate'),
+      resume: () => startServer(server, dir),
+      stop,
+    }
   } catch (error) {
     await stop()
     throw error

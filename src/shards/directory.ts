@@ -47,6 +47,7 @@ export function createDirectory({ catalog, maxRooms = 100_000 }: DirectoryOption
   // may be what the invalidation replaced.
   let epoch = 0
   let batch: Map<number, Waiter[]> | undefined
+  const shardWatchers = new Set<() => void>()
 
   function keepRoom(roomId: number, shardId: number): void {
     roomShards.delete(roomId)
@@ -119,11 +120,16 @@ export function createDirectory({ catalog, maxRooms = 100_000 }: DirectoryOption
     return shards.get(shardId)
   }
 
+  function forgetShards(): void {
+    shards.clear()
+    shardsRead = undefined
+    for (const watcher of shardWatchers) watcher()
+  }
+
   function forgetAll(): void {
     epoch++
     roomShards.clear()
-    shards.clear()
-    shardsRead = undefined
+    forgetShards()
   }
 
   const listens: ListenerConsumer = {
@@ -132,10 +138,7 @@ export function createDirectory({ catalog, maxRooms = 100_000 }: DirectoryOption
         const [kind, id] = payload.split(':')
         epoch++
         if (kind === 'room') roomShards.delete(Number(id))
-        else {
-          shards.clear()
-          shardsRead = undefined
-        }
+        else forgetShards()
       },
     },
     onListen: forgetAll,
@@ -148,6 +151,11 @@ export function createDirectory({ catalog, maxRooms = 100_000 }: DirectoryOption
       return shardId === undefined ? undefined : shardById(shardId)
     },
     shards: allShards,
+    /** Calls `watcher` whenever the list of shards may have changed (then read it again). */
+    watchShards(watcher: () => void): () => void {
+      shardWatchers.add(watcher)
+      return () => shardWatchers.delete(watcher)
+    },
     /**
      * Places a new room (sql: parley_place_room): its id, unique across shards, and the shard
      * it is to be created on. Throws when no shard is open for new rooms.

@@ -50,7 +50,7 @@ describe('npm run shards', () => {
       ok: true,
       out: expect.stringMatching(/added shard one/),
     })
-    const [{ count }] = await shard.sql<{ count: string }[]>`select count(*) from rooms`
+    const { count } = (await shard.sql<{ count: string }[]>`select count(*) from rooms`)[0]!
     expect(count).toBe('0')
 
     await catalog.sql`select parley_place_room()`
@@ -58,7 +58,9 @@ describe('npm run shards', () => {
     expect(await shards('close', 'one')).toEqual({ ok: true, out: 'shard one is closed\n' })
     expect((await shards('list')).out).toMatch(/^one\tclosed\t1 rooms/)
 
-    const [{ roomId }] = await catalog.sql<{ roomId: string }[]>`select room_id as "roomId" from room_shards`
+    const { roomId } = (
+      await catalog.sql<{ roomId: string }[]>`select room_id as "roomId" from room_shards`
+    )[0]!
     expect(await shards('where', roomId)).toEqual({ ok: true, out: `one\t${shard.url}\n` })
   }, 60_000)
 
@@ -92,8 +94,10 @@ describe('npm run db:migrate', () => {
         ok: true,
         out: expect.stringMatching(/the catalog and 2 shard\(s\): one, late/),
       })
-      const [{ triggers }] = await late.sql<{ triggers: string }[]>`
+      const { triggers } = (
+        await late.sql<{ triggers: string }[]>`
         select count(*) as triggers from pg_trigger where tgname = 'messages_assign_seq'`
+      )[0]!
       expect(triggers).toBe('1')
     } finally {
       await late.drop()

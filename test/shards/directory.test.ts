@@ -60,7 +60,7 @@ async function move(roomId: number, to: 'a' | 'b', { silently = false } = {}) {
 
 describe('the shard directory', () => {
   it('migrates each shard it adds with Parley schema, and places rooms on the open shard with the fewest', async () => {
-    const [{ count }] = await shardB.sql<{ count: string }[]>`select count(*) from rooms`
+    const { count } = (await shardB.sql<{ count: string }[]>`select count(*) from rooms`)[0]!
     expect(count).toBe('0')
 
     const placed = []
@@ -104,7 +104,7 @@ describe('the shard directory', () => {
 
   it('keeps where a room is, and forgets it when the catalog says the room moved', async () => {
     const { roomId } = await directory.placeRoom()
-    const first = (await shardNameOf(roomId))!
+    const first = (await shardNameOf(roomId)) as 'a' | 'b'
     const other = first === 'a' ? 'b' : 'a'
 
     // Moved with the catalog's trigger off, nobody is told: the directory keeps its answer.
@@ -118,7 +118,7 @@ describe('the shard directory', () => {
 
   it('forgets everything when its LISTEN connection on the catalog was lost, since a move may have gone unheard', async () => {
     const { roomId } = await directory.placeRoom()
-    const first = (await shardNameOf(roomId))!
+    const first = (await shardNameOf(roomId)) as 'a' | 'b'
     const other = first === 'a' ? 'b' : 'a'
     await move(roomId, other, { silently: true })
     expect(await shardNameOf(roomId)).toBe(first)
@@ -143,7 +143,7 @@ describe('the shard directory', () => {
   })
 
   it('answers no shard for a room the catalog does not hold, and finds it once placed by hand', async () => {
-    const [{ roomId }] = await catalog.sql<{ roomId: string }[]>`select nextval('room_ids') as "roomId"`
+    const { roomId } = (await catalog.sql<{ roomId: string }[]>`select nextval('room_ids') as "roomId"`)[0]!
     expect(await directory.shardOf(Number(roomId))).toBeUndefined()
     await catalog.sql`
       insert into room_shards (room_id, shard_id) select ${roomId}, id from shards where name = 'b'`
@@ -155,7 +155,9 @@ describe('the shard directory', () => {
     try {
       const { roomId, shard } = await directory.placeRoom()
       const routed = await pools.forRoom(roomId)
-      const [{ database }] = await routed!.sql<{ database: string }[]>`select current_database() as database`
+      const { database } = (
+        await routed!.sql<{ database: string }[]>`select current_database() as database`
+      )[0]!
       const expected = shard.name === 'a' ? shardA.url : shardB.url
       expect(expected.endsWith(`/${database}`)).toBe(true)
       expect(await pools.forRoom(Number.MAX_SAFE_INTEGER)).toBeUndefined()

@@ -1,0 +1,134 @@
+import postgres from 'postgres'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { clusterTestsRun, type Instance, startInstance } from '../../harness/cluster.js'
+import { channels } from '../../src/db/notify.js'
+import { runMigrations } from '../../src/db/migrate.js'
+import type { ListenerConsumer } from '../../src/realtime/listener.js'
+import { createListener, type Listener } from '../../src/realtime/listener.js'
+import { addShard } from '../../src/shards/catalog.js'
+import { createDirectory } from '../../src/shards/directory.js'
+import { createShardListeners, type ShardListeners } from '../../src/shards/listeners.js'
+import { createShardPools, type ShardPools } from '../../src/shards/pools.js'
+import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { until } from '../support/wait.js'
+
+// Two shards on PostgreSQL instances of their own, so that one can die while the other lives.
+
+const runs = clusterTestsRun()
+
+describe.skipIf(!runs)('listening on every shard', () => {
+  let catalog: TestDatabase
+  let instances: Instance[] = []
+  let directoryPool: postgres.Sql
+  let catalogListener: Listener
+  let pools: ShardPools
+  let listeners: ShardListeners
+  /** Doorbells heard, by room. */
+  const heard = new Map<number, number[]>()
+  let listens = 0
+  const consumer: ListenerConsumer = {
+    channels: {
+      [channels.messages]: (payload) => {
+        const [room, cursor] = payload.split(':').map(Number)
+        heard.set(room!, [...(heard.get(room!) ?? []), cursor!])
+      },
+    },
+    onListen: () => listens++,
+  }
+  const directory = () => createDirectory({ catalog: directoryPool })
+  let dir: ReturnType<typeof directory>
+
+  beforeAll(async () => {
+    ;[catalog, ...instances] = await Promise.all([
+      createTestDatabase({ migrate: false }),
+      startInstance(),
+      startInstance(),
+    ] as const)
+    await runMigrations(catalog.url, 'catalog')
+    await addShard(catalog.sql, { name: 'one', url: instances[0]!.url })
+    await addShard(catalog.sql, { name: 'two', url: instances[1]!.url })
+    directoryPool = postgres(catalog.url, { max: 2, onnotice: () => {} })
+    dir = directory()
+    catalogListener = createListener({
+      url: catalog.url,
+      consumers: [dir.listens],
+      probeMs: 200,
+      pool: directoryPool,
+      onDown: () => {},
+    })
+    await catalogListener.start()
+    pools = createShardPools(dir, { max: 2 })
+    listeners = createShardListeners({
+      directory: dir,
+      pools,
+      consumers: [consumer],
+      probeMs: 200,
+      onDown: () => {},
+    })
+    await listeners.start()
+  }, 120_000)
+
+  afterAll(async () => {
+    await listeners?.stop()
+    await catalogListener?.stop()
+    await pools?.end()
+    await directoryPool?.end({ timeout: 1 })
+    await Promise.all([catalog?.drop(), ...instances.map((instance) => instance.stop())])
+  })
+
+  /** Creates a room where the catalog places it, and posts to it by hand as psql would. */
+  async function roomWithMessage() {
+    const { roomId, shard } = await dir.placeRoom()
+    const { sql } = pools.forShard(shard)
+    await sql`insert into rooms (id, name, created_by) values (${roomId}, ${`room ${roomId}`}, 'tester')`
+    await sql`insert into messages (room_id, user_id, user_name, body) values (${roomId}, 'tester', 'Tester', 'hello')`
+    return { roomId, shard }
+  }
+
+  it("hears each room's doorbell from the shard that holds it", async () => {
+    const first = await roomWithMessage()
+    const second = await roomWithMessage()
+    expect(new Set([first.shard.name, second.shard.name])).toEqual(new Set(['one', 'two']))
+    await until(() => heard.has(first.roomId) && heard.has(second.roomId), 'both doorbells')
+    expect(heard.get(first.roomId)).toEqual([1])
+    expect(heard.get(second.roomId)).toEqual([1])
+    expect(listeners.readiness()).toEqual({ one: true, two: true })
+  })
+
+  it('keeps hearing the other shard while one is down, says which, and hears the fallen one again once it is back', async () => {
+    const onOne = await roomWithMessage()
+    const onTwo = await roomWithMessage()
+    const [up, down] = onOne.shard.name === 'one' ? [onTwo, onOne] : [onOne, onTwo]
+    const downInstance = instances[down.shard.name === 'one' ? 0 : 1]!
+    // The instances commit without waiting for the disk; what the test wrote must survive the crash.
+    await pools.forShard(down.shard).sql`checkpoint`
+    await downInstance.kill()
+    const listensBefore = listens
+    try {
+      await until(() => listeners.readiness()[down.shard.name] === false, 'the fallen shard to be reported')
+      expect(listeners.readiness()[up.shard.name]).toBe(true)
+      await pools.forShard(up.shard).sql`
+        insert into messages (room_id, user_id, user_name, body) values (${up.roomId}, 'tester', 'Tester', 'still here')`
+      await until(() => heard.get(up.roomId)?.length === 2, "the live shard's doorbell")
+    } finally {
+      await downInstance.resume()
+    }
+    await until(() => listeners.readiness()[down.shard.name] === true, 'the shard to be heard again', 20_000)
+    expect(listens).toBeGreaterThan(listensBefore)
+    await pools.forShard(down.shard).sql`
+      insert into messages (room_id, user_id, user_name, body) values (${down.roomId}, 'tester', 'Tester', 'back')`
+    await until(() => heard.get(down.roomId)?.length === 2, "the returned shard's doorbell", 20_000)
+  })
+
+  it('listens on a shard added to the catalog while it runs', async () => {
+    const database = await createTestDatabase({ migrate: false })
+    try {
+      await addShard(catalog.sql, { name: 'three', url: database.url })
+      await until(() => listeners.readiness().three === true, 'the new shard to be heard')
+    } finally {
+      await catalog.sql`delete from shards where name = 'three'`
+      await until(() => listeners.readiness().three === undefined, 'the removed shard to be let go')
+      await database.drop()
+    }
+  })
+})
