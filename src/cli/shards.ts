@@ -3,6 +3,7 @@ import { loadConfig } from '../config.js'
 import { runMigrations } from '../db/migrate.js'
 import { loadEnvFile } from '../env-file.js'
 import { addShard, connectCatalog, listShards, roomShard, setShardState } from '../shards/catalog.js'
+import { moveRoom } from '../shards/move.js'
 import type { ShardState } from '../shards/directory.js'
 
 const usage = `Usage: npm run shards -- <command>   (on CATALOG_DATABASE_URL; see docs/sharding.md)
@@ -11,7 +12,8 @@ const usage = `Usage: npm run shards -- <command>   (on CATALOG_DATABASE_URL; se
   add <name> <url> [--listen-url URL]   migrates the shard's database, then adds it, open
   open <name> | close <name>            takes new rooms again, or no longer (it keeps its rooms)
   drain <name>                          marks it as having its rooms moved away: no new rooms
-  where <room id>                       the shard holding a room`
+  where <room id>                       the shard holding a room
+  move <room id> <name>                 moves a room to another shard; its writes wait meanwhile`
 
 const STATES: Record<string, ShardState> = { open: 'open', close: 'closed', drain: 'draining' }
 
@@ -47,6 +49,12 @@ async function main(): Promise<void> {
       const shard = await roomShard(catalog, Number(args[0]))
       if (!shard) throw new Error(`no shard holds room ${args[0]}`)
       console.log(`${shard.name}\t${shard.url}`)
+    } else if (command === 'move' && args.length === 2 && /^[0-9]{1,15}$/.test(args[0]!)) {
+      const moved = await moveRoom(catalog, Number(args[0]), args[1]!)
+      console.log(
+        `moved room ${moved.roomId} from ${moved.from} to ${moved.to}: ${moved.rows.messages} messages, ` +
+          `writes paused ${moved.pauseMs.toFixed(0)} ms`,
+      )
     } else {
       throw new Error(usage)
     }

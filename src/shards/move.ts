@@ -1,0 +1,163 @@
+import { pipeline } from 'node:stream/promises'
+import postgres, { type Sql, type TransactionSql } from 'postgres'
+import { listShards, type ShardRow } from './catalog.js'
+
+/**
+ * A room's rows, table by table, parents first: what a move copies, and deletes from the old
+ * shard in the reverse order. Not moved: presence (each instance writes its own again),
+ * user events (a user's feed is numbered per shard and stays readable where it was written)
+ * and webhook lanes (an endpoint's lanes are started again from the room's cursor).
+ */
+export const ROOM_TABLES = [
+  'rooms',
+  'room_members',
+  'room_bans',
+  'room_mutes',
+  'room_reads',
+  'room_post_marks',
+  'room_log_heads',
+  'room_log',
+  'messages',
+  'message_changes',
+  'message_reactions',
+  'message_mentions',
+  'room_reports',
+  'moderation_log',
+] as const
+
+/** The rows of these tables are locked for the move; the rest wait on the room's row (below). */
+const LOCKED_ROWS = [
+  'room_members',
+  'room_bans',
+  'room_mutes',
+  'room_reads',
+  'room_post_marks',
+  'room_log_heads',
+]
+
+export interface MoveResult {
+  roomId: number
+  from: string
+  to: string
+  /** Rows copied, by table. */
+  rows: Record<string, number>
+  /** How long writes to the room waited: from taking its locks to releasing them. */
+  pauseMs: number
+}
+
+export class MoveError extends Error {}
+
+const connect = (shard: ShardRow): Sql =>
+  postgres(shard.listenUrl ?? shard.url, {
+    max: 1,
+    onnotice: () => {},
+    connection: { application_name: 'parley-move' },
+  })
+
+/**
+ * Moves a room to another shard while both run. On the old shard, one transaction locks the
+ * room's row (every change to the room's history takes it, and every new row that refers to
+ * the room waits on it) and the room's rows of the tables in LOCKED_ROWS (so a member removed,
+ * a ban lifted or a read mark moved waits too). Under those locks the rows are read (what
+ * they froze) and copied to the new shard as they are (COPY, with the triggers off: `session_replication_role = replica`,
+ * so the role running the move must be allowed to set it, as pg_restore --disable-triggers
+ * needs), deleted from the old one, the catalog repointed, and only then is the old shard's
+ * transaction committed. A write that waited meanwhile then finds no room there and fails.
+ * If anything fails before the catalog changed, the copy is deleted and the old shard keeps
+ * the room as it was.
+ *
+ * Ids stay as they are: every shard allocates message, report and log ids in a range of its
+ * own (claimIdRanges in catalog.ts), so they never collide on the shard a room moves to.
+ */
+export async function moveRoom(catalog: Sql, roomId: number, toName: string): Promise<MoveResult> {
+  if (!Number.isSafeInteger(roomId) || roomId < 1) throw new MoveError(`${roomId} is not a room id`)
+  const shards = await listShards(catalog)
+  const [placed] = await catalog<{ shardId: number }[]>`
+    select shard_id as "shardId" from room_shards where room_id = ${roomId}`
+  const from = shards.find((shard) => shard.id === placed?.shardId)
+  const to = shards.find((shard) => shard.name === toName)
+  if (!from) throw new MoveError(`no shard holds room ${roomId}`)
+  if (!to) throw new MoveError(`no shard named ${toName}`)
+  if (from.id === to.id) throw new MoveError(`room ${roomId} is on ${toName} already`)
+
+  const source = connect(from)
+  const target = connect(to)
+  const rows: Record<string, number> = {}
+  let pauseMs = 0
+  try {
+    const [present] = await target`select 1 from rooms where id = ${roomId}`
+    if (present) throw new MoveError(`${toName} holds a room ${roomId} already`)
+    await source.begin(async (old) => {
+      const started = performance.now()
+      const [room] = await old`select id from rooms where id = ${roomId} for update`
+      if (!room) throw new MoveError(`${from.name} has no room ${roomId}`)
+      for (const table of LOCKED_ROWS)
+        await old.unsafe(`select 1 from ${table} where room_id = ${roomId} for update`)
+
+      let copied = false
+      try {
+        await target.begin(async (fresh) => {
+          await fresh`set local session_replication_role = replica`
+          for (const table of ROOM_TABLES) rows[table] = await copyRows(from, fresh, table, roomId)
+        })
+        copied = true
+        await old`set local session_replication_role = replica`
+        for (const table of [...ROOM_TABLES].reverse()) {
+          await old.unsafe(`delete from ${table} where ${table === 'rooms' ? 'id' : 'room_id'} = ${roomId}`)
+        }
+        await catalog`update room_shards set shard_id = ${to.id} where room_id = ${roomId}`
+      } catch (error) {
+        if (copied) await removeCopy(target, roomId)
+        throw error
+      }
+      pauseMs = performance.now() - started
+    })
+  } finally {
+    await Promise.all([source.end({ timeout: 5 }), target.end({ timeout: 5 })])
+  }
+  return { roomId, from: from.name, to: to.name, rows, pauseMs }
+}
+
+/**
+ * Copies one table's rows of a room, every stored column as PostgreSQL writes it; returns the
+ * count. Read on a connection of its own, which sees what the move's locks froze, and ended
+ * after each table: postgres.js can leave a connection's socket paused when a COPY's last rows
+ * filled the stream's buffer, and then never reads the next answer on it.
+ */
+async function copyRows(
+  from: ShardRow,
+  fresh: TransactionSql,
+  table: string,
+  roomId: number,
+): Promise<number> {
+  const columns = await fresh<{ name: string }[]>`
+    select column_name as name from information_schema.columns
+     where table_schema = current_schema() and table_name = ${table} and is_generated = 'NEVER'
+     order by ordinal_position`
+  const list = columns.map(({ name }) => `"${name}"`).join(', ')
+  const key = table === 'rooms' ? 'id' : 'room_id'
+  const reader = connect(from)
+  try {
+    const out = await reader
+      .unsafe(`copy (select ${list} from ${table} where ${key} = ${roomId}) to stdout`)
+      .readable()
+    const into = await fresh.unsafe(`copy ${table} (${list}) from stdin`).writable()
+    await pipeline(out, into)
+  } finally {
+    await reader.end({ timeout: 1 })
+  }
+  const [counted] = await fresh.unsafe<{ count: number }[]>(
+    `select count(*)::int as count from ${table} where ${key} = ${roomId}`,
+  )
+  return counted!.count
+}
+
+/** Deletes what a move copied, when the move could not finish. */
+async function removeCopy(target: Sql, roomId: number): Promise<void> {
+  await target.begin(async (fresh) => {
+    await fresh`set local session_replication_role = replica`
+    for (const table of [...ROOM_TABLES].reverse()) {
+      await fresh.unsafe(`delete from ${table} where ${table === 'rooms' ? 'id' : 'room_id'} = ${roomId}`)
+    }
+  })
+}
