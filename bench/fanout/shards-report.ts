@@ -1,6 +1,7 @@
 import type { BenchResults } from './report.js'
 import type { CeilingVariant } from './shards.js'
 import type { DeliveryPoint } from './shard-delivery.js'
+import type { MovePoint } from './shard-move.js'
 import { type Column, table } from './text-table.js'
 
 const fixed = (value: number | undefined, digits = 0) =>
@@ -32,11 +33,19 @@ const DELIVERY_COLUMNS: Column<DeliveryPoint>[] = [
   ['per 1,000/s', (p) => percent(p.cpuPerThousand, 2)],
 ]
 
+const MOVE_COLUMNS: Column<MovePoint>[] = [
+  ['messages', (p) => String(p.messages)],
+  ['rows copied', (p) => String(p.rows)],
+  ['writes paused ms', (p) => fixed(p.pauseMs)],
+  ["writer's longest insert ms", (p) => fixed(p.writerMaxMs)],
+  ['writes before', (p) => String(p.writes)],
+]
+
 /** The shards scenario: the NOTIFY ceiling on one instance and two, and the listening process's CPU. */
 export function shardsSection({ shards }: BenchResults): string[] {
   if (!shards) return []
   const lines: string[] = []
-  const { ceiling, delivery } = shards
+  const { ceiling, delivery, moves } = shards
   if (ceiling) {
     lines.push(
       `Shards, ceiling: ${ceiling.clients} clients of single-row inserts through the triggers, ${ceiling.rooms} rooms per instance,` +
@@ -53,6 +62,13 @@ export function shardsSection({ shards }: BenchResults): string[] {
     lines.push(
       `Shards, delivery: one process listening on one instance, then two, the rate split evenly; ${delivery.seconds} s each`,
       table(DELIVERY_COLUMNS, delivery.points),
+    )
+  }
+  if (moves) {
+    if (lines.length > 0) lines.push('')
+    lines.push(
+      'Shards, moving a room from one instance to the other while a writer inserts into it every 5 ms',
+      table(MOVE_COLUMNS, moves),
     )
   }
   return lines

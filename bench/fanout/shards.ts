@@ -4,6 +4,7 @@ import { channels } from '../../src/db/notify.js'
 import type { BenchOptions } from './options.js'
 import { cpuPercent, postgresCpuMeter } from './proc-stats.js'
 import type { BenchContext } from './session.js'
+import { measureMoves, type MovePoint } from './shard-move.js'
 import {
   type DeliveryPoint,
   measureDelivery,
@@ -28,6 +29,8 @@ export interface ShardRun {
     listenersRatio?: number
   }
   delivery?: { seconds: number; points: DeliveryPoint[] }
+  /** A room of each size moved from the first instance to the second while written to. */
+  moves?: MovePoint[]
 }
 
 export interface CeilingVariant {
@@ -65,6 +68,7 @@ interface Shard extends ShardDatabase {
  * on one instance with options.shardListeners LISTEN connections, as that many processes
  * would hold, every one reading every notification. The delivery
  * side: one listening process, its CPU per 1,000 notifications/s from one instance and from two.
+ * The move: how long a room's writes wait while it moves to the other instance (shard-move.ts).
  */
 export async function runShards(context: BenchContext, options: BenchOptions): Promise<ShardRun> {
   if (!postgresBinaries) throw new Error('no PostgreSQL binaries (initdb, pg_ctl) here: set PG_BIN')
@@ -96,6 +100,9 @@ export async function runShards(context: BenchContext, options: BenchOptions): P
         }
       }
       run.delivery = { seconds: deliverySeconds, points }
+    }
+    if (options.shardParts.includes('move')) {
+      run.moves = await measureMoves([shards[0]!.url, shards[1]!.url], context.log)
     }
     return run
   } finally {
