@@ -7,7 +7,7 @@ import { listShards, type ShardRow } from './catalog.js'
  * A room's rows, table by table, parents first: what a move copies, and deletes from the old
  * shard in the reverse order. Not moved: presence (each instance writes its own again),
  * user events (a user's feed is numbered per shard and stays readable where it was written)
- * and webhook lanes (an endpoint's lanes are started again from the room's cursor).
+ * and webhook lanes (see LEFT_BEHIND).
  */
 export const ROOM_TABLES = [
   'rooms',
@@ -25,6 +25,13 @@ export const ROOM_TABLES = [
   'room_reports',
   'moderation_log',
 ] as const
+
+/**
+ * Rows that refer to the room and are not moved: who is in it now, on each instance, and
+ * webhook lanes. They are deleted from the old shard with the room, so that none refers to a
+ * room that is gone there (the triggers, and so the foreign keys' cascades, are off).
+ */
+const LEFT_BEHIND = ['stream_presence', 'webhook_lanes']
 
 /** The rows of these tables are locked for the move; the rest wait on the room's row (below). */
 const LOCKED_ROWS = [
@@ -130,7 +137,7 @@ export async function moveRoom(catalog: Sql, roomId: number, toName: string): Pr
         })
         copied = true
         await old`set local session_replication_role = replica`
-        for (const table of [...ROOM_TABLES].reverse()) {
+        for (const table of [...LEFT_BEHIND, ...[...ROOM_TABLES].reverse()]) {
           await old.unsafe(`delete from ${table} where ${table === 'rooms' ? 'id' : 'room_id'} = ${roomId}`)
         }
         await catalog`update room_shards set shard_id = ${to.id} where room_id = ${roomId}`

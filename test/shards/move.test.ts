@@ -44,6 +44,9 @@ async function busyRoom(): Promise<number> {
   await sql`insert into message_reactions (room_id, seq, user_id, emoji) values (${roomId}, 3, 'bob', '👍')`
   await sql`update messages set deleted_at = now() where room_id = ${roomId} and seq = 4`
   await sql`insert into room_bans (room_id, user_id, created_by) values (${roomId}, 'eve', 'ann')`
+  await sql`insert into parley_instances (id) values (${`instance-${roomId}`})`
+  await sql`insert into stream_presence (instance_id, room_id, user_id, user_name)
+            values (${`instance-${roomId}`}, ${roomId}, 'bob', 'Bob')`
   return roomId
 }
 
@@ -80,6 +83,10 @@ describe('moving a room to another shard', () => {
 
     expect(await roomRows(shards.b.sql, roomId)).toEqual(before)
     for (const rows of Object.values(await roomRows(shards.a.sql, roomId))) expect(rows).toEqual([])
+    // Presence is not moved (each instance writes its own again), nor left referring to nothing.
+    const [present] = await shards.a.sql<{ count: number }[]>`
+      select count(*)::int as count from stream_presence where room_id = ${roomId}`
+    expect(present!.count).toBe(0)
     expect(await shardOf(roomId)).toBe('b')
 
     // The triggers take over on the new shard where the old one stopped.
