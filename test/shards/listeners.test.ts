@@ -12,7 +12,8 @@ import { createShardPools, type ShardPools } from '../../src/shards/pools.js'
 import { createTestDatabase, type TestDatabase } from '../support/database.js'
 import { until } from '../support/wait.js'
 
-// Two shards on PostgreSQL instances of their own, so that one can die while the other lives.
+// Shards on PostgreSQL instances of their own (two, then three), so that one can die while
+// the others live.
 
 const runs = clusterTestsRun()
 
@@ -120,15 +121,19 @@ describe.skipIf(!runs)('listening on every shard', () => {
     await until(() => heard.get(down.roomId)?.length === 2, "the returned shard's doorbell", 20_000)
   })
 
-  it('listens on a shard added to the catalog while it runs', async () => {
-    const database = await createTestDatabase({ migrate: false })
-    try {
-      await addShard(catalog.sql, { name: 'three', url: database.url })
-      await until(() => listeners.readiness().three === true, 'the new shard to be heard')
-    } finally {
-      await catalog.sql`delete from shards where name = 'three'`
-      await until(() => listeners.readiness().three === undefined, 'the removed shard to be let go')
-      await database.drop()
-    }
-  })
+  it("listens on a third instance added to the catalog while it runs, hears its rooms' doorbells, and lets it go when removed", async () => {
+    const third = await startInstance()
+    instances.push(third)
+    await addShard(catalog.sql, { name: 'three', url: third.url })
+    await until(() => listeners.readiness().three === true, 'the new shard to be heard')
+    // The two others hold more rooms, so the next one is placed on the new shard.
+    const room = await roomWithMessage()
+    expect(room.shard.name).toBe('three')
+    await until(() => heard.get(room.roomId)?.length === 1, "the new shard's doorbell")
+    expect(listeners.readiness()).toEqual({ one: true, two: true, three: true })
+
+    await catalog.sql`delete from room_shards where shard_id = ${room.shard.id}`
+    await catalog.sql`delete from shards where name = 'three'`
+    await until(() => listeners.readiness().three === undefined, 'the removed shard to be let go')
+  }, 60_000)
 })
