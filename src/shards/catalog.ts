@@ -8,20 +8,28 @@ import type { Shard, ShardState } from './directory.js'
 export const connectCatalog = (url: string): Sql =>
   postgres(url, { max: 1, onnotice: () => {}, connection: { application_name: 'parley-shards' } })
 
+/** PostgreSQL itself on a shard, for what needs a session (LISTEN, migrations, COPY). */
+export const directUrl = (shard: { url: string; listenUrl?: string | undefined }): string =>
+  shard.listenUrl ?? shard.url
+
 export interface ShardRow extends Shard {
   roomCount: number
 }
 
+type ShardRecord = Omit<ShardRow, 'listenUrl' | 'roomCount'> & { listenUrl: string | null; roomCount: string }
+
+const toShardRow = (row: ShardRecord): ShardRow => ({
+  ...row,
+  listenUrl: row.listenUrl ?? undefined,
+  roomCount: Number(row.roomCount),
+})
+
+const shardColumns = (catalog: Sql) =>
+  catalog.unsafe(`s.id, s.name, s.url, s.listen_url as "listenUrl", s.state, s.room_count as "roomCount"`)
+
 export async function listShards(catalog: Sql): Promise<ShardRow[]> {
-  const rows = await catalog<
-    (Omit<ShardRow, 'listenUrl' | 'roomCount'> & { listenUrl: string | null; roomCount: string })[]
-  >`
-    select id, name, url, listen_url as "listenUrl", state, room_count as "roomCount" from shards order by id`
-  return rows.map((row) => ({
-    ...row,
-    listenUrl: row.listenUrl ?? undefined,
-    roomCount: Number(row.roomCount),
-  }))
+  const rows = await catalog<ShardRecord[]>`select ${shardColumns(catalog)} from shards s order by s.id`
+  return rows.map(toShardRow)
 }
 
 /**
@@ -33,7 +41,7 @@ export async function addShard(
   catalog: Sql,
   shard: { name: string; url: string; listenUrl?: string },
 ): Promise<ShardRow> {
-  const url = shard.listenUrl ?? shard.url
+  const url = directUrl(shard)
   await runMigrations(url)
   const [inserted] = await catalog<{ id: number }[]>`
     insert into shards (name, url, listen_url, state)
@@ -62,9 +70,10 @@ export async function setShardState(catalog: Sql, name: string, state: ShardStat
 
 /** The shard holding a room, as `sql/room-shard.sql` finds it. */
 export async function roomShard(catalog: Sql, roomId: number): Promise<ShardRow | undefined> {
-  const [row] = await catalog<{ shardId: number }[]>`
-    select shard_id as "shardId" from room_shards where room_id = ${roomId}`
-  return row ? (await listShards(catalog)).find((shard) => shard.id === row.shardId) : undefined
+  const [row] = await catalog<ShardRecord[]>`
+    select ${shardColumns(catalog)} from room_shards r join shards s on s.id = r.shard_id
+     where r.room_id = ${roomId}`
+  return row && toShardRow(row)
 }
 
 /** Migrates the catalog, then every shard it names; returns the shards' names. */
@@ -74,8 +83,8 @@ export async function migrateCatalogAndShards(catalogUrl: string): Promise<strin
   try {
     const shards = await listShards(catalog)
     for (const shard of shards) {
-      await runMigrations(shard.listenUrl ?? shard.url)
-      await claimRanges(shard.listenUrl ?? shard.url, shard.id)
+      await runMigrations(directUrl(shard))
+      await claimRanges(directUrl(shard), shard.id)
     }
     return shards.map((shard) => shard.name)
   } finally {

@@ -1,5 +1,6 @@
 import type { Sql } from 'postgres'
 import type { ListenerConsumer } from '../realtime/listener.js'
+import { listShards } from './catalog.js'
 
 /** The catalog's channel: 'room:<id>' when a room moves or goes, 'shard:<id>' when a shard changes. */
 export const DIRECTORY_CHANNEL = 'parley_directory'
@@ -93,11 +94,10 @@ export function createDirectory({ catalog, maxRooms = 100_000 }: DirectoryOption
 
   async function readShards(): Promise<void> {
     const readAt = epoch
-    const rows = await catalog<(Omit<Shard, 'listenUrl'> & { listenUrl: string | null })[]>`
-      select id, name, url, listen_url as "listenUrl", state from shards order by id`
+    const rows = await listShards(catalog)
     if (readAt !== epoch) return
     shards.clear()
-    for (const row of rows) shards.set(row.id, { ...row, listenUrl: row.listenUrl ?? undefined })
+    for (const { roomCount: _counted, ...shard } of rows) shards.set(shard.id, shard)
   }
 
   /** Every shard the catalog knows, read once and again after a shard changed. */
@@ -171,6 +171,5 @@ export function createDirectory({ catalog, maxRooms = 100_000 }: DirectoryOption
     },
     /** What LISTEN on the catalog feeds. */
     listens,
-    stats: () => ({ rooms: roomShards.size, shards: shards.size }),
   }
 }

@@ -1,4 +1,5 @@
 import { createListener, type Listener, type ListenerConsumer } from '../realtime/listener.js'
+import { directUrl } from './catalog.js'
 import type { Directory, Shard } from './directory.js'
 import type { ShardPools } from './pools.js'
 
@@ -29,7 +30,7 @@ export function createShardListeners(options: ShardListenersOptions) {
 
   async function listenOn(shard: Shard): Promise<void> {
     const listener = createListener({
-      url: shard.listenUrl ?? shard.url,
+      url: directUrl(shard),
       consumers: options.consumers,
       probeMs: options.probeMs,
       pool: pools.forShard(shard).sql,
@@ -47,7 +48,7 @@ export function createShardListeners(options: ShardListenersOptions) {
     const starting: Promise<void>[] = []
     for (const shard of shards) {
       const held = listening.get(shard.id)
-      const sameAddress = held && (held.shard.listenUrl ?? held.shard.url) === (shard.listenUrl ?? shard.url)
+      const sameAddress = held && directUrl(held.shard) === directUrl(shard)
       if (held && sameAddress) {
         held.shard = shard
         continue

@@ -1,7 +1,7 @@
 import { connect as netConnect, type Socket } from 'node:net'
 import { pipeline } from 'node:stream/promises'
 import postgres, { type Sql, type TransactionSql } from 'postgres'
-import { listShards, type ShardRow } from './catalog.js'
+import { directUrl, listShards, roomShard, type ShardRow } from './catalog.js'
 
 /**
  * A room's rows, table by table, parents first: what a move copies, and deletes from the old
@@ -74,7 +74,7 @@ function connect(shard: ShardRow): Sql {
       opened.once('connect', () => resolve(opened))
       opened.once('error', reject)
     })
-  return postgres(shard.listenUrl ?? shard.url, {
+  return postgres(directUrl(shard), {
     max: 1,
     onnotice: () => {},
     fetch_types: false,
@@ -100,11 +100,8 @@ function connect(shard: ShardRow): Sql {
  */
 export async function moveRoom(catalog: Sql, roomId: number, toName: string): Promise<MoveResult> {
   if (!Number.isSafeInteger(roomId) || roomId < 1) throw new MoveError(`${roomId} is not a room id`)
-  const shards = await listShards(catalog)
-  const [placed] = await catalog<{ shardId: number }[]>`
-    select shard_id as "shardId" from room_shards where room_id = ${roomId}`
-  const from = shards.find((shard) => shard.id === placed?.shardId)
-  const to = shards.find((shard) => shard.name === toName)
+  const from = await roomShard(catalog, roomId)
+  const to = (await listShards(catalog)).find((shard) => shard.name === toName)
   if (!from) throw new MoveError(`no shard holds room ${roomId}`)
   if (!to) throw new MoveError(`no shard named ${toName}`)
   if (from.id === to.id) throw new MoveError(`room ${roomId} is on ${toName} already`)
@@ -137,9 +134,7 @@ export async function moveRoom(catalog: Sql, roomId: number, toName: string): Pr
         })
         copied = true
         await old`set local session_replication_role = replica`
-        for (const table of [...LEFT_BEHIND, ...[...ROOM_TABLES].reverse()]) {
-          await old.unsafe(`delete from ${table} where ${table === 'rooms' ? 'id' : 'room_id'} = ${roomId}`)
-        }
+        await deleteRoomRows(old, [...ROOM_TABLES, ...LEFT_BEHIND], roomId)
         await catalog`update room_shards set shard_id = ${to.id} where room_id = ${roomId}`
       } catch (error) {
         if (copied) await removeCopy(target, roomId)
@@ -180,7 +175,7 @@ async function copyRows(
   list: string,
   roomId: number,
 ): Promise<number> {
-  const key = table === 'rooms' ? 'id' : 'room_id'
+  const key = roomKey(table)
   const out = await reader
     .unsafe(`copy (select ${list} from ${table} where ${key} = ${roomId}) to stdout`)
     .readable()
@@ -196,8 +191,19 @@ async function copyRows(
 async function removeCopy(target: Sql, roomId: number): Promise<void> {
   await target.begin(async (fresh) => {
     await fresh`set local session_replication_role = replica`
-    for (const table of [...ROOM_TABLES].reverse()) {
-      await fresh.unsafe(`delete from ${table} where ${table === 'rooms' ? 'id' : 'room_id'} = ${roomId}`)
-    }
+    await deleteRoomRows(fresh, ROOM_TABLES, roomId)
   })
+}
+
+/** The column of `table` that names the room. */
+const roomKey = (table: string) => (table === 'rooms' ? 'id' : 'room_id')
+
+/**
+ * Deletes a room's rows from `tables`, listed parents first, children first; in a transaction
+ * with the triggers off.
+ */
+async function deleteRoomRows(tx: TransactionSql, tables: readonly string[], roomId: number): Promise<void> {
+  for (const table of [...tables].reverse()) {
+    await tx.unsafe(`delete from ${table} where ${roomKey(table)} = ${roomId}`)
+  }
 }
