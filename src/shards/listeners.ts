@@ -64,6 +64,7 @@ export function createShardListeners(options: ShardListenersOptions) {
     await Promise.all(starting)
   }
 
+  // One sync at a time, each after the last whatever became of it.
   const resync = () => {
     if (stopped) return
     syncing = syncing.then(sync).catch((error: unknown) => options.onError?.(error))
@@ -74,8 +75,10 @@ export function createShardListeners(options: ShardListenersOptions) {
     /** Listens on every shard of the catalog; a shard that is down is retried in the background. */
     async start(): Promise<void> {
       stopped = false
-      syncing = syncing.then(sync)
-      await syncing
+      const first = syncing.then(sync)
+      // A failed start is the caller's to handle; the syncs after it still run.
+      syncing = first.catch(() => {})
+      await first
     },
     async stop(): Promise<void> {
       stopped = true

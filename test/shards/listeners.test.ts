@@ -137,3 +137,49 @@ describe.skipIf(!runs)('listening on every shard', () => {
     await until(() => listeners.readiness().three === undefined, 'the removed shard to be let go')
   }, 60_000)
 })
+
+describe('listening on every shard, after a start that failed', () => {
+  it('still follows the catalog: a shard added later is listened to', async () => {
+    const [catalog, shard] = await Promise.all([
+      createTestDatabase({ migrate: false }),
+      createTestDatabase({ migrate: false }),
+    ])
+    await runMigrations(catalog.url, 'catalog')
+    const pool = postgres(catalog.url, { max: 2, onnotice: () => {} })
+    const dir = createDirectory({ catalog: pool })
+    const catalogListener = createListener({
+      url: catalog.url,
+      consumers: [dir.listens],
+      probeMs: 200,
+      pool,
+      onDown: () => {},
+    })
+    const pools = createShardPools(dir, { max: 1 })
+    const listeners = createShardListeners({
+      directory: dir,
+      pools,
+      consumers: [],
+      probeMs: 200,
+      onDown: () => {},
+    })
+    try {
+      // The catalog cannot be read at the start.
+      await catalog.sql`alter table shards rename to shards_away`
+      await catalogListener.start()
+      await expect(listeners.start()).rejects.toThrow(/shards/)
+      await catalog.sql`alter table shards_away rename to shards`
+
+      await addShard(catalog.sql, { name: 'late', url: shard.url })
+      await until(
+        () => listeners.readiness().late === true,
+        'the shard added after the failed start to be heard',
+      )
+    } finally {
+      await listeners.stop()
+      await catalogListener.stop()
+      await pools.end()
+      await pool.end({ timeout: 1 })
+      await Promise.all([catalog.drop(), shard.drop()])
+    }
+  }, 60_000)
+})
