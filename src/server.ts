@@ -25,6 +25,8 @@ import { createPresence } from './realtime/presence.js'
 import { createRoomSessions } from './realtime/session.js'
 import { createStreams } from './realtime/streams.js'
 import { createUserFeed } from './realtime/user-feed.js'
+import { directUrl } from './shards/catalog.js'
+import { createSharding } from './shards/sharding.js'
 import { createWebhookDispatcher } from './webhooks/dispatcher.js'
 
 export interface ServerOptions {
@@ -58,6 +60,19 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     throw error
   }
   const auth = givenAuth ?? createAuth(await resolveAuthOptions(config))
+  // Rooms spread over several primaries (docs/sharding.md): a room's stream reads its shard.
+  const sharding =
+    config.CATALOG_DATABASE_URL === undefined
+      ? undefined
+      : createSharding({
+          catalogUrl: config.CATALOG_DATABASE_URL,
+          pool: { max: config.DB_POOL_MAX, pooler: config.DATABASE_POOLER },
+          probeMs: config.LISTENER_PROBE_MS,
+          onDown: (what, error) =>
+            logger.warn({ err: error.message }, `${what}: listener connection lost; reconnecting`),
+          onError: (error) => logger.error({ err: error }, 'following the shards of the catalog failed'),
+        })
+  const roomDb = async (roomId: number) => (sharding ? sharding.roomDb(roomId) : db)
   // Read at scrape time, after the hub and the listener below exist.
   const metrics = createMetrics(() => ({ hub, streams, listener, reads }), {
     readReplicas: config.READ_DATABASE_URL !== undefined,
@@ -75,20 +90,28 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
   })
   const hub = createHub({
     db,
+    roomDb: sharding && ((roomId) => sharding.roomDb(roomId)),
     logger,
     streams,
     maxBufferBytes: config.STREAM_BUFFER_BYTES,
     observeLag: metrics.observeDeliveryLag,
     // The one access rule of chat/access.ts, asked again by the hub for streams already open.
     // Batched with the other questions of the moment: a reconnect storm asks a few queries.
-    mayRead: async (roomId, stream) =>
-      (await readableRoom(db, roomId, stream, { shared: true })) !== undefined,
+    mayRead: async (roomId, stream) => {
+      const held = await roomDb(roomId)
+      return held !== undefined && (await readableRoom(held, roomId, stream, { shared: true })) !== undefined
+    },
   })
   const userFeed = createUserFeed({ db, logger, streams })
   const webhooks = createWebhookDispatcher({ db, logger, settings: config })
+  const listenUrl = config.LISTEN_DATABASE_URL ?? databaseUrl
+  // With shards, the hub hears each shard, and this database too unless it is one of them:
+  // what its instances announce (presence, typing) and the rooms the catalog does not name.
+  const hubHearsHome =
+    !sharding || !(await sharding.directory.shards()).some((shard) => directUrl(shard) === listenUrl)
   const listener = createListener({
-    url: config.LISTEN_DATABASE_URL ?? databaseUrl,
-    consumers: [hub.listens, userFeed.listens, webhooks.listens],
+    url: listenUrl,
+    consumers: [...(hubHearsHome ? [hub.listens] : []), userFeed.listens, webhooks.listens],
     probeMs: config.LISTENER_PROBE_MS,
     pool: sql,
     onDown: (error) => logger.warn({ err: error.message }, 'listener connection lost; reconnecting'),
@@ -122,7 +145,10 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
   })
   try {
     await listener.start()
+    await sharding?.listen([hub.listens], hub)
   } catch (error) {
+    await listener.stop()
+    await sharding?.stop()
     await Promise.all([sql.end({ timeout: 5 }), search.sql.end({ timeout: 5 })])
     throw error
   }
@@ -145,6 +171,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
 
   const appDeps = {
     db,
+    roomDb,
     reads,
     posting,
     tickets,
@@ -157,6 +184,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     config,
     logger,
     pingDatabase: () => pingDatabase(sql),
+    shardReadiness: sharding && (() => sharding.readiness()),
     publicDir: resolvePublicFolder(),
   }
   const app = createApp(appDeps)
@@ -186,6 +214,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
       hub.stop()
       userFeed.stop()
       await listener.stop()
+      await sharding?.stop()
       await Promise.all([presence.stop(), webhooks.stop()])
       await retention.stop()
       server.closeIdleConnections()

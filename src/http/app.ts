@@ -48,6 +48,11 @@ import { registerWebhooks } from './routes/webhooks.js'
 
 export interface AppDeps {
   db: Db
+  /**
+   * The database holding a room: `db`, or with rooms spread over shards its shard's
+   * (src/shards/); undefined when no database holds it.
+   */
+  roomDb: (roomId: number) => Promise<Db | undefined>
   /** Where reads that tolerate a little lag run, searches included (db/read-pool.ts). */
   reads: ReadPool
   posting: Posting
@@ -85,6 +90,8 @@ export interface AppDeps {
     >
   logger: Logger
   pingDatabase: () => Promise<boolean>
+  /** With rooms spread over shards: whether the catalog and each shard are heard. */
+  shardReadiness?: () => Record<string, boolean>
   /** The browser client's files, served at `/`; none when undefined. */
   publicDir?: string
 }

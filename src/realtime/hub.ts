@@ -13,6 +13,8 @@ import type { Streams } from './streams.js'
 
 interface Room {
   id: number
+  /** The database holding the room, known once `ready`; another after the room moves shard. */
+  db: Db
   streams: Set<RoomStream>
   /** The change cursor delivered to `streams`; -1 until read from the database. */
   cursor: number
@@ -34,6 +36,11 @@ interface Room {
 
 export interface HubOptions {
   db: Db
+  /**
+   * The database of a room, when rooms are spread over shards (src/shards/): `db` holds
+   * those it does not name.
+   */
+  roomDb?: (roomId: number) => Promise<Db | undefined>
   logger: Logger
   /** The process's streams: the hub writes to and closes those of rooms. */
   streams: Streams
@@ -63,6 +70,7 @@ export type Hub = ReturnType<typeof createHub>
  */
 export function createHub(options: HubOptions) {
   const { db, logger } = options
+  const dbOf = async (roomId: number): Promise<Db> => (await options.roomDb?.(roomId)) ?? db
   const batchSize = options.batchSize ?? 500
   // A quarter of the buffer bound, so a resume from the window is one write well within it.
   const recentBytes = Math.min(256 * 1024, Math.floor(options.maxBufferBytes / 4))
@@ -74,7 +82,7 @@ export function createHub(options: HubOptions) {
   const delivery = createRoomDelivery(options.streams)
   // Pages of changes are bounded by bytes too, so huge messages cost about the bound.
   const pageBound = { rows: batchSize, bytes: options.maxBufferBytes }
-  const resume = createResume<Room>({ db, delivery, pageBound, deliveredUpTo })
+  const resume = createResume<Room>({ delivery, pageBound, deliveredUpTo })
   let stopped = false
   /** Set from a (re-)LISTEN until every guarded stream has been checked again. */
   let recheckingAccess = false
@@ -139,8 +147,8 @@ export function createHub(options: HubOptions) {
     for (let attempt = 0; !held && !stopped; attempt++) {
       try {
         ;[present, held] = await Promise.all([
-          lastCursor(db, room.id),
-          fetchChangesAfter(db, room.id, room.recent.from(), bound, room.cursor),
+          lastCursor(room.db, room.id),
+          fetchChangesAfter(room.db, room.id, room.recent.from(), bound, room.cursor),
         ])
       } catch (error) {
         if (attempt < HISTORY_CHECK_ATTEMPTS - 1) {
@@ -228,7 +236,7 @@ export function createHub(options: HubOptions) {
     try {
       while (room.dirty) {
         room.dirty = false
-        const page = await fetchChangesAfter(db, room.id, room.cursor, pageBound)
+        const page = await fetchChangesAfter(room.db, room.id, room.cursor, pageBound)
         if (page.full) room.dirty = true
         const frames = page.changes.map(toHistoryFrame)
         delivery.deliver(room.streams, room.id, frames)
@@ -274,6 +282,7 @@ export function createHub(options: HubOptions) {
   function openRoom(id: number): Room {
     const room: Room = {
       id,
+      db,
       streams: new Set(),
       cursor: -1,
       ready: Promise.resolve(),
@@ -287,10 +296,14 @@ export function createHub(options: HubOptions) {
     }
     // The room is registered before its cursor is read, so a notification racing the read
     // marks it dirty instead of being dropped.
-    room.ready = db
-      .select({ lastCursor: roomsTable.lastCursor, visibility: roomsTable.visibility })
-      .from(roomsTable)
-      .where(eq(roomsTable.id, id))
+    room.ready = dbOf(id)
+      .then((found) => {
+        room.db = found
+        return found
+          .select({ lastCursor: roomsTable.lastCursor, visibility: roomsTable.visibility })
+          .from(roomsTable)
+          .where(eq(roomsTable.id, id))
+      })
       .then(([row]) => {
         room.cursor = row?.lastCursor ?? 0
         room.public = row?.visibility === 'public'
@@ -365,11 +378,7 @@ export function createHub(options: HubOptions) {
     }
     if (unread.length > 0) {
       // One query for the rooms no stream is reading yet; a crowd arriving at once shares it.
-      const rows = db
-        .select({ id: roomsTable.id, lastCursor: roomsTable.lastCursor })
-        .from(roomsTable)
-        .where(inArray(roomsTable.id, unread))
-        .then((found) => new Map(found.map((row) => [row.id, row.lastCursor])))
+      const rows = readCursors(unread)
       for (const id of unread) {
         const reading = rows.then((found) => found.get(id))
         coldReads.set(id, reading)
@@ -382,6 +391,46 @@ export function createHub(options: HubOptions) {
     }
     await Promise.all(reads)
     return cursors
+  }
+
+  /** The cursors the databases have for `roomIds`: one query per database holding any of them. */
+  async function readCursors(roomIds: number[]): Promise<Map<number, number>> {
+    const byDb = new Map<Db, number[]>()
+    const dbs = await Promise.all(roomIds.map(dbOf))
+    roomIds.forEach((id, i) => byDb.set(dbs[i]!, [...(byDb.get(dbs[i]!) ?? []), id]))
+    const found = await Promise.all(
+      [...byDb].map(([held, ids]) =>
+        held
+          .select({ id: roomsTable.id, lastCursor: roomsTable.lastCursor })
+          .from(roomsTable)
+          .where(inArray(roomsTable.id, ids)),
+      ),
+    )
+    return new Map(found.flat().map((row) => [row.id, row.lastCursor]))
+  }
+
+  /**
+   * Asks again where `roomId` is held (every room's, without one), after the directory said
+   * it moved or may have: a room now on another shard goes on from its cursor there, where
+   * the move copied its changes as they were, so its streams see neither a gap nor a repeat.
+   */
+  async function relocate(roomId?: number): Promise<void> {
+    const held = roomId === undefined ? [...rooms.values()] : [rooms.get(roomId)]
+    await Promise.all(
+      held.map(async (room) => {
+        if (!room) return
+        try {
+          await room.ready
+          const found = await dbOf(room.id)
+          if (found === room.db) return
+          room.db = found
+          markDirty(room)
+        } catch (error) {
+          logger.warn({ err: error, roomId: room.id }, "finding the room's shard failed; retrying")
+          setTimeout(() => void relocate(room.id), 1_000).unref()
+        }
+      }),
+    )
   }
 
   function observeLag(page: ChangePage, observe: (seconds: number) => void): void {
@@ -426,6 +475,7 @@ export function createHub(options: HubOptions) {
     },
     subscribe,
     startingCursors,
+    relocate,
     unsubscribe,
     subscriberCount: (roomId: number) => rooms.get(roomId)?.streams.size ?? 0,
     stats() {

@@ -14,6 +14,8 @@ interface ReplayPage {
 /** What resuming needs of a room the hub delivers. */
 export interface ResumableRoom {
   readonly id: number
+  /** The database holding the room: its shard's, when rooms are spread over several. */
+  readonly db: Db
   /** The change cursor delivered to the room's live streams. */
   readonly cursor: number
   /** The newest delivered changes, which resumes inside it are served from. */
@@ -23,7 +25,6 @@ export interface ResumableRoom {
 }
 
 export interface ResumeOptions<Room extends ResumableRoom> {
-  db: Db
   delivery: RoomDelivery
   /** What one page read from the database may hold. */
   pageBound: PageBound
@@ -40,7 +41,7 @@ export interface ResumeOptions<Room extends ResumableRoom> {
  * the database, each read once for every stream resuming from the same point.
  */
 export function createResume<Room extends ResumableRoom>(options: ResumeOptions<Room>) {
-  const { db, delivery, pageBound } = options
+  const { delivery, pageBound } = options
   const counters = { resumedFromMemory: 0, replayQueries: 0, reloads: 0 }
 
   /**
@@ -70,8 +71,8 @@ export function createResume<Room extends ResumableRoom>(options: ResumeOptions<
    * the page should hold had been deleted when it was read.
    */
   async function readPage(room: Room, cursor: number): Promise<ReplayPage> {
-    const page = await fetchChangesAfter(db, room.id, cursor, pageBound, room.cursor)
-    const tooOld = (await prunedCursor(db, room.id)) > cursor
+    const page = await fetchChangesAfter(room.db, room.id, cursor, pageBound, room.cursor)
+    const tooOld = (await prunedCursor(room.db, room.id)) > cursor
     return { frames: page.changes.map(toHistoryFrame), through: page.through, tooOld }
   }
 
@@ -88,7 +89,7 @@ export function createResume<Room extends ResumableRoom>(options: ResumeOptions<
     if (afterCursor !== undefined && afterCursor > room.cursor) {
       // Joining below the resume point would send this stream what it already has.
       await options.deliveredUpTo(room)
-      if (afterCursor > room.cursor && afterCursor > (await lastCursor(db, room.id))) {
+      if (afterCursor > room.cursor && afterCursor > (await lastCursor(room.db, room.id))) {
         counters.reloads++
         delivery.sendReload(stream, room.id, room.cursor, 'history_changed')
         join()

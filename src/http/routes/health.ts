@@ -4,7 +4,8 @@ import type { AppEnv } from '../env.js'
 import { jsonContent } from '../schemas.js'
 
 export const HealthStatus = z.object({
-  status: z.enum(['ok', 'unavailable']),
+  /** `degraded`: ready, but a shard is not heard, so its rooms wait (docs/sharding.md). */
+  status: z.enum(['ok', 'degraded', 'unavailable']),
   checks: z.record(z.string(), z.boolean()).optional(),
 })
 
@@ -22,12 +23,19 @@ const readyz = createRoute({
   responses: { 200: jsonContent(HealthStatus, 'Ready'), 503: jsonContent(HealthStatus, 'Not ready') },
 })
 
-export function registerHealth(app: OpenAPIHono<AppEnv>, { pingDatabase, listener }: AppDeps) {
+export function registerHealth(
+  app: OpenAPIHono<AppEnv>,
+  { pingDatabase, listener, shardReadiness }: AppDeps,
+) {
   app.openapi(healthz, (c) => c.json({ status: 'ok' as const }, 200))
   app.openapi(readyz, async (c) => {
     const checks = { database: await pingDatabase(), listener: listener.isReady() }
     const ready = checks.database && checks.listener
-    if (ready) return c.json({ status: 'ok' as const, checks }, 200)
+    // A shard that is down holds up only its own rooms: every instance is as ready as the
+    // others for the rest, so a load balancer is told, not made to drop them all.
+    const shards = shardReadiness?.() ?? {}
+    const status = Object.values(shards).every(Boolean) ? ('ok' as const) : ('degraded' as const)
+    if (ready) return c.json({ status, checks: { ...checks, ...shards } }, 200)
     // As every 503 does: the listener and the pool retry within seconds.
     c.header('Retry-After', '2')
     return c.json({ status: 'unavailable' as const, checks }, 503)

@@ -3,6 +3,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import type { Identity } from '../../auth/jwt.js'
+import { roomNotFound } from '../../chat/errors.js'
 import type { Refusal } from '../../realtime/admission.js'
 import { parseRoomCursors, parseSingleCursor } from '../../stream-cursor.js'
 import type { AppDeps } from '../app.js'
@@ -203,13 +204,15 @@ export function registerStream(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
  * stream is under way or has ended; throws what refused it.
  */
 export async function openRoomStream(
-  { db, roomSessions }: Pick<AppDeps, 'db' | 'roomSessions'>,
+  { roomDb, roomSessions }: Pick<AppDeps, 'roomDb' | 'roomSessions'>,
   { req, res, identity, requestId }: StreamCall,
   { roomIds, resumeFrom, multi }: StreamTarget,
 ): Promise<void> {
   async function authorize() {
     for (const roomId of roomIds) {
       // Shared with identical checks in flight: the hub asks again once the stream joins.
+      const db = await roomDb(roomId)
+      if (!db) throw roomNotFound(roomId)
       await requireReadableRoom(db, roomId, identity, { shared: true })
     }
     // A member can be removed from a private room, and anyone banned from any room: every

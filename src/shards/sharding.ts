@@ -1,0 +1,102 @@
+import postgres from 'postgres'
+import type { Db, DbOptions } from '../db/client.js'
+import { createListener, type ListenerConsumer } from '../realtime/listener.js'
+import { createDirectory, DIRECTORY_CHANNEL } from './directory.js'
+import { createShardListeners, type ShardListeners } from './listeners.js'
+import { createShardPools } from './pools.js'
+
+export interface ShardingOptions {
+  /** CATALOG_DATABASE_URL. */
+  catalogUrl: string
+  /** Each shard's query pool. */
+  pool: DbOptions
+  probeMs: number
+  onDown: (what: string, error: Error) => void
+  onError: (error: unknown) => void
+}
+
+/** What follows rooms from shard to shard: told a room moved, or that any may have. */
+export interface RoomFollower {
+  relocate(roomId?: number): unknown
+}
+
+export type Sharding = ReturnType<typeof createSharding>
+
+/**
+ * A process's view of rooms spread over shards: the catalog's directory (with its own LISTEN
+ * connection on the catalog), a pool per shard, and, once `listen` is called, a LISTEN
+ * connection per shard feeding the given consumers. A room's queries go to its shard; a room
+ * the catalog does not name is on the process's own database (`DATABASE_URL`), where every
+ * room lived before rooms were spread.
+ */
+export function createSharding(options: ShardingOptions) {
+  const catalog = postgres(options.catalogUrl, {
+    max: 2,
+    onnotice: () => {},
+    connection: { application_name: 'parley-catalog' },
+  })
+  const directory = createDirectory({ catalog })
+  const pools = createShardPools(directory, options.pool)
+  const followers: RoomFollower[] = []
+  // After the directory forgot what moved: a room's move, or everything after a reconnect.
+  const following: ListenerConsumer = {
+    channels: {
+      [DIRECTORY_CHANNEL]: (payload) => {
+        const [kind, id] = payload.split(':')
+        if (kind !== 'room' || !/^\d+$/.test(id ?? '')) return
+        for (const follower of followers) follower.relocate(Number(id))
+      },
+    },
+    onListen: () => {
+      for (const follower of followers) follower.relocate()
+    },
+  }
+  const catalogListener = createListener({
+    url: options.catalogUrl,
+    consumers: [directory.listens, following],
+    probeMs: options.probeMs,
+    pool: catalog,
+    applicationName: 'parley-catalog-listener',
+    onDown: (error) => options.onDown('catalog', error),
+  })
+  let listeners: ShardListeners | undefined
+
+  return {
+    directory,
+    /** The pool of the shard holding `roomId`; undefined when the catalog names no shard for it. */
+    async roomDb(roomId: number): Promise<Db | undefined> {
+      return (await pools.forRoom(roomId))?.db
+    },
+    /**
+     * Starts hearing the catalog and every shard: `consumers` get each shard's notifications,
+     * and `follower` is told when a room moved.
+     */
+    async listen(consumers: ListenerConsumer[], follower: RoomFollower): Promise<void> {
+      followers.push(follower)
+      await catalogListener.start()
+      listeners = createShardListeners({
+        directory,
+        pools,
+        consumers,
+        probeMs: options.probeMs,
+        onDown: (shard, error) => options.onDown(`shard ${shard.name}`, error),
+        onError: options.onError,
+      })
+      await listeners.start()
+    },
+    /** Whether the catalog and each shard are heard: `catalog`, then `shard <name>`. */
+    readiness(): Record<string, boolean> {
+      const shards = Object.entries(listeners?.readiness() ?? {})
+      return {
+        catalog: catalogListener.isReady(),
+        ...Object.fromEntries(shards.map(([name, ready]) => [`shard ${name}`, ready])),
+      }
+    },
+    async stop(): Promise<void> {
+      await listeners?.stop()
+      await catalogListener.stop()
+      await pools.end()
+      await catalog.end({ timeout: 5 })
+    },
+  }
+}

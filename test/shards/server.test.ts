@@ -1,0 +1,152 @@
+import postgres from 'postgres'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { clusterTestsRun, type Instance, startInstance } from '../../harness/cluster.js'
+import { runMigrations } from '../../src/db/migrate.js'
+import { addShard } from '../../src/shards/catalog.js'
+import { moveRoom } from '../../src/shards/move.js'
+import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { startTestServer, type TestServer } from '../support/server.js'
+import { openMultiStream, type StreamClient } from '../support/sse.js'
+import { until } from '../support/wait.js'
+
+// A Parley server with rooms on two PostgreSQL instances of the test's own, named by a
+// catalog: each room's stream reads the shard that holds it, follows it when it moves, and
+// waits out its shard's outage while the other shard's rooms go on.
+
+const runs = clusterTestsRun()
+
+describe.skipIf(!runs)('a server over two shards', () => {
+  let catalog: TestDatabase
+  let home: TestDatabase
+  let instances: Instance[] = []
+  const shardSql = new Map<string, postgres.Sql>()
+  let server: TestServer
+  const streams: StreamClient[] = []
+
+  beforeAll(async () => {
+    ;[catalog, home, ...instances] = await Promise.all([
+      createTestDatabase({ migrate: false }),
+      createTestDatabase(),
+      startInstance(),
+      startInstance(),
+    ] as const)
+    await runMigrations(catalog.url, 'catalog')
+    for (const [index, name] of ['one', 'two'].entries()) {
+      await addShard(catalog.sql, { name, url: instances[index]!.url })
+      shardSql.set(name, postgres(instances[index]!.url, { max: 2, onnotice: () => {} }))
+    }
+    server = await startTestServer(home, { CATALOG_DATABASE_URL: catalog.url, LISTENER_PROBE_MS: '200' })
+  }, 120_000)
+
+  afterAll(async () => {
+    for (const stream of streams) stream.close()
+    await server?.close()
+    await Promise.all([...shardSql.values()].map((sql) => sql.end({ timeout: 1 })))
+    await Promise.all([catalog?.drop(), home?.drop(), ...instances.map((instance) => instance.stop())])
+  })
+
+  /**
+   * A public room, created on its shard as psql would: where the catalog places it, or on
+   * `shard` (recorded by hand, as an operator would).
+   */
+  async function placeRoom(shard?: string): Promise<{ roomId: number; shard: string }> {
+    const [placed] =
+      shard === undefined
+        ? await catalog.sql<{ roomId: string; shard: string }[]>`
+            select p.room_id as "roomId", s.name as shard
+              from parley_place_room() p join shards s on s.id = p.shard_id`
+        : await catalog.sql<{ roomId: string; shard: string }[]>`
+            insert into room_shards (room_id, shard_id)
+            select nextval('room_ids'), id from shards where name = ${shard}
+            returning room_id as "roomId", ${shard}::text as shard`
+    const roomId = Number(placed!.roomId)
+    await shardSql.get(placed!.shard)!`
+      insert into rooms (id, name, created_by) values (${roomId}, ${`room ${roomId}`}, 'tester')`
+    return { roomId, shard: placed!.shard }
+  }
+
+  async function insert(shard: string, roomId: number, body: string): Promise<void> {
+    await shardSql.get(shard)!`
+      insert into messages (room_id, user_id, user_name, body) values (${roomId}, 'tester', 'Tester', ${body})`
+  }
+
+  async function stream(roomIds: number[], as: string): Promise<StreamClient> {
+    const opened = openMultiStream(server.url, roomIds, { token: await server.token(as) })
+    streams.push(opened)
+    await opened.opened
+    return opened
+  }
+
+  const bodiesIn = (opened: StreamClient, roomId: number) =>
+    opened.messages.filter((message) => message.room_id === roomId).map((message) => message.body)
+
+  it('streams each room from the shard that holds it, and refuses a room the catalog does not name', async () => {
+    const first = await placeRoom()
+    const second = await placeRoom()
+    expect(new Set([first.shard, second.shard])).toEqual(new Set(['one', 'two']))
+    const opened = await stream([first.roomId, second.roomId], 'ann')
+    await insert(first.shard, first.roomId, 'on the first')
+    await insert(second.shard, second.roomId, 'on the second')
+    await until(() => opened.messages.length === 2, 'a message from each shard')
+    expect(bodiesIn(opened, first.roomId)).toEqual(['on the first'])
+    expect(bodiesIn(opened, second.roomId)).toEqual(['on the second'])
+
+    const missing = await server.request('/stream?rooms=999999', { as: 'ann' })
+    expect(missing.status).toBe(404)
+    expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('room_not_found')
+  })
+
+  it('follows a room moved to the other shard while its stream is open: no gap, no repeat, no reload', async () => {
+    const moving = await placeRoom()
+    const other = moving.shard === 'one' ? 'two' : 'one'
+    const opened = await stream([moving.roomId], 'bea')
+    for (const body of ['a', 'b', 'c']) await insert(moving.shard, moving.roomId, body)
+    await until(() => opened.messages.length === 3, 'the messages before the move')
+
+    await moveRoom(catalog.sql, moving.roomId, other)
+    // Written where the room is now, as psql would: the stream hears it from that shard.
+    for (const body of ['d', 'e']) await insert(other, moving.roomId, body)
+    await until(() => opened.messages.length === 5, 'the messages after the move')
+    expect(bodiesIn(opened, moving.roomId)).toEqual(['a', 'b', 'c', 'd', 'e'])
+    expect(opened.seqs()).toEqual([1, 2, 3, 4, 5])
+    expect(opened.events.map((event) => event.type)).not.toContain('reload')
+  })
+
+  it('says which shard is down, keeps streaming the rooms of the other, and catches the fallen one up once back', async () => {
+    const down = await placeRoom('one')
+    const up = await placeRoom('two')
+    const downInstance = instances[0]!
+    const opened = await stream([up.roomId, down.roomId], 'cyd')
+    // Joined to both rooms: a stream that opens while a shard of its rooms is down is refused
+    // (503), and its client tries again.
+    await until(
+      () => server.hub.subscriberCount(up.roomId) === 1 && server.hub.subscriberCount(down.roomId) === 1,
+      'the stream to join both rooms',
+    )
+    // The instances commit without waiting for the disk; the room must survive the crash.
+    await shardSql.get(down.shard)!`checkpoint`
+    await downInstance.kill()
+    try {
+      await until(async () => {
+        const body = (await (await fetch(`${server.url}/readyz`)).json()) as {
+          status: string
+          checks: Record<string, boolean>
+        }
+        return body.status === 'degraded' && body.checks[`shard ${down.shard}`] === false
+      }, 'readiness to name the fallen shard')
+      await insert(up.shard, up.roomId, 'still here')
+      await until(() => bodiesIn(opened, up.roomId).length === 1, "the live shard's room")
+    } finally {
+      await downInstance.resume()
+    }
+    await until(
+      async () =>
+        ((await (await fetch(`${server.url}/readyz`)).json()) as { status: string }).status === 'ok',
+      'every shard heard again',
+      20_000,
+    )
+    await insert(down.shard, down.roomId, 'back')
+    await until(() => bodiesIn(opened, down.roomId).length === 1, "the returned shard's room", 20_000)
+    expect(bodiesIn(opened, up.roomId)).toEqual(['still here'])
+  }, 60_000)
+})
