@@ -6,7 +6,7 @@ import type { Logger } from 'pino'
 import { type Auth, createAuth, resolveAuthOptions } from './auth/jwt.js'
 import { readableRoom } from './chat/access.js'
 import type { Config } from './config.js'
-import { createDb } from './db/client.js'
+import { createDb, type Db } from './db/client.js'
 import { createReadPool } from './db/read-pool.js'
 import { createSearchPool } from './db/search-pool.js'
 import { checkSearchConfig } from './db/search-config.js'
@@ -26,6 +26,7 @@ import { createRoomSessions } from './realtime/session.js'
 import { createStreams } from './realtime/streams.js'
 import { createUserFeed } from './realtime/user-feed.js'
 import { directUrl } from './shards/catalog.js'
+import { createShardedPosting, createShardedPresence } from './shards/routing.js'
 import { createSharding } from './shards/sharding.js'
 import { createWebhookDispatcher } from './webhooks/dispatcher.js'
 
@@ -116,20 +117,32 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     pool: sql,
     onDown: (error) => logger.warn({ err: error.message }, 'listener connection lost; reconnecting'),
   })
-  const presence = createPresence({
-    sql,
-    logger,
-    ttlMs: config.PRESENCE_TTL_MS,
-    batchMs: config.PRESENCE_BATCH_MS,
-    listMax: config.PRESENCE_LIST_MAX,
-  })
-  const posting = createPosting({
-    db,
-    logger,
-    rateLimit: { count: config.RATE_LIMIT_MESSAGES, windowMs: config.RATE_LIMIT_WINDOW_MS },
-    batchMax: config.POST_BATCH_MAX,
-    batchMs: config.POST_BATCH_MS,
-  })
+  const presenceOn = (pool: Sql) =>
+    createPresence({
+      sql: pool,
+      logger,
+      ttlMs: config.PRESENCE_TTL_MS,
+      batchMs: config.PRESENCE_BATCH_MS,
+      listMax: config.PRESENCE_LIST_MAX,
+    })
+  const postingOn = (pool: Db) =>
+    createPosting({
+      db: pool,
+      logger,
+      rateLimit: { count: config.RATE_LIMIT_MESSAGES, windowMs: config.RATE_LIMIT_WINDOW_MS },
+      batchMax: config.POST_BATCH_MAX,
+      batchMs: config.POST_BATCH_MS,
+    })
+  // Over shards, each room's presence and posts go to its shard.
+  const presence = sharding
+    ? createShardedPresence(
+        sharding.roomDb,
+        presenceOn(sql),
+        (pool) => presenceOn(pool.$client),
+        (error) => logger.warn({ err: error }, 'presence could not find the room'),
+      )
+    : presenceOn(sql)
+  const posting = sharding ? createShardedPosting(sharding.roomDb, postingOn) : postingOn(db)
   const tickets = createTicketDesk({
     db,
     logger,
@@ -159,6 +172,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
   // when they have what the client has seen; everything else stays on the primary.
   const reads = createReadPool({
     primary: db,
+    roomPrimary: sharding?.roomDb,
     primarySearch: search.db,
     replicaUrl: config.READ_DATABASE_URL,
     maxLagMs: config.READ_MAX_LAG_MS,
@@ -172,6 +186,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
   const appDeps = {
     db,
     roomDb,
+    placeRoom: sharding?.placeRoom,
     reads,
     posting,
     tickets,

@@ -143,12 +143,14 @@ export interface NewRoom {
 }
 
 /** Creates a room with its creator as owner, in one statement (no transaction on the shared pool). */
-export async function createRoom(db: Db, input: NewRoom): Promise<Room> {
+/** Creates a room, with the id the catalog gave it when rooms are spread over shards. */
+export async function createRoom(db: Db, input: NewRoom & { id?: number }): Promise<Room> {
+  const id = input.id === undefined ? sql`default` : sql`${input.id}`
   try {
     const rows = await db.execute<RowOf<Room>>(sql`
       with r as (
-        insert into rooms (name, created_by, visibility)
-        values (${input.name}, ${input.createdBy}, ${input.visibility})
+        insert into rooms (id, name, created_by, visibility)
+        values (${id}, ${input.name}, ${input.createdBy}, ${input.visibility})
         returning *),
       owner as (
         insert into room_members (room_id, user_id, role) select id, created_by, 'owner' from r)

@@ -30,6 +30,11 @@ export interface UserPosition {
 
 export interface ReadPoolOptions {
   primary: Db
+  /**
+   * With rooms spread over shards, the primary of a room's shard, which its pages are read
+   * from (READ_DATABASE_URL's standbys replicate `primary` only).
+   */
+  roomPrimary?: (roomId: number) => Promise<Db | undefined>
   /** The primary's search pool (search-pool.ts): searches fall back to it, with its bounds. */
   primarySearch: Db
   /** READ_DATABASE_URL; without it every read runs on the primary and nothing else is opened. */
@@ -124,8 +129,13 @@ export function createReadPool(options: ReadPoolOptions) {
      * the position; a position without the room's change cursor also needs the lag bound,
      * since the client may hold changes it did not name.
      */
-    forRoom: <T>(position: RoomPosition, run: Read<T>) =>
-      read({ pool: 'query', lagBound: position.cursor === undefined, reached: roomReached(position) }, run),
+    forRoom: async <T>(position: RoomPosition, run: Read<T>): Promise<T> => {
+      if (options.roomPrimary) return run((await options.roomPrimary(position.roomId)) ?? primary)
+      return read(
+        { pool: 'query', lagBound: position.cursor === undefined, reached: roomReached(position) },
+        run,
+      )
+    },
     /** A read of the user's own events (mentions): within the lag bound, and past their cursor when sent. */
     forUser: <T>(position: UserPosition, run: Read<T>) =>
       read({ pool: 'query', lagBound: true, reached: userReached(position) }, run),

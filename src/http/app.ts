@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import type { Auth } from '../auth/jwt.js'
 import type { TicketDesk } from '../auth/tickets.js'
 import type { Posting } from '../chat/posting.js'
+import { roomNotFound } from '../chat/errors.js'
 import type { Config, DevSignInSettings } from '../config.js'
 import type { Db } from '../db/client.js'
 import type { ReadPool } from '../db/read-pool.js'
@@ -53,6 +54,8 @@ export interface AppDeps {
    * (src/shards/); undefined when no database holds it.
    */
   roomDb: (roomId: number) => Promise<Db | undefined>
+  /** With rooms spread over shards: a new room's id and shard, from the catalog; `release` undoes it. */
+  placeRoom?: () => Promise<{ roomId: number; db: Db; release: () => Promise<void> }>
   /** Where reads that tolerate a little lag run, searches included (db/read-pool.ts). */
   reads: ReadPool
   posting: Posting
@@ -134,6 +137,16 @@ export function createApp(deps: AppDeps) {
   app.use('/mentions', auth)
   app.use('/me/*', auth)
   app.use('/search', auth)
+  // A room's requests run on the database that holds it: its shard's, with several.
+  const roomDatabase = async (c: Context<AppEnv>, next: () => Promise<void>) => {
+    const id = Number(c.req.param('id'))
+    const db = Number.isSafeInteger(id) && id > 0 ? await deps.roomDb(id) : deps.db
+    if (!db) throw roomNotFound(id)
+    c.set('db', db)
+    return next()
+  }
+  app.use('/rooms/:id', roomDatabase)
+  app.use('/rooms/:id/*', roomDatabase)
   app.use('/webhooks', auth)
   app.use('/webhooks/*', auth)
   // A ticket is bought with the header only: a ticket or a URL token cannot buy another.

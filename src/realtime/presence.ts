@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Sql } from 'postgres'
+import { isForeignKeyViolation } from '../db/errors.js'
 import { channels } from '../db/notify.js'
 import type { PresentUser } from '../wire.js'
 
@@ -78,11 +79,25 @@ export function createPresence({ sql, logger, ttlMs, batchMs, listMax }: Presenc
         }
       } catch (error) {
         logger.warn({ err: error }, 'presence update failed; retrying with the next batch')
+        // A room deleted, or moved to another shard, since its streams entered it would fail
+        // every batch after this one: its joins are dropped (its streams are closed or follow it).
+        const gone = isForeignKeyViolation(error)
+          ? await missingRooms(batch).catch(() => new Set<number>())
+          : new Set<number>()
         // Newer changes of the same key win over the failed ones.
-        for (const [key, failed] of batch) if (!changes.has(key)) changes.set(key, failed)
+        for (const [key, failed] of batch) {
+          if (!changes.has(key) && !gone.has(failed.entry.roomId)) changes.set(key, failed)
+        }
       }
     })
     return flushing
+  }
+
+  async function missingRooms(batch: [string, Change][]): Promise<Set<number>> {
+    const roomIds = [...new Set(batch.map(([, change]) => change.entry.roomId))]
+    const found = await sql<{ id: string }[]>`select id from rooms where id = any(${roomIds}::bigint[])`
+    const present = new Set(found.map((row) => Number(row.id)))
+    return new Set(roomIds.filter((id) => !present.has(id)))
   }
 
   /** One statement, so no connection is reserved and no transaction outlives a dead backend. */

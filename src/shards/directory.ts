@@ -150,6 +150,11 @@ export function createDirectory({ catalog, maxRooms = 100_000 }: DirectoryOption
       const shardId = await shardIdOf(roomId)
       return shardId === undefined ? undefined : shardById(shardId)
     },
+    /** Forgets where `roomId` is, so the next lookup asks the catalog: a write found it gone. */
+    forget(roomId: number): void {
+      epoch++
+      roomShards.delete(roomId)
+    },
     shards: allShards,
     /** Calls `watcher` whenever the list of shards may have changed (then read it again). */
     watchShards(watcher: () => void): () => void {

@@ -63,9 +63,24 @@ export function createSharding(options: ShardingOptions) {
 
   return {
     directory,
-    /** The pool of the shard holding `roomId`; undefined when the catalog names no shard for it. */
-    async roomDb(roomId: number): Promise<Db | undefined> {
+    /**
+     * The pool of the shard holding `roomId`; undefined when the catalog names no shard for
+     * it. `fresh` asks the catalog, not the cache: a write found the room gone.
+     */
+    async roomDb(roomId: number, { fresh = false } = {}): Promise<Db | undefined> {
+      if (fresh) directory.forget(roomId)
       return (await pools.forRoom(roomId))?.db
+    },
+    /**
+     * A new room's id and shard (directory.ts: placeRoom), and the pool to create it with;
+     * `release` takes the placement back when the room could not be created.
+     */
+    async placeRoom() {
+      const { roomId, shard } = await directory.placeRoom()
+      const release = async () => {
+        await catalog`delete from room_shards where room_id = ${roomId}`
+      }
+      return { roomId, db: pools.forShard(shard).db, release }
     },
     /**
      * Starts hearing the catalog and every shard: `consumers` get each shard's notifications,

@@ -1,4 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest'
+import pino from 'pino'
+import { createPresence } from '../../src/realtime/presence.js'
 import { useTestServer } from '../support/fixtures.js'
 import { range } from '../support/range.js'
 import { createRoom, type TestServer } from '../support/server.js'
@@ -124,5 +126,30 @@ describe('GET /rooms/:id/presence', () => {
       cursor = page.next_cursor
     } while (cursor)
     expect(seen).toEqual(range(1, 7).map((i) => `p-${i}`))
+  })
+})
+
+describe('a batch naming a room that is gone', () => {
+  it('drops that join and writes the others, instead of failing every batch after it', async () => {
+    const roomId = await createRoom(server, 'outlived')
+    const presence = createPresence({
+      sql: database.sql,
+      logger: pino({ level: 'silent' }),
+      ttlMs: 10_000,
+      batchMs: 20,
+      listMax: 50,
+    })
+    await presence.start()
+    try {
+      // Deleted, or moved to another shard, after its stream entered it.
+      presence.enter(2 ** 40, 'ghost', 'Ghost')
+      presence.enter(roomId, 'stays', 'Stays')
+      await until(
+        async () => (await presence.list(roomId, { limit: 5 })).count === 1,
+        'the join that can be written',
+      )
+    } finally {
+      await presence.stop()
+    }
   })
 })

@@ -96,6 +96,46 @@ describe.skipIf(!runs)('a server over two shards', () => {
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('room_not_found')
   })
 
+  it('creates rooms on both shards over HTTP, and serves their posts, history and presence from each', async () => {
+    const ids: number[] = []
+    for (const name of ['north', 'south']) {
+      const created = await server.request('/rooms', {
+        method: 'POST',
+        body: JSON.stringify({ name }),
+        as: 'dee',
+      })
+      expect(created.status).toBe(201)
+      ids.push(((await created.json()) as { id: number }).id)
+    }
+    const [held] = await catalog.sql<{ shards: string[] }[]>`
+      select array_agg(s.name order by s.name) as shards
+        from room_shards r join shards s on s.id = r.shard_id where r.room_id = any(${ids}::bigint[])`
+    expect(held!.shards).toEqual(['one', 'two'])
+    const opened = await stream(ids, 'dee')
+    for (const id of ids) {
+      const posted = await server.request(`/rooms/${id}/messages`, {
+        method: 'POST',
+        body: JSON.stringify({ body: `hello ${id}` }),
+        as: 'dee',
+      })
+      expect(posted.status).toBe(201)
+    }
+    await until(() => opened.messages.length === 2, 'both posts streamed')
+    for (const id of ids) {
+      const page = (await (await server.request(`/rooms/${id}/messages`, { as: 'dee' })).json()) as {
+        messages: { body: string }[]
+      }
+      expect(page.messages.map((message) => message.body)).toEqual([`hello ${id}`])
+      await until(async () => {
+        const roster = (await (await server.request(`/rooms/${id}/presence`, { as: 'dee' })).json()) as {
+          count: number
+        }
+        return roster.count === 1
+      }, `presence in room ${id}`)
+    }
+    expect((await server.request('/rooms/999999/messages', { as: 'dee' })).status).toBe(404)
+  })
+
   it('follows a room moved to the other shard while its stream is open: no gap, no repeat, no reload', async () => {
     const moving = await placeRoom()
     const other = moving.shard === 'one' ? 'two' : 'one'
@@ -110,6 +150,16 @@ describe.skipIf(!runs)('a server over two shards', () => {
     expect(bodiesIn(opened, moving.roomId)).toEqual(['a', 'b', 'c', 'd', 'e'])
     expect(opened.seqs()).toEqual([1, 2, 3, 4, 5])
     expect(opened.events.map((event) => event.type)).not.toContain('reload')
+
+    // Posts over HTTP go to the new shard too.
+    const posted = await server.request(`/rooms/${moving.roomId}/messages`, {
+      method: 'POST',
+      body: JSON.stringify({ body: 'f' }),
+      as: 'bea',
+    })
+    expect(posted.status).toBe(201)
+    await until(() => opened.messages.length === 6, 'the post after the move')
+    expect(opened.seqs()).toEqual([1, 2, 3, 4, 5, 6])
   })
 
   it('says which shard is down, keeps streaming the rooms of the other, and catches the fallen one up once back', async () => {

@@ -107,30 +107,30 @@ export function registerMembers(app: OpenAPIHono<AppEnv>, { db, config }: AppDep
 
   app.openapi(list, async (c) => {
     const { id } = c.req.valid('param')
-    await requireReadableRoom(db, id, c.get('identity'))
-    return c.json({ members: (await listMembers(db, id)).map(toMember) }, 200)
+    await requireReadableRoom(c.var.db, id, c.get('identity'))
+    return c.json({ members: (await listMembers(c.var.db, id)).map(toMember) }, 200)
   })
 
   app.openapi(add, async (c) => {
     const { id } = c.req.valid('param')
     const { user_id, role } = c.req.valid('json')
-    requireChangeableMembers(await requireManagedRoom(db, id, c.get('identity')))
+    requireChangeableMembers(await requireManagedRoom(c.var.db, id, c.get('identity')))
     await checkRate(c.get('identity').userId)
-    const { member, created } = await putMember(db, id, user_id, role, c.get('identity').userId)
+    const { member, created } = await putMember(c.var.db, id, user_id, role, c.get('identity').userId)
     return c.json(toMember(member), created ? 201 : 200)
   })
 
   app.openapi(remove, async (c) => {
     const { id, user_id } = c.req.valid('param')
     const identity = c.get('identity')
-    const access = await requireReadableRoom(db, id, identity)
+    const access = await requireReadableRoom(c.var.db, id, identity)
     requireChangeableMembers(access)
     // Anyone may leave; removing someone else takes an owner or an admin.
     if (user_id !== identity.userId && !access.canManage) {
       throw new ApiError(403, 'forbidden', 'Only the room’s owners and admins may remove other members')
     }
     await checkRate(identity.userId)
-    if (!(await removeMember(db, id, user_id))) {
+    if (!(await removeMember(c.var.db, id, user_id))) {
       throw new ApiError(404, 'member_not_found', `${user_id} is not a member of room ${id}`)
     }
     return c.body(null, 204)
@@ -140,9 +140,9 @@ export function registerMembers(app: OpenAPIHono<AppEnv>, { db, config }: AppDep
     const { id } = c.req.valid('param')
     const identity = c.get('identity')
     // A private room is joined only by being added: to anyone not in it, it does not exist.
-    requireChangeableMembers(await requireReadableRoom(db, id, identity))
+    requireChangeableMembers(await requireReadableRoom(c.var.db, id, identity))
     await checkRate(identity.userId)
-    const { member, created } = await joinRoom(db, id, identity.userId)
+    const { member, created } = await joinRoom(c.var.db, id, identity.userId)
     return c.json(toMember(member), created ? 201 : 200)
   })
 }

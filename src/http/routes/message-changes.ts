@@ -139,16 +139,16 @@ export function registerMessageChanges(app: OpenAPIHono<AppEnv>, { db, reads, co
   app.openapi(edit, async (c) => {
     const { id, seq } = c.req.valid('param')
     const identity = c.get('identity')
-    requireUnmuted(await requireReadableRoom(db, id, identity))
+    requireUnmuted(await requireReadableRoom(c.var.db, id, identity))
     await checkRate(identity.userId)
-    return c.json(await editMessage(db, id, seq, identity, c.req.valid('json').body), 200)
+    return c.json(await editMessage(c.var.db, id, seq, identity, c.req.valid('json').body), 200)
   })
 
   app.openapi(remove, async (c) => {
     const { id, seq } = c.req.valid('param')
     const identity = c.get('identity')
-    const access = await requireReadableRoom(db, id, identity)
-    await deleteMessage(db, id, seq, { userId: identity.userId, canModerate: access.canModerate })
+    const access = await requireReadableRoom(c.var.db, id, identity)
+    await deleteMessage(c.var.db, id, seq, { userId: identity.userId, canModerate: access.canModerate })
     return c.body(null, 204)
   })
 
@@ -159,18 +159,18 @@ export function registerMessageChanges(app: OpenAPIHono<AppEnv>, { db, reads, co
     app.openapi(route, async (c) => {
       const { id, seq, emoji } = c.req.valid('param')
       const identity = c.get('identity')
-      const access = await requireReadableRoom(db, id, identity)
+      const access = await requireReadableRoom(c.var.db, id, identity)
       // A muted user may still take a reaction of theirs back.
       if (change === addReaction) requireUnmuted(access)
       await checkRate(identity.userId)
-      return c.json(await change(db, { roomId: id, seq, userId: identity.userId, emoji }), 200)
+      return c.json(await change(c.var.db, { roomId: id, seq, userId: identity.userId, emoji }), 200)
     })
   }
 
   app.openapi(reactions, async (c) => {
     const { id, seq } = c.req.valid('param')
     const { limit, cursor, min_cursor } = c.req.valid('query')
-    await requireReadableRoom(db, id, c.get('identity'))
+    await requireReadableRoom(c.var.db, id, c.get('identity'))
     const page = await reads.forRoom({ roomId: id, seq, cursor: min_cursor }, (from) =>
       listReactions(from, id, seq, { limit, after: cursor }),
     )

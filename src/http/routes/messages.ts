@@ -112,11 +112,11 @@ const post = createRoute({
   },
 })
 
-export function registerMessages(app: OpenAPIHono<AppEnv>, { db, reads, posting }: AppDeps) {
+export function registerMessages(app: OpenAPIHono<AppEnv>, { reads, posting }: AppDeps) {
   app.openapi(list, async (c) => {
     const { id } = c.req.valid('param')
     const query = c.req.valid('query')
-    await requireReadableRoom(db, id, c.get('identity'))
+    await requireReadableRoom(c.var.db, id, c.get('identity'))
     // The client holds `after`, and every seq below `before`.
     const seq = Math.max(query.after ?? 0, (query.before ?? 0) - 1)
     const page = await reads.forRoom({ roomId: id, seq, cursor: query.min_cursor }, (from) =>
@@ -127,8 +127,8 @@ export function registerMessages(app: OpenAPIHono<AppEnv>, { db, reads, posting 
 
   app.openapi(one, async (c) => {
     const { id, seq } = c.req.valid('param')
-    await requireReadableRoom(db, id, c.get('identity'))
-    const message = await findMessage(db, id, seq)
+    await requireReadableRoom(c.var.db, id, c.get('identity'))
+    const message = await findMessage(c.var.db, id, seq)
     if (!message) throw messageNotFound(seq)
     return c.json(message, 200)
   })
@@ -136,7 +136,7 @@ export function registerMessages(app: OpenAPIHono<AppEnv>, { db, reads, posting 
   app.openapi(replies, async (c) => {
     const { id, seq } = c.req.valid('param')
     const query = c.req.valid('query')
-    await requireReadableRoom(db, id, c.get('identity'))
+    await requireReadableRoom(c.var.db, id, c.get('identity'))
     const position = { roomId: id, seq: Math.max(seq, query.after ?? 0), cursor: query.min_cursor }
     const page = await reads.forRoom(position, async (from) => {
       if (!(await findMessage(from, id, seq))) throw messageNotFound(seq)

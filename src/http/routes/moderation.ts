@@ -169,22 +169,22 @@ export function registerModeration(app: OpenAPIHono<AppEnv>, { db, config }: App
   app.openapi(appoint, async (c) => {
     const { id, user_id } = c.req.valid('param')
     const identity = c.get('identity')
-    requireChangeableMembers(await requireManagedRoom(db, id, identity))
+    requireChangeableMembers(await requireManagedRoom(c.var.db, id, identity))
     // An owner is above a moderator: making one a moderator would demote them.
-    if ((await roleOf(db, id, user_id)) === 'owner') {
+    if ((await roleOf(c.var.db, id, user_id)) === 'owner') {
       throw new ApiError(403, 'forbidden', `${user_id} is an owner of this room`)
     }
     await checkRate(identity.userId)
-    const { member, created } = await putMember(db, id, user_id, 'moderator', identity.userId)
+    const { member, created } = await putMember(c.var.db, id, user_id, 'moderator', identity.userId)
     return c.json(toMember(member), created ? 201 : 200)
   })
 
   app.openapi(dismiss, async (c) => {
     const { id, user_id } = c.req.valid('param')
     const identity = c.get('identity')
-    requireChangeableMembers(await requireManagedRoom(db, id, identity))
+    requireChangeableMembers(await requireManagedRoom(c.var.db, id, identity))
     await checkRate(identity.userId)
-    if (!(await dismissModerator(db, id, user_id, identity.userId))) {
+    if (!(await dismissModerator(c.var.db, id, user_id, identity.userId))) {
       throw new ApiError(404, 'member_not_found', `${user_id} is not a moderator of room ${id}`)
     }
     return c.body(null, 204)
@@ -193,21 +193,21 @@ export function registerModeration(app: OpenAPIHono<AppEnv>, { db, config }: App
   app.openapi(slowMode, async (c) => {
     const { id } = c.req.valid('param')
     const identity = c.get('identity')
-    requireChangeableMembers(await requireModeratedRoom(db, id, identity))
+    requireChangeableMembers(await requireModeratedRoom(c.var.db, id, identity))
     await checkRate(identity.userId)
-    return c.json(await setSlowMode(db, id, c.req.valid('json').seconds, identity.userId), 200)
+    return c.json(await setSlowMode(c.var.db, id, c.req.valid('json').seconds, identity.userId), 200)
   })
 
   app.openapi(deleteMessages, async (c) => {
     const { id, user_id } = c.req.valid('param')
     const identity = c.get('identity')
-    const access = await requireModeratedRoom(db, id, identity)
+    const access = await requireModeratedRoom(c.var.db, id, identity)
     if (user_id !== identity.userId) {
-      await requireTargetable(db, access, identity, user_id, 'delete the messages of')
+      await requireTargetable(c.var.db, access, identity, user_id, 'delete the messages of')
     }
     await checkRate(identity.userId)
     const { deleted, hasMore } = await deleteUserMessages(
-      db,
+      c.var.db,
       id,
       user_id,
       c.req.valid('query').limit,
@@ -219,8 +219,8 @@ export function registerModeration(app: OpenAPIHono<AppEnv>, { db, config }: App
   app.openapi(audit, async (c) => {
     const { id } = c.req.valid('param')
     const { limit, cursor } = c.req.valid('query')
-    await requireModeratedRoom(db, id, c.get('identity'))
-    const { entries, nextCursor } = await listAudit(db, id, { limit, before: cursor })
+    await requireModeratedRoom(c.var.db, id, c.get('identity'))
+    const { entries, nextCursor } = await listAudit(c.var.db, id, { limit, before: cursor })
     return c.json({ entries, next_cursor: nextCursor }, 200)
   })
 }

@@ -111,28 +111,33 @@ export function registerReports(app: OpenAPIHono<AppEnv>, { db, config }: AppDep
   app.openapi(file, async (c) => {
     const { id, seq } = c.req.valid('param')
     const identity = c.get('identity')
-    await requireReadableRoom(db, id, identity)
+    await requireReadableRoom(c.var.db, id, identity)
     await requireToken(db, 'report', identity.userId, reportLimit, 'Too many reports')
     const { reason } = c.req.valid('json')
-    const { report, created } = await fileReport(db, { roomId: id, seq, reporterId: identity.userId, reason })
+    const { report, created } = await fileReport(c.var.db, {
+      roomId: id,
+      seq,
+      reporterId: identity.userId,
+      reason,
+    })
     return c.json(report, created ? 201 : 200)
   })
 
   app.openapi(list, async (c) => {
     const { id } = c.req.valid('param')
     const { limit, cursor } = c.req.valid('query')
-    await requireModeratedRoom(db, id, c.get('identity'))
-    const { reports, nextCursor } = await listOpenReports(db, id, { limit, after: cursor })
+    await requireModeratedRoom(c.var.db, id, c.get('identity'))
+    const { reports, nextCursor } = await listOpenReports(c.var.db, id, { limit, after: cursor })
     return c.json({ reports, next_cursor: nextCursor }, 200)
   })
 
   app.openapi(resolve, async (c) => {
     const { id, report_id } = c.req.valid('param')
     const identity = c.get('identity')
-    await requireModeratedRoom(db, id, identity)
+    await requireModeratedRoom(c.var.db, id, identity)
     await requireToken(db, 'moderation', identity.userId, moderationLimit, 'Too many moderation actions')
     const { resolution, note } = c.req.valid('json')
-    const report = await resolveReport(db, {
+    const report = await resolveReport(c.var.db, {
       roomId: id,
       reportId: report_id,
       by: identity.userId,

@@ -144,11 +144,11 @@ export function registerRestrictions(app: OpenAPIHono<AppEnv>, { db, config }: A
       const { id, user_id } = c.req.valid('param')
       const { reason, duration_seconds } = c.req.valid('json')
       const identity = c.get('identity')
-      const access = await requireModeratedRoom(db, id, identity)
+      const access = await requireModeratedRoom(c.var.db, id, identity)
       requireChangeableMembers(access)
-      await requireTargetable(db, access, identity, user_id, kind)
+      await requireTargetable(c.var.db, access, identity, user_id, kind)
       await checkRate(identity.userId)
-      const { restriction, created } = await impose(db, kind, {
+      const { restriction, created } = await impose(c.var.db, kind, {
         roomId: id,
         userId: user_id,
         seconds: duration_seconds,
@@ -161,11 +161,11 @@ export function registerRestrictions(app: OpenAPIHono<AppEnv>, { db, config }: A
     app.openapi(routes.lift, async (c) => {
       const { id, user_id } = c.req.valid('param')
       const identity = c.get('identity')
-      const access = await requireModeratedRoom(db, id, identity)
+      const access = await requireModeratedRoom(c.var.db, id, identity)
       requireChangeableMembers(access)
-      await requireTargetable(db, access, identity, user_id, `un${kind}`)
+      await requireTargetable(c.var.db, access, identity, user_id, `un${kind}`)
       await checkRate(identity.userId)
-      await lift(db, kind, id, user_id, identity.userId)
+      await lift(c.var.db, kind, id, user_id, identity.userId)
       return c.body(null, 204)
     })
   }
@@ -173,16 +173,16 @@ export function registerRestrictions(app: OpenAPIHono<AppEnv>, { db, config }: A
   app.openapi(listBans, async (c) => {
     const { id } = c.req.valid('param')
     const { limit, cursor } = c.req.valid('query')
-    await requireModeratedRoom(db, id, c.get('identity'))
-    const { items, nextCursor } = await listRestrictions(db, 'ban', id, { limit, after: cursor })
+    await requireModeratedRoom(c.var.db, id, c.get('identity'))
+    const { items, nextCursor } = await listRestrictions(c.var.db, 'ban', id, { limit, after: cursor })
     return c.json({ bans: items, next_cursor: nextCursor }, 200)
   })
 
   app.openapi(listMutes, async (c) => {
     const { id } = c.req.valid('param')
     const { limit, cursor } = c.req.valid('query')
-    await requireModeratedRoom(db, id, c.get('identity'))
-    const { items, nextCursor } = await listRestrictions(db, 'mute', id, { limit, after: cursor })
+    await requireModeratedRoom(c.var.db, id, c.get('identity'))
+    const { items, nextCursor } = await listRestrictions(c.var.db, 'mute', id, { limit, after: cursor })
     return c.json({ mutes: items, next_cursor: nextCursor }, 200)
   })
 }

@@ -77,7 +77,7 @@ const get = createRoute({
   responses: { 200: jsonContent(RoomSchema, 'The room'), ...errorResponses, ...notFoundResponse },
 })
 
-export function registerRooms(app: OpenAPIHono<AppEnv>, { db, reads, config }: AppDeps) {
+export function registerRooms(app: OpenAPIHono<AppEnv>, { db, reads, config, placeRoom }: AppDeps) {
   app.openapi(list, async (c) => {
     const { limit, cursor, q, kind } = c.req.valid('query')
     const request = { limit, after: cursor, q: q || undefined, kind }
@@ -89,13 +89,22 @@ export function registerRooms(app: OpenAPIHono<AppEnv>, { db, reads, config }: A
     const { name, visibility } = c.req.valid('json')
     const { userId } = c.get('identity')
     await requireRoomAllowed(db, userId, config.ROOMS_PER_HOUR)
-    return c.json(await createRoom(db, { name, visibility, createdBy: userId }), 201)
+    const input = { name, visibility, createdBy: userId }
+    if (!placeRoom) return c.json(await createRoom(db, input), 201)
+    // Over shards: the catalog gives the room its id and its shard, and forgets both if it is not made.
+    const placed = await placeRoom()
+    try {
+      return c.json(await createRoom(placed.db, { ...input, id: placed.roomId }), 201)
+    } catch (error) {
+      await placed.release()
+      throw error
+    }
   })
 
   app.openapi(get, async (c) => {
     const { id } = c.req.valid('param')
-    await requireReadableRoom(db, id, c.get('identity'))
-    const room = await getRoom(db, id)
+    await requireReadableRoom(c.var.db, id, c.get('identity'))
+    const room = await getRoom(c.var.db, id)
     if (!room) throw roomNotFound(id)
     return c.json(room, 200)
   })

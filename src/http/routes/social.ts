@@ -87,14 +87,19 @@ export function registerSocial(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
   const { db, presence: roster, config, logger } = deps
   const offerTyping = createTypingThrottle({
     throttleMs: config.TYPING_THROTTLE_MS,
-    announce: (data) =>
-      publishRoomEvent(db, { roomId: data.room_id, event: 'typing', data, exceptUserId: data.user_id }),
+    announce: async (data) =>
+      publishRoomEvent((await deps.roomDb(data.room_id)) ?? db, {
+        roomId: data.room_id,
+        event: 'typing',
+        data,
+        exceptUserId: data.user_id,
+      }),
     logger,
   })
 
   app.openapi(presence, async (c) => {
     const { id } = c.req.valid('param')
-    await requireReadableRoom(db, id, c.get('identity'))
+    await requireReadableRoom(c.var.db, id, c.get('identity'))
     const { limit, cursor } = c.req.valid('query')
     const page = await roster.list(id, { limit, after: cursor })
     const next = page.nextAfter === undefined ? null : encodePresenceCursor(page.nextAfter)
@@ -105,7 +110,7 @@ export function registerSocial(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
     const { id } = c.req.valid('param')
     const { state } = c.req.valid('json')
     const { userId, userName } = c.get('identity')
-    await requireReadableRoom(db, id, c.get('identity'))
+    await requireReadableRoom(c.var.db, id, c.get('identity'))
     offerTyping({ room_id: id, user_id: userId, user_name: userName, state })
     return c.body(null, 204)
   })
@@ -114,13 +119,13 @@ export function registerSocial(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
     const { id } = c.req.valid('param')
     const { seq } = c.req.valid('json')
     const { userId } = c.get('identity')
-    await requireReadableRoom(db, id, c.get('identity'))
-    return c.json({ user_id: userId, seq: await markRead(db, id, userId, seq) }, 200)
+    await requireReadableRoom(c.var.db, id, c.get('identity'))
+    return c.json({ user_id: userId, seq: await markRead(c.var.db, id, userId, seq) }, 200)
   })
 
   app.openapi(reads, async (c) => {
     const { id } = c.req.valid('param')
-    await requireReadableRoom(db, id, c.get('identity'))
-    return c.json({ reads: await listReads(db, id) }, 200)
+    await requireReadableRoom(c.var.db, id, c.get('identity'))
+    return c.json({ reads: await listReads(c.var.db, id) }, 200)
   })
 }
