@@ -68,6 +68,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
       : createSharding({
           catalogUrl: config.CATALOG_DATABASE_URL,
           pool: { max: config.DB_POOL_MAX, pooler: config.DATABASE_POOLER },
+          search: { max: config.SEARCH_POOL_MAX, statementTimeoutMs: config.SEARCH_TIMEOUT_MS },
           probeMs: config.LISTENER_PROBE_MS,
           onDown: (what, error) =>
             logger.warn({ err: error.message }, `${what}: listener connection lost; reconnecting`),
@@ -187,6 +188,8 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     db,
     roomDb,
     placeRoom: sharding?.placeRoom,
+    everyShard: sharding?.everyShard,
+    shardSearchPools: sharding?.searchPools,
     reads,
     posting,
     tickets,

@@ -83,9 +83,24 @@ export function unreadColumns(userId: SQL) {
 /**
  * A page of the rooms the viewer may read, most recently active first (a room without
  * messages by its creation), with the viewer's unread and mention counts (unreadColumns),
- * and the cursor of the next page if there is one.
+ * and the cursor of the next page if there is one. Over shards, each is asked for the same
+ * page and the pages are merged: (activity, id) orders rooms the same way on every shard,
+ * and room ids are unique across them, so one cursor resumes them all.
  */
-export async function listRooms(db: Db, viewer: Viewer, page: LobbyPage) {
+export async function listRooms(dbs: Db | Db[], viewer: Viewer, page: LobbyPage) {
+  const pages = await Promise.all([dbs].flat().map((db) => lobbyRows(db, viewer, page)))
+  const rows = pages.flat().sort((a, b) => compareDesc(a.activity, b.activity) || b.id - a.id)
+  const rooms = rows.slice(0, page.limit).map(({ activity: _, ...room }) => room)
+  const last = rows.length > page.limit ? rows[page.limit - 1] : undefined
+  const nextCursor = last ? encodeLobbyCursor({ activity: last.activity, id: last.id }) : null
+  return { rooms, nextCursor }
+}
+
+/** Timestamps as lobbyRows writes them (fixed width, UTC) order as their text does. */
+const compareDesc = (a: string, b: string) => (a < b ? 1 : a > b ? -1 : 0)
+
+/** One database's part of a lobby page: up to `limit + 1` rooms after the cursor, with their activity. */
+async function lobbyRows(db: Db, viewer: Viewer, page: LobbyPage) {
   const after = page.after
     ? sql`and (${activity}, r.id) < (${page.after.activity}::timestamptz, ${page.after.id})`
     : sql``
@@ -118,16 +133,14 @@ export async function listRooms(db: Db, viewer: Viewer, page: LobbyPage) {
     where true ${after} ${named} ${ofKind}
     order by ${activity} desc, r.id desc
     limit ${page.limit + 1}`)
-  const rooms = rows.slice(0, page.limit).map((row) => ({
+  return rows.map((row) => ({
     ...toRoom(row),
     unread_count: Number(row.unread_count),
     mention_count: Number(row.mention_count),
     other_user:
       row.other_id === null ? null : { user_id: row.other_id, user_name: row.other_name ?? row.other_id },
+    activity: row.activity,
   }))
-  const last = rows.length > page.limit ? rows[page.limit - 1] : undefined
-  const nextCursor = last ? encodeLobbyCursor({ activity: last.activity, id: Number(last.id) }) : null
-  return { rooms, nextCursor }
 }
 
 export async function getRoom(db: Db, id: number): Promise<Room | undefined> {
@@ -142,8 +155,10 @@ export interface NewRoom {
   visibility: 'public' | 'private'
 }
 
-/** Creates a room with its creator as owner, in one statement (no transaction on the shared pool). */
-/** Creates a room, with the id the catalog gave it when rooms are spread over shards. */
+/**
+ * Creates a room with its creator as owner, in one statement (no transaction on the shared
+ * pool); with the id the catalog gave it when rooms are spread over shards.
+ */
 export async function createRoom(db: Db, input: NewRoom & { id?: number }): Promise<Room> {
   const id = input.id === undefined ? sql`default` : sql`${input.id}`
   try {

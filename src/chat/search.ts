@@ -66,14 +66,54 @@ type ResultRow = MessageRecord & { room_name: string; snippet: string; sort_key:
  * exclusions) on each row the index gives. `db` is the search pool
  * (db/search-pool.ts), whose statement_timeout bounds each statement; when `signal`
  * aborts, the statement running is cancelled in PostgreSQL too.
+ *
+ * Over shards, each is searched for the same page and the pages merged: rank (or time) and
+ * message id order results the same way on every shard, and message ids are unique across
+ * them, so one cursor resumes them all.
  */
 export async function searchMessages(
-  db: Db,
+  dbs: Db | Db[],
   viewer: Viewer,
   config: string,
   request: SearchRequest,
   signal?: AbortSignal,
 ): Promise<SearchPage> {
+  if (request.cursor && request.cursor.sort !== request.sort) {
+    throw new ChatError('invalid_query', 'This cursor belongs to a search in another sort order')
+  }
+  const relevance = request.sort === 'relevance'
+  const pages = await Promise.all([dbs].flat().map((db) => searchRows(db, viewer, config, request, signal)))
+  const order = relevance
+    ? (a: ResultRow, b: ResultRow) => Number(b.sort_key) - Number(a.sort_key)
+    : (a: ResultRow, b: ResultRow) => (a.sort_key < b.sort_key ? 1 : a.sort_key > b.sort_key ? -1 : 0)
+  const rows = pages.flat().sort((a, b) => order(a, b) || Number(b.id) - Number(a.id))
+  const hasMore = rows.length > request.limit
+  const kept = hasMore ? rows.slice(0, request.limit) : rows
+  const last = kept.at(-1)
+  const next: SearchCursor | undefined =
+    hasMore && last
+      ? relevance
+        ? { sort: 'relevance', rank: last.sort_key, id: Number(last.id) }
+        : { sort: 'recent', at: last.sort_key, id: Number(last.id) }
+      : undefined
+  return {
+    results: kept.map((row) => ({
+      message: toMessage(row),
+      room: { id: Number(row.room_id), name: row.room_name },
+      snippet: escapeSnippet(row.snippet),
+    })),
+    next_cursor: next ? encodeSearchCursor(next) : null,
+  }
+}
+
+/** One database's part of a search page: up to `limit + 1` results after the cursor, best first. */
+async function searchRows(
+  db: Db,
+  viewer: Viewer,
+  config: string,
+  request: SearchRequest,
+  signal?: AbortSignal,
+): Promise<ResultRow[]> {
   const query = await compileQuery(db, config, request.q, signal)
   const q = sql`${query}::tsquery`
   const relevance = request.sort === 'relevance'
@@ -83,9 +123,6 @@ export async function searchMessages(
   if (request.before) conditions.push(sql`and m.created_at < ${request.before.toISOString()}::timestamptz`)
   if (request.after) conditions.push(sql`and m.created_at > ${request.after.toISOString()}::timestamptz`)
   const cursor = request.cursor
-  if (cursor && cursor.sort !== request.sort) {
-    throw new ChatError('invalid_query', 'This cursor belongs to a search in another sort order')
-  }
   if (cursor?.sort === 'relevance')
     conditions.push(sql`and (${key}, m.id) < (${cursor.rank}::real, ${cursor.id}::bigint)`)
   if (cursor?.sort === 'recent')
@@ -102,7 +139,7 @@ export async function searchMessages(
   // key it needs starts with r's id, and a query that could match a row without any of its
   // words is refused by compileQuery), and given both, PostgreSQL ANDs in a scan of the
   // room's whole range of a btree index, which doubled the time of a search.
-  const rows = await execute<ResultRow>(
+  return execute<ResultRow>(
     db,
     signal,
     sql`
@@ -125,23 +162,6 @@ export async function searchMessages(
     ) page
     order by page.sort_value desc, page.id desc`,
   )
-  const hasMore = rows.length > request.limit
-  const kept = hasMore ? rows.slice(0, request.limit) : rows
-  const last = kept.at(-1)
-  const next: SearchCursor | undefined =
-    hasMore && last
-      ? relevance
-        ? { sort: 'relevance', rank: last.sort_key, id: Number(last.id) }
-        : { sort: 'recent', at: last.sort_key, id: Number(last.id) }
-      : undefined
-  return {
-    results: kept.map((row) => ({
-      message: toMessage(row),
-      room: { id: Number(row.room_id), name: row.room_name },
-      snippet: escapeSnippet(row.snippet),
-    })),
-    next_cursor: next ? encodeSearchCursor(next) : null,
-  }
 }
 
 /**

@@ -1,5 +1,6 @@
 import postgres from 'postgres'
 import type { Db, DbOptions } from '../db/client.js'
+import type { SearchPoolOptions } from '../db/search-pool.js'
 import { createListener, type ListenerConsumer } from '../realtime/listener.js'
 import { createDirectory, DIRECTORY_CHANNEL } from './directory.js'
 import { createShardListeners, type ShardListeners } from './listeners.js'
@@ -10,6 +11,8 @@ export interface ShardingOptions {
   catalogUrl: string
   /** Each shard's query pool. */
   pool: DbOptions
+  /** Each shard's search pool. */
+  search: SearchPoolOptions
   probeMs: number
   onDown: (what: string, error: Error) => void
   onError: (error: unknown) => void
@@ -36,7 +39,7 @@ export function createSharding(options: ShardingOptions) {
     connection: { application_name: 'parley-catalog' },
   })
   const directory = createDirectory({ catalog })
-  const pools = createShardPools(directory, options.pool)
+  const pools = createShardPools(directory, options.pool, options.search)
   const followers: RoomFollower[] = []
   // After the directory forgot what moved: a room's move, or everything after a reconnect.
   const following: ListenerConsumer = {
@@ -70,6 +73,15 @@ export function createSharding(options: ShardingOptions) {
     async roomDb(roomId: number, { fresh = false } = {}): Promise<Db | undefined> {
       if (fresh) directory.forget(roomId)
       return (await pools.forRoom(roomId))?.db
+    },
+    /** Every shard's pool: what a read across rooms (the lobby) asks and merges. */
+    async everyShard(): Promise<Db[]> {
+      return (await directory.shards()).map((shard) => pools.forShard(shard).db)
+    },
+    /** The search pools of every shard, or of the one holding `roomId`: what a search asks and merges. */
+    async searchPools(roomId?: number): Promise<Db[]> {
+      const shards = roomId === undefined ? await directory.shards() : [await directory.shardOf(roomId)]
+      return shards.flatMap((shard) => (shard ? [pools.searchOf(shard)] : []))
     },
     /**
      * A new room's id and shard (directory.ts: placeRoom), and the pool to create it with;

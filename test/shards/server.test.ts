@@ -77,6 +77,23 @@ describe.skipIf(!runs)('a server over two shards', () => {
     return opened
   }
 
+  /** Every item of a paged list, following `next_cursor` to its end. */
+  async function pages<T>(path: string, field: string, as: string): Promise<T[]> {
+    const items: T[] = []
+    let cursor: string | null = null
+    do {
+      const response: Response = await server.request(
+        cursor === null ? path : `${path}&cursor=${encodeURIComponent(cursor)}`,
+        { as },
+      )
+      expect(response.status).toBe(200)
+      const page = (await response.json()) as Record<string, unknown> & { next_cursor: string | null }
+      items.push(...(page[field] as T[]))
+      cursor = page.next_cursor
+    } while (cursor !== null)
+    return items
+  }
+
   const bodiesIn = (opened: StreamClient, roomId: number) =>
     opened.messages.filter((message) => message.room_id === roomId).map((message) => message.body)
 
@@ -134,6 +151,15 @@ describe.skipIf(!runs)('a server over two shards', () => {
       }, `presence in room ${id}`)
     }
     expect((await server.request('/rooms/999999/messages', { as: 'dee' })).status).toBe(404)
+
+    // The lobby and search merge the shards' pages, and one cursor resumes them all.
+    const lobby = await pages<{ id: number }>('/rooms?limit=2', 'rooms', 'dee')
+    expect(lobby.slice(0, 2).map((room) => room.id)).toEqual([ids[1], ids[0]])
+    expect(new Set(lobby.map((room) => room.id)).size).toBe(lobby.length)
+    const [placed] = await catalog.sql<{ count: number }[]>`select count(*)::int as count from room_shards`
+    expect(lobby.length).toBe(placed!.count)
+    const found = await pages<{ message: { body: string } }>('/search?q=hello&limit=1', 'results', 'dee')
+    expect(found.map((result) => result.message.body)).toEqual([`hello ${ids[1]}`, `hello ${ids[0]}`])
   })
 
   it('follows a room moved to the other shard while its stream is open: no gap, no repeat, no reload', async () => {

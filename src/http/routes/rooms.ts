@@ -77,11 +77,17 @@ const get = createRoute({
   responses: { 200: jsonContent(RoomSchema, 'The room'), ...errorResponses, ...notFoundResponse },
 })
 
-export function registerRooms(app: OpenAPIHono<AppEnv>, { db, reads, config, placeRoom }: AppDeps) {
+export function registerRooms(
+  app: OpenAPIHono<AppEnv>,
+  { db, reads, config, placeRoom, everyShard }: AppDeps,
+) {
   app.openapi(list, async (c) => {
     const { limit, cursor, q, kind } = c.req.valid('query')
     const request = { limit, after: cursor, q: q || undefined, kind }
-    const page = await reads.fresh((from) => listRooms(from, c.get('identity'), request))
+    const viewer = c.get('identity')
+    const page = everyShard
+      ? await listRooms(await everyShard(), viewer, request)
+      : await reads.fresh((from) => listRooms(from, viewer, request))
     return c.json({ rooms: page.rooms, next_cursor: page.nextCursor }, 200)
   })
 

@@ -62,7 +62,10 @@ const search = createRoute({
   },
 })
 
-export function registerSearch(app: OpenAPIHono<AppEnv>, { db, reads, config }: AppDeps) {
+export function registerSearch(
+  app: OpenAPIHono<AppEnv>,
+  { db, roomDb, reads, config, shardSearchPools }: AppDeps,
+) {
   // Per app, so per instance: see createSearchLimiter and createSearchAdmission.
   const limiter = createSearchLimiter({
     count: config.RATE_LIMIT_SEARCHES,
@@ -82,14 +85,14 @@ export function registerSearch(app: OpenAPIHono<AppEnv>, { db, reads, config }: 
     try {
       const wait = limiter.take(viewer.userId)
       if (wait > 0) throw rateLimited(`Too many searches; try again in ${wait} s`, wait)
-      if (room !== undefined) await requireReadableRoom(db, room, viewer)
+      if (room !== undefined) await requireReadableRoom((await roomDb(room)) ?? db, room, viewer)
       // Aborted when the client goes away: the search stops waiting, or is cancelled in PostgreSQL.
       const signal = c.req.raw.signal
       await slot.start(signal)
       const request = { q, sort, limit, roomId: room, from, before, after, cursor }
-      const page = await reads.search((from) =>
-        searchMessages(from, viewer, config.SEARCH_CONFIG, request, signal),
-      )
+      const page = shardSearchPools
+        ? await searchMessages(await shardSearchPools(room), viewer, config.SEARCH_CONFIG, request, signal)
+        : await reads.search((from) => searchMessages(from, viewer, config.SEARCH_CONFIG, request, signal))
       return c.json(page, 200)
     } finally {
       slot.release()
