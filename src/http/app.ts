@@ -56,7 +56,7 @@ export interface AppDeps {
   roomDb: (roomId: number) => Promise<Db | undefined>
   /** With rooms spread over shards: a new room's id and shard, from the catalog; `release` undoes it. */
   /** With rooms spread over shards: every shard's pool, which reads across rooms ask and merge. */
-  everyShard?: () => Promise<Db[]>
+  everyShard?: () => Promise<{ id: number; db: Db }[]>
   /** With rooms spread over shards: the search pools of every shard, or of the one holding a room. */
   shardSearchPools?: (roomId?: number) => Promise<Db[]>
   placeRoom?: () => Promise<{ roomId: number; db: Db; release: () => Promise<void> }>

@@ -74,9 +74,9 @@ export function createSharding(options: ShardingOptions) {
       if (fresh) directory.forget(roomId)
       return (await pools.forRoom(roomId))?.db
     },
-    /** Every shard's pool: what a read across rooms (the lobby) asks and merges. */
-    async everyShard(): Promise<Db[]> {
-      return (await directory.shards()).map((shard) => pools.forShard(shard).db)
+    /** Every shard's catalog id and pool: what a read across rooms (the lobby, mentions) asks and merges. */
+    async everyShard(): Promise<{ id: number; db: Db }[]> {
+      return (await directory.shards()).map((shard) => ({ id: shard.id, db: pools.forShard(shard).db }))
     },
     /** The search pools of every shard, or of the one holding `roomId`: what a search asks and merges. */
     async searchPools(roomId?: number): Promise<Db[]> {

@@ -147,7 +147,12 @@ describe('mentions', () => {
     expect(bodies).toEqual(['n5 @jo', 'n4 @jo', 'n3 @jo', 'n2 @jo', 'n1 @jo'])
     expect(third.next_cursor).toBeNull()
 
-    for (const cursor of ['abc', '%00', Buffer.from('-1').toString('base64url'), 'x'.repeat(41)]) {
+    // The last ones have the shape of a cursor over shards: one this database never hands out,
+    // and malformed ones.
+    const shaped = ['1.5,2.0', '1.5,2', '0.5', '1.-1', '1.5,1.5'].map((text) =>
+      Buffer.from(text).toString('base64url'),
+    )
+    for (const cursor of ['abc', '%00', Buffer.from('-1').toString('base64url'), 'x'.repeat(41), ...shaped]) {
       await expectError(
         await server.request(`/mentions?cursor=${cursor}`, { as: 'jo' }),
         400,

@@ -162,6 +162,28 @@ describe.skipIf(!runs)('a server over two shards', () => {
     expect(found.map((result) => result.message.body)).toEqual([`hello ${ids[1]}`, `hello ${ids[0]}`])
   })
 
+  it("lists a user's mentions from every shard newest first, one cursor resuming each shard where it stopped", async () => {
+    const rooms = [await placeRoom('one'), await placeRoom('two')]
+    // Posting makes eve known to each room, so that a mention of her there counts.
+    for (const { roomId } of rooms) {
+      const posted = await server.request(`/rooms/${roomId}/messages`, {
+        method: 'POST',
+        body: JSON.stringify({ body: 'hi' }),
+        as: 'eve',
+      })
+      expect(posted.status).toBe(201)
+    }
+    // Alternating shards: shard two's message ids are all above shard one's.
+    const said: string[] = []
+    for (const n of [1, 2, 3, 4, 5]) {
+      const { roomId, shard } = rooms[n % 2]!
+      await insert(shard, roomId, `@eve number ${n}`)
+      said.push(`@eve number ${n}`)
+    }
+    const mentions = await pages<{ message: { body: string } }>('/mentions?limit=2', 'mentions', 'eve')
+    expect(mentions.map((mention) => mention.message.body)).toEqual(said.reverse())
+  })
+
   it('follows a room moved to the other shard while its stream is open: no gap, no repeat, no reload', async () => {
     const moving = await placeRoom()
     const other = moving.shard === 'one' ? 'two' : 'one'

@@ -86,7 +86,11 @@ export function registerRooms(
     const request = { limit, after: cursor, q: q || undefined, kind }
     const viewer = c.get('identity')
     const page = everyShard
-      ? await listRooms(await everyShard(), viewer, request)
+      ? await listRooms(
+          (await everyShard()).map((shard) => shard.db),
+          viewer,
+          request,
+        )
       : await reads.fresh((from) => listRooms(from, viewer, request))
     return c.json({ rooms: page.rooms, next_cursor: page.nextCursor }, 200)
   })
