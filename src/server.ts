@@ -129,6 +129,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
   const postingOn = (pool: Db) =>
     createPosting({
       db: pool,
+      limits: db,
       logger,
       rateLimit: { count: config.RATE_LIMIT_MESSAGES, windowMs: config.RATE_LIMIT_WINDOW_MS },
       batchMax: config.POST_BATCH_MAX,

@@ -19,6 +19,11 @@ import { type RateLimit, requireToken, takeTokens } from './rate-limit.js'
 
 export interface PostingOptions {
   db: Db
+  /**
+   * Where the posting limit takes its tokens, when not `db`: over shards, the one database
+   * every shard's posting shares, so a user's limit holds whichever rooms they write to.
+   */
+  limits?: Db
   logger: Logger
   rateLimit: RateLimit
   /** A batch closes at this many messages (POST_BATCH_MAX)… */
@@ -137,7 +142,7 @@ const POST_BATCH = `
  * insert, a client_id raced by another process) is posted again message by message, each
  * with its own checks; while the database is unreachable, every message fails with it.
  */
-export function createPosting({ db, logger, rateLimit, batchMax, batchMs }: PostingOptions) {
+export function createPosting({ db, limits = db, logger, rateLimit, batchMax, batchMs }: PostingOptions) {
   const groupCommit = createGroupCommit<PostRequest, Posted>({
     logger,
     batchMax,
@@ -145,7 +150,7 @@ export function createPosting({ db, logger, rateLimit, batchMax, batchMs }: Post
     together: postTogether,
     alone: async (request) => {
       if (!charged.has(request))
-        await requireToken(db, 'post', request.userId, rateLimit, 'Too many messages')
+        await requireToken(limits, 'post', request.userId, rateLimit, 'Too many messages')
       return postAlone(db, request)
     },
     failsEveryRequest: isDatabaseUnavailable,
@@ -166,7 +171,7 @@ export function createPosting({ db, logger, rateLimit, batchMax, batchMs }: Post
     const asked = new Map<string, number>()
     for (const { userId } of requests) asked.set(userId, (asked.get(userId) ?? 0) + 1)
     const grants = await takeTokens(
-      db,
+      limits,
       'post',
       [...asked].map(([userId, n]) => ({ userId, n })),
       rateLimit,

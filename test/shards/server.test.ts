@@ -184,6 +184,24 @@ describe.skipIf(!runs)('a server over two shards', () => {
     expect(mentions.map((mention) => mention.message.body)).toEqual(said.reverse())
   })
 
+  it("holds a user's posting limit across shards: of 60 posts sent at once to rooms on both, 20 are stored", async () => {
+    const rooms = [await placeRoom('one'), await placeRoom('two')]
+    const statuses = await Promise.all(
+      Array.from({ length: 60 }, async (_, n) => {
+        const { roomId } = rooms[n % 2]!
+        const response = await server.request(`/rooms/${roomId}/messages`, {
+          method: 'POST',
+          body: JSON.stringify({ body: `burst ${n}` }),
+          as: 'fay',
+        })
+        return response.status
+      }),
+    )
+    // RATE_LIMIT_MESSAGES, the default: 20 in a window, wherever they go.
+    expect(statuses.filter((status) => status === 201)).toHaveLength(20)
+    expect(statuses.filter((status) => status === 429)).toHaveLength(40)
+  })
+
   it('follows a room moved to the other shard while its stream is open: no gap, no repeat, no reload', async () => {
     const moving = await placeRoom()
     const other = moving.shard === 'one' ? 'two' : 'one'
