@@ -26,7 +26,7 @@ import { createRoomSessions } from './realtime/session.js'
 import { createStreams } from './realtime/streams.js'
 import { createUserFeed } from './realtime/user-feed.js'
 import { directUrl } from './shards/catalog.js'
-import { createShardedPosting, createShardedPresence } from './shards/routing.js'
+import { createShardedPosting, createShardedPresence, onEveryShard } from './shards/routing.js'
 import { createSharding } from './shards/sharding.js'
 import { createWebhookDispatcher } from './webhooks/dispatcher.js'
 
@@ -53,15 +53,8 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     statementTimeoutMs: config.SEARCH_TIMEOUT_MS,
     pooler: config.DATABASE_POOLER,
   })
-  try {
-    await checkSearchConfig(sql, config.SEARCH_CONFIG)
-    await writeSettings(sql, config)
-  } catch (error) {
-    await Promise.all([sql.end({ timeout: 5 }), search.sql.end({ timeout: 5 })])
-    throw error
-  }
-  const auth = givenAuth ?? createAuth(await resolveAuthOptions(config))
-  // Rooms spread over several primaries (docs/sharding.md): a room's stream reads its shard.
+  // Rooms spread over several primaries (docs/sharding.md): each room's requests and
+  // streams go to its shard.
   const sharding =
     config.CATALOG_DATABASE_URL === undefined
       ? undefined
@@ -74,6 +67,20 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
             logger.warn({ err: error.message }, `${what}: listener connection lost; reconnecting`),
           onError: (error) => logger.error({ err: error }, 'following the shards of the catalog failed'),
         })
+  const listenUrl = config.LISTEN_DATABASE_URL ?? databaseUrl
+  let hubHearsHome = true
+  try {
+    await checkSearchConfig(sql, config.SEARCH_CONFIG)
+    await writeSettings(sql, config)
+    // With shards, the hub hears each shard, and this database too unless it is one of them:
+    // what its instances announce and the rooms the catalog does not name.
+    const shards = sharding ? await sharding.directory.shards() : []
+    hubHearsHome = !shards.some((shard) => directUrl(shard) === listenUrl)
+  } catch (error) {
+    await Promise.all([sql.end({ timeout: 5 }), search.sql.end({ timeout: 5 }), sharding?.end()])
+    throw error
+  }
+  const auth = givenAuth ?? createAuth(await resolveAuthOptions(config))
   const roomDb = async (roomId: number) => (sharding ? sharding.roomDb(roomId) : db)
   // Read at scrape time, after the hub and the listener below exist.
   const metrics = createMetrics(() => ({ hub, streams, listener, reads }), {
@@ -106,11 +113,6 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
   })
   const userFeed = createUserFeed({ db, logger, streams })
   const webhooks = createWebhookDispatcher({ db, logger, settings: config })
-  const listenUrl = config.LISTEN_DATABASE_URL ?? databaseUrl
-  // With shards, the hub hears each shard, and this database too unless it is one of them:
-  // what its instances announce (presence, typing) and the rooms the catalog does not name.
-  const hubHearsHome =
-    !sharding || !(await sharding.directory.shards()).some((shard) => directUrl(shard) === listenUrl)
   const listener = createListener({
     url: listenUrl,
     consumers: [...(hubHearsHome ? [hub.listens] : []), userFeed.listens, webhooks.listens],
@@ -151,24 +153,36 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     limit: { count: config.RATE_LIMIT_TICKETS, windowMs: config.RATE_LIMIT_WINDOW_MS },
   })
   const roomSessions = createRoomSessions({ streams, hub, presence })
-  const retention = createRetention({
-    sql,
-    logger,
-    retentionMs: config.RETENTION_MS,
-    webhookLogMs: config.WEBHOOK_LOG_RETENTION_MS,
-    everyMs: config.RETENTION_SWEEP_MS,
-  })
+  const retentionOn = (pool: Sql) =>
+    createRetention({
+      sql: pool,
+      logger,
+      retentionMs: config.RETENTION_MS,
+      webhookLogMs: config.WEBHOOK_LOG_RETENTION_MS,
+      everyMs: config.RETENTION_SWEEP_MS,
+    })
+  const retention = retentionOn(sql)
   try {
     await listener.start()
     await sharding?.listen([hub.listens], hub)
   } catch (error) {
     await listener.stop()
     await sharding?.stop()
-    await Promise.all([sql.end({ timeout: 5 }), search.sql.end({ timeout: 5 })])
+    await Promise.all([sql.end({ timeout: 5 }), search.sql.end({ timeout: 5 }), sharding?.end()])
     throw error
   }
   await presence.start()
   retention.start()
+  // Each shard's tables have their sweep too, run from every instance as on one database.
+  const shardRetention =
+    sharding &&
+    onEveryShard({
+      everyShard: sharding.everyShard,
+      watchShards: sharding.watchShards,
+      make: (pool) => retentionOn(pool.$client),
+      onError: (error) =>
+        logger.warn({ err: error }, 'the shards could not be read for their retention sweep'),
+    })
   webhooks.start()
   // History, reactions, the lobby, mentions and search, on READ_DATABASE_URL's standbys
   // when they have what the client has seen; everything else stays on the primary.
@@ -235,12 +249,17 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
       await listener.stop()
       await sharding?.stop()
       await Promise.all([presence.stop(), webhooks.stop()])
-      await retention.stop()
+      await Promise.all([retention.stop(), shardRetention?.stop()])
       server.closeIdleConnections()
       const deadline = setTimeout(() => server.closeAllConnections(), config.SHUTDOWN_TIMEOUT_MS)
       await drained
       clearTimeout(deadline)
-      await Promise.all([sql.end({ timeout: 5 }), search.sql.end({ timeout: 5 }), reads.stop()])
+      await Promise.all([
+        sql.end({ timeout: 5 }),
+        search.sql.end({ timeout: 5 }),
+        reads.stop(),
+        sharding?.end(),
+      ])
     })()
     return closing
   }

@@ -6,7 +6,7 @@ import type { Presence } from '../realtime/presence.js'
 /** Where a room's queries go: its shard's pool; `fresh` asks the catalog, not the cache. */
 export type RoomDbOf = (roomId: number, options?: { fresh?: boolean }) => Promise<Db | undefined>
 
-/** One `T` per database (a group commit, a presence roster), made on first use. */
+/** One `T` per database (a group commit, a presence roster, a retention sweep), made on first use. */
 function perDatabase<T>(make: (db: Db) => T) {
   const made = new Map<Db, T>()
   return {
@@ -89,5 +89,43 @@ export function createShardedPresence(
       rosterOf(roomId).then((roster) => roster.leave(roomId, userId), onError)
     },
     list: async (roomId, page) => (await rosterOf(roomId)).list(roomId, page),
+  }
+}
+
+/** What runs on its own on each shard, with a start and a stop (the retention sweep). */
+interface Background {
+  start(): void
+  stop(): Promise<unknown>
+}
+
+/**
+ * One `T` per shard, started as soon as the catalog has the shard, and each stopped with
+ * `stop`: so every shard's tables have their retention sweep, shards added later included.
+ */
+export function onEveryShard<T extends Background>(options: {
+  everyShard: () => Promise<{ db: Db }[]>
+  watchShards: (watcher: () => void) => () => void
+  make: (db: Db) => T
+  onError: (error: unknown) => void
+}) {
+  const running = perDatabase((db) => {
+    const one = options.make(db)
+    one.start()
+    return one
+  })
+  let stopped = false
+  const sync = () => {
+    options.everyShard().then((shards) => {
+      if (!stopped) for (const { db } of shards) running.of(db)
+    }, options.onError)
+  }
+  const unwatch = options.watchShards(sync)
+  sync()
+  return {
+    async stop(): Promise<void> {
+      stopped = true
+      unwatch()
+      await Promise.all(running.all().map((one) => one.stop()))
+    },
   }
 }

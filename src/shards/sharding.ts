@@ -74,6 +74,8 @@ export function createSharding(options: ShardingOptions) {
       if (fresh) directory.forget(roomId)
       return (await pools.forRoom(roomId))?.db
     },
+    /** Calls `watcher` whenever the catalog's shards may have changed. */
+    watchShards: (watcher: () => void) => directory.watchShards(watcher),
     /** Every shard's catalog id and pool: what a read across rooms (the lobby, mentions) asks and merges. */
     async everyShard(): Promise<{ id: number; db: Db }[]> {
       return (await directory.shards()).map((shard) => ({ id: shard.id, db: pools.forShard(shard).db }))
@@ -119,9 +121,13 @@ export function createSharding(options: ShardingOptions) {
         ...Object.fromEntries(shards.map(([name, ready]) => [`shard ${name}`, ready])),
       }
     },
+    /** Stops listening; the pools stay for the requests still running. */
     async stop(): Promise<void> {
       await listeners?.stop()
       await catalogListener.stop()
+    },
+    /** Ends the pools, once nothing runs on them. */
+    async end(): Promise<void> {
       await pools.end()
       await catalog.end({ timeout: 5 })
     },

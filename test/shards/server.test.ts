@@ -202,6 +202,33 @@ describe.skipIf(!runs)('a server over two shards', () => {
     expect(statuses.filter((status) => status === 429)).toHaveLength(40)
   })
 
+  it("sweeps every shard's tables past RETENTION_MS", async () => {
+    const sweeping = await startTestServer(home, {
+      CATALOG_DATABASE_URL: catalog.url,
+      LISTENER_PROBE_MS: '200',
+      RETENTION_SWEEP_MS: '100',
+    })
+    try {
+      const rooms = [await placeRoom('one'), await placeRoom('two')]
+      for (const { roomId, shard } of rooms) {
+        await insert(shard, roomId, 'old news')
+        await shardSql.get(shard)!`
+          update message_changes set created_at = now() - interval '31 days' where room_id = ${roomId}`
+      }
+      await until(async () => {
+        const left = await Promise.all(
+          rooms.map(
+            async ({ roomId, shard }) =>
+              (await shardSql.get(shard)!`select 1 from message_changes where room_id = ${roomId}`).length,
+          ),
+        )
+        return left.every((count) => count === 0)
+      }, "each shard's old changes swept")
+    } finally {
+      await sweeping.close()
+    }
+  })
+
   it('follows a room moved to the other shard while its stream is open: no gap, no repeat, no reload', async () => {
     const moving = await placeRoom()
     const other = moving.shard === 'one' ? 'two' : 'one'
@@ -250,6 +277,8 @@ describe.skipIf(!runs)('a server over two shards', () => {
         }
         return body.status === 'degraded' && body.checks[`shard ${down.shard}`] === false
       }, 'readiness to name the fallen shard')
+      expect((await server.request(`/rooms/${down.roomId}/messages`, { as: 'cyd' })).status).toBe(503)
+      expect((await server.request(`/rooms/${up.roomId}/messages`, { as: 'cyd' })).status).toBe(200)
       await insert(up.shard, up.roomId, 'still here')
       await until(() => bodiesIn(opened, up.roomId).length === 1, "the live shard's room")
     } finally {
