@@ -202,7 +202,9 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
   const appDeps = {
     db,
     roomDb,
-    placeRoom: sharding?.placeRoom,
+    placeRoom: sharding && (() => sharding.placeRoom()),
+    placeDm:
+      sharding && ((a: string, b: string, before: () => Promise<void>) => sharding.placeDm(a, b, before)),
     everyShard: sharding?.everyShard,
     shardSearchPools: sharding?.searchPools,
     reads,

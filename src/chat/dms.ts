@@ -16,6 +16,8 @@ export interface OpenDm {
   other: DmPerson
   /** Refuses when the caller may not create a room now; asked only when one is created. */
   beforeCreating: () => Promise<void>
+  /** The room's id, when the sharding catalog placed it (either of the two may create it). */
+  id?: number
 }
 
 // Long enough for two names side by side within a room name's 100 characters.
@@ -30,22 +32,25 @@ const truncate = (name: string) => [...name].slice(0, NAME_PART).join('')
  * second insert finds the first's row and reads it afterwards, in a statement of its own
  * that sees the row committed. Each call refreshes the caller's own display name.
  */
-export async function openDm(db: Db, { caller, other, beforeCreating }: OpenDm) {
-  if (caller.userId === other.userId) {
-    throw new ChatError('dm_with_self', 'A direct message needs another person')
-  }
+export async function openDm(db: Db, { caller, other, beforeCreating, id }: OpenDm) {
+  requireOther(caller, other)
   const existing = await findDm(db, caller, other.userId)
   if (existing) return { room: existing, created: false }
 
   await beforeCreating()
   const otherName = other.userName ?? other.userId
   const name = `${truncate(caller.userName)} & ${truncate(otherName)}`
+  // With a placed id, the other person may be creating the same room: either conflict means it exists.
+  const onConflict =
+    id === undefined
+      ? sql`on conflict (dm_low, dm_high) where kind = 'dm' do nothing`
+      : sql`on conflict do nothing`
   const rows = await db.execute<{ id: string }>(sql`
     with r as (
-      insert into rooms (name, created_by, visibility, kind, dm_low, dm_high)
-      values (${name}, ${caller.userId}, 'private', 'dm',
+      insert into rooms (id, name, created_by, visibility, kind, dm_low, dm_high)
+      values (${id ?? sql`default`}, ${name}, ${caller.userId}, 'private', 'dm',
               least(${caller.userId}::text, ${other.userId}::text), greatest(${caller.userId}::text, ${other.userId}::text))
-      on conflict (dm_low, dm_high) where kind = 'dm' do nothing
+      ${onConflict}
       returning id),
     members as (
       insert into room_members (room_id, user_id, role, user_name)
@@ -62,6 +67,13 @@ export async function openDm(db: Db, { caller, other, beforeCreating }: OpenDm) 
   const raced = await findDm(db, caller, other.userId)
   if (!raced) throw new Error('a direct message was neither created nor found')
   return { room: raced, created: false }
+}
+
+/** Refuses a direct message with oneself. */
+export function requireOther(caller: DmPerson, other: DmPerson): void {
+  if (caller.userId === other.userId) {
+    throw new ChatError('dm_with_self', 'A direct message needs another person')
+  }
 }
 
 /** The pair's room if it exists, refreshing the caller's display name in it. */

@@ -1,5 +1,15 @@
 import { sql } from 'drizzle-orm'
-import { bigint, check, index, integer, pgSequence, pgTable, text, timestamp } from 'drizzle-orm/pg-core'
+import {
+  bigint,
+  check,
+  index,
+  integer,
+  pgSequence,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+} from 'drizzle-orm/pg-core'
 
 // The catalog: a small database of its own that says which shard (an independent
 // PostgreSQL primary, with its standbys) holds each room. Only a sharded deployment has one
@@ -39,4 +49,24 @@ export const roomShards = pgTable(
     placedAt: timestamp('placed_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [index('room_shards_shard_idx').on(table.shardId)],
+)
+
+/**
+ * The direct-message room of each pair of people, so that a pair has one conversation
+ * however many shards there are: the first to record the pair places the room, and whoever
+ * asks next finds it here (the shards' own unique index on the pair holds only per shard).
+ */
+export const dmRooms = pgTable(
+  'dm_rooms',
+  {
+    // The pair's user ids in PostgreSQL's order (least, greatest), as rooms.dm_low/dm_high.
+    dmLow: text('dm_low').notNull(),
+    dmHigh: text('dm_high').notNull(),
+    // A placement taken back takes the pair with it.
+    roomId: bigint('room_id', { mode: 'number' })
+      .notNull()
+      .unique()
+      .references(() => roomShards.roomId, { onDelete: 'cascade' }),
+  },
+  (table) => [primaryKey({ columns: [table.dmLow, table.dmHigh] })],
 )

@@ -59,6 +59,8 @@ export interface AppDeps {
   everyShard?: () => Promise<{ id: number; db: Db }[]>
   /** With rooms spread over shards: the search pools of every shard, or of the one holding a room. */
   shardSearchPools?: (roomId?: number) => Promise<Db[]>
+  /** With rooms spread over shards: the room the catalog records (or places) for a pair's direct messages. */
+  placeDm?: (a: string, b: string, beforePlacing: () => Promise<void>) => Promise<number>
   placeRoom?: () => Promise<{ roomId: number; db: Db; release: () => Promise<void> }>
   /** Where reads that tolerate a little lag run, searches included (db/read-pool.ts). */
   reads: ReadPool

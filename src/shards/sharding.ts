@@ -64,6 +64,18 @@ export function createSharding(options: ShardingOptions) {
   })
   let listeners: ShardListeners | undefined
 
+  /**
+   * A new room's id and shard (directory.ts: placeRoom), and the pool to create it with;
+   * `release` takes the placement back when the room could not be created.
+   */
+  async function placeRoom() {
+    const { roomId, shard } = await directory.placeRoom()
+    const release = async () => {
+      await catalog`delete from room_shards where room_id = ${roomId}`
+    }
+    return { roomId, db: pools.forShard(shard).db, release }
+  }
+
   return {
     directory,
     /**
@@ -85,16 +97,29 @@ export function createSharding(options: ShardingOptions) {
       const shards = roomId === undefined ? await directory.shards() : [await directory.shardOf(roomId)]
       return shards.flatMap((shard) => (shard ? [pools.searchOf(shard)] : []))
     },
+    placeRoom,
     /**
-     * A new room's id and shard (directory.ts: placeRoom), and the pool to create it with;
-     * `release` takes the placement back when the room could not be created.
+     * The room of a direct message between `a` and `b`: the one the catalog records for the
+     * pair, or else a new placement, recorded for the pair unless someone else's was first
+     * (then this one is taken back). `beforePlacing` is asked before placing, and may refuse.
      */
-    async placeRoom() {
-      const { roomId, shard } = await directory.placeRoom()
-      const release = async () => {
-        await catalog`delete from room_shards where room_id = ${roomId}`
-      }
-      return { roomId, db: pools.forShard(shard).db, release }
+    async placeDm(a: string, b: string, beforePlacing: () => Promise<void>): Promise<number> {
+      const recorded = () => catalog<{ roomId: string }[]>`
+        select room_id as "roomId" from dm_rooms
+         where dm_low = least(${a}::text, ${b}::text) and dm_high = greatest(${a}::text, ${b}::text)`
+      const [found] = await recorded()
+      if (found) return Number(found.roomId)
+      await beforePlacing()
+      const placed = await placeRoom()
+      const [mine] = await catalog`
+        insert into dm_rooms (dm_low, dm_high, room_id)
+        values (least(${a}::text, ${b}::text), greatest(${a}::text, ${b}::text), ${placed.roomId})
+        on conflict do nothing returning room_id`
+      if (mine) return placed.roomId
+      await placed.release()
+      const [first] = await recorded()
+      if (!first) throw new Error('a direct message was neither placed nor found')
+      return Number(first.roomId)
     },
     /**
      * Starts hearing the catalog and every shard: `consumers` get each shard's notifications,

@@ -1,5 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
-import { openDm } from '../../chat/dms.js'
+import { openDm, requireOther } from '../../chat/dms.js'
 import { requireRoomAllowed } from '../../chat/rate-limit.js'
 import { RoomSchema } from '../../wire.js'
 import type { AppDeps } from '../app.js'
@@ -30,15 +30,23 @@ const open = createRoute({
   },
 })
 
-export function registerDms(app: OpenAPIHono<AppEnv>, { db, config }: AppDeps) {
+export function registerDms(app: OpenAPIHono<AppEnv>, { db, roomDb, config, placeDm }: AppDeps) {
   app.openapi(open, async (c) => {
     const { user_id, user_name } = c.req.valid('json')
     const { userId, userName } = c.get('identity')
-    const { room, created } = await openDm(db, {
-      caller: { userId, userName },
-      other: { userId: user_id, userName: user_name },
-      beforeCreating: () => requireRoomAllowed(db, userId, config.ROOMS_PER_HOUR),
-    })
+    const caller = { userId, userName }
+    const other = { userId: user_id, userName: user_name }
+    const beforeCreating = () => requireRoomAllowed(db, userId, config.ROOMS_PER_HOUR)
+    if (!placeDm) {
+      const { room, created } = await openDm(db, { caller, other, beforeCreating })
+      return c.json(room, created ? 201 : 200)
+    }
+    // Over shards the catalog records the pair's room; it is created on its shard by whoever comes first.
+    requireOther(caller, other)
+    const id = await placeDm(userId, user_id, beforeCreating)
+    const held = await roomDb(id)
+    if (!held) throw new Error(`direct message ${id} has no shard`)
+    const { room, created } = await openDm(held, { caller, other, beforeCreating: async () => {}, id })
     return c.json(room, created ? 201 : 200)
   })
 }

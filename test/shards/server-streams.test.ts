@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest'
+import { clusterTestsRun } from '../../harness/cluster.js'
+import { moveRoom } from '../../src/shards/move.js'
+import { bodiesIn, useShardedServer } from '../support/shards.js'
+import { until } from '../support/wait.js'
+
+// Streams of a Parley server with rooms on two PostgreSQL instances of the test's own, named
+// by a catalog: each room is read from the shard that holds it, followed when it moves, and
+// waited for through its shard's outage while the other shard's rooms go on.
+
+describe.skipIf(!clusterTestsRun())('streams over two shards', () => {
+  const { catalog, instances, shardSql, server, placeRoom, insert, stream } = useShardedServer()
+
+  it('streams each room from the shard that holds it, and refuses a room the catalog does not name', async () => {
+    const first = await placeRoom()
+    const second = await placeRoom()
+    expect(new Set([first.shard, second.shard])).toEqual(new Set(['one', 'two']))
+    const opened = await stream([first.roomId, second.roomId], 'ann')
+    await insert(first.shard, first.roomId, 'on the first')
+    await insert(second.shard, second.roomId, 'on the second')
+    await until(() => opened.messages.length === 2, 'a message from each shard')
+    expect(bodiesIn(opened, first.roomId)).toEqual(['on the first'])
+    expect(bodiesIn(opened, second.roomId)).toEqual(['on the second'])
+
+    const missing = await server.request('/stream?rooms=999999', { as: 'ann' })
+    expect(missing.status).toBe(404)
+    expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('room_not_found')
+  })
+
+  it('follows a room moved to the other shard while its stream is open: no gap, no repeat, no reload', async () => {
+    const moving = await placeRoom()
+    const other = moving.shard === 'one' ? 'two' : 'one'
+    const opened = await stream([moving.roomId], 'bea')
+    for (const body of ['a', 'b', 'c']) await insert(moving.shard, moving.roomId, body)
+    await until(() => opened.messages.length === 3, 'the messages before the move')
+
+    await moveRoom(catalog.sql, moving.roomId, other)
+    // Written where the room is now, as psql would: the stream hears it from that shard.
+    for (const body of ['d', 'e']) await insert(other, moving.roomId, body)
+    await until(() => opened.messages.length === 5, 'the messages after the move')
+    expect(bodiesIn(opened, moving.roomId)).toEqual(['a', 'b', 'c', 'd', 'e'])
+    expect(opened.seqs()).toEqual([1, 2, 3, 4, 5])
+    expect(opened.events.map((event) => event.type)).not.toContain('reload')
+
+    // Posts over HTTP go to the new shard too.
+    const posted = await server.request(`/rooms/${moving.roomId}/messages`, {
+      method: 'POST',
+      body: JSON.stringify({ body: 'f' }),
+      as: 'bea',
+    })
+    expect(posted.status).toBe(201)
+    await until(() => opened.messages.length === 6, 'the post after the move')
+    expect(opened.seqs()).toEqual([1, 2, 3, 4, 5, 6])
+  })
+
+  it('says which shard is down, keeps streaming the rooms of the other, and catches the fallen one up once back', async () => {
+    const down = await placeRoom('one')
+    const up = await placeRoom('two')
+    const downInstance = instances[0]!
+    const opened = await stream([up.roomId, down.roomId], 'cyd')
+    // Joined to both rooms: a stream that opens while a shard of its rooms is down is refused
+    // (503), and its client tries again.
+    await until(
+      () => server.hub.subscriberCount(up.roomId) === 1 && server.hub.subscriberCount(down.roomId) === 1,
+      'the stream to join both rooms',
+    )
+    // The instances commit without waiting for the disk; the room must survive the crash.
+    await shardSql.get(down.shard)!`checkpoint`
+    await downInstance.kill()
+    try {
+      await until(async () => {
+        const body = (await (await fetch(`${server.url}/readyz`)).json()) as {
+          status: string
+          checks: Record<string, boolean>
+        }
+        return body.status === 'degraded' && body.checks[`shard ${down.shard}`] === false
+      }, 'readiness to name the fallen shard')
+      expect((await server.request(`/rooms/${down.roomId}/messages`, { as: 'cyd' })).status).toBe(503)
+      expect((await server.request(`/rooms/${up.roomId}/messages`, { as: 'cyd' })).status).toBe(200)
+      await insert(up.shard, up.roomId, 'still here')
+      await until(() => bodiesIn(opened, up.roomId).length === 1, "the live shard's room")
+    } finally {
+      await downInstance.resume()
+    }
+    await until(
+      async () =>
+        ((await (await fetch(`${server.url}/readyz`)).json()) as { status: string }).status === 'ok',
+      'every shard heard again',
+      20_000,
+    )
+    await insert(down.shard, down.roomId, 'back')
+    await until(() => bodiesIn(opened, down.roomId).length === 1, "the returned shard's room", 20_000)
+    expect(bodiesIn(opened, up.roomId)).toEqual(['still here'])
+  }, 60_000)
+})
