@@ -17,7 +17,7 @@ export const SCENARIOS = [
 ] as const
 export type Scenario = (typeof SCENARIOS)[number]
 
-export const SHARD_PARTS = ['ceiling', 'delivery', 'move'] as const
+export const SHARD_PARTS = ['ceiling', 'delivery', 'move', 'server'] as const
 export type ShardPart = (typeof SHARD_PARTS)[number]
 
 export interface BenchOptions {
@@ -120,9 +120,10 @@ const USAGE = `Usage: npm run bench -- [options]
   --failover-rooms N        failover: rooms the streams spread over (10)
   --shard-parts LIST        shards, on two lone PostgreSQL instances of their own: ceiling (single-row
                             inserts through the triggers on one instance, then over two, notify on
-                            and off), delivery (one process listening on one, then two) and move
+                            and off), delivery (one process listening on one, then two), move
                             (rooms of 1k, 10k and 100k messages moved between them while written
-                            to: how long their writes wait) (all)
+                            to: how long their writes wait) and server (HTTP posting through one
+                            Parley process over both, to rooms on one shard, then on two) (all)
   --shard-clients N         shards: single-row insert clients in all, split over the instances (8)
   --shard-listeners N       shards: LISTEN connections on one instance in the ceiling's last variant,
                             as many Parley processes would hold (20)

@@ -90,7 +90,7 @@ export async function runPosting(
 }
 
 /** `clients` loops, each sending its next request when the last one answered, for `seconds`. */
-async function closedLoop(
+export async function closedLoop(
   context: BenchContext,
   clients: number,
   seconds: number,

@@ -1,4 +1,4 @@
-import postgres from 'postgres'
+import postgres, { type Sql } from 'postgres'
 import { runMigrations } from '../../src/db/migrate.js'
 import { addShard } from '../../src/shards/catalog.js'
 import { moveRoom } from '../../src/shards/move.js'
@@ -20,6 +20,16 @@ export interface MovePoint {
 export const MOVE_SIZES = [1_000, 10_000, 100_000]
 const WRITER_GAP_MS = 5
 
+/** A catalog database named `name` on the server of `url`, migrated: its URL and a client. */
+export async function createCatalog(url: string, name: string): Promise<{ url: string; catalog: Sql }> {
+  const catalogUrl = url.replace(/\/[^/?]+(\?|$)/, `/${name}$1`)
+  const admin = postgres(url, { max: 1, onnotice: () => {} })
+  await admin.unsafe(`create database ${name}`)
+  await admin.end()
+  await runMigrations(catalogUrl, 'catalog')
+  return { url: catalogUrl, catalog: postgres(catalogUrl, { max: 2, onnotice: () => {} }) }
+}
+
 /**
  * The pause of moving a room between two shards (src/shards/move.ts): a catalog on the first
  * instance, both instances added as shards; for each size, a room of that many messages
@@ -31,12 +41,7 @@ export async function measureMoves(
   log: (line: string) => void,
   sizes = MOVE_SIZES,
 ): Promise<MovePoint[]> {
-  const catalogUrl = urls[0].replace(/\/[^/?]+(\?|$)/, '/parley_catalog$1')
-  const admin = postgres(urls[0], { max: 1, onnotice: () => {} })
-  await admin`create database parley_catalog`
-  await admin.end()
-  await runMigrations(catalogUrl, 'catalog')
-  const catalog = postgres(catalogUrl, { max: 2, onnotice: () => {} })
+  const { catalog } = await createCatalog(urls[0], 'parley_catalog')
   const first = postgres(urls[0], { max: 2, onnotice: () => {}, connection: { synchronous_commit: 'off' } })
   try {
     await addShard(catalog, { name: 'one', url: urls[0] })

@@ -2,6 +2,7 @@ import type { BenchResults } from './report.js'
 import type { CeilingVariant } from './shards.js'
 import type { DeliveryPoint } from './shard-delivery.js'
 import type { MovePoint } from './shard-move.js'
+import type { ServerPostingPoint } from './shard-server.js'
 import { type Column, table } from './text-table.js'
 
 const fixed = (value: number | undefined, digits = 0) =>
@@ -41,11 +42,21 @@ const MOVE_COLUMNS: Column<MovePoint>[] = [
   ['writes before', (p) => String(p.writes)],
 ]
 
+const SERVER_COLUMNS: Column<ServerPostingPoint>[] = [
+  ['round', (p) => String(p.round)],
+  ['rooms on', (p) => `${p.shards} shard${p.shards === 1 ? '' : 's'}`],
+  ['clients', (p) => String(p.clients)],
+  ['posts/s', (p) => fixed(p.requestsPerSecond)],
+  ['p99 ms', (p) => fixed(p.p99Ms)],
+  ['server CPU', (p) => percent(p.serverCpuPercent)],
+  ['failed', (p) => String(p.failed)],
+]
+
 /** The shards scenario: the NOTIFY ceiling on one instance and two, and the listening process's CPU. */
 export function shardsSection({ shards }: BenchResults): string[] {
   if (!shards) return []
   const lines: string[] = []
-  const { ceiling, delivery, moves } = shards
+  const { ceiling, delivery, moves, server } = shards
   if (ceiling) {
     lines.push(
       `Shards, ceiling: ${ceiling.clients} clients of single-row inserts through the triggers, ${ceiling.rooms} rooms per instance,` +
@@ -69,6 +80,14 @@ export function shardsSection({ shards }: BenchResults): string[] {
     lines.push(
       'Shards, moving a room from one instance to the other while a writer inserts into it every 5 ms',
       table(MOVE_COLUMNS, moves),
+    )
+  }
+  if (server) {
+    if (lines.length > 0) lines.push('')
+    lines.push(
+      'Shards, HTTP posting through one Parley process over both instances (CATALOG_DATABASE_URL): the same load to rooms on one shard, then on two',
+      table(SERVER_COLUMNS, server.points),
+      `  rooms on two shards ÷ on one: ${fixed(server.ratio, 2)}× (medians)`,
     )
   }
   return lines
