@@ -46,8 +46,9 @@ export function createSharding(options: ShardingOptions) {
     channels: {
       [DIRECTORY_CHANNEL]: (payload) => {
         const [kind, id] = payload.split(':')
-        if (kind !== 'room' || !/^\d+$/.test(id ?? '')) return
-        for (const follower of followers) follower.relocate(Number(id))
+        // A shard's address may have changed, and with it the pool its rooms are read through.
+        const roomId = kind === 'room' && /^\d+$/.test(id ?? '') ? Number(id) : undefined
+        for (const follower of followers) follower.relocate(roomId)
       },
     },
     onListen: () => {

@@ -53,6 +53,29 @@ describe.skipIf(!clusterTestsRun())('streams over two shards', () => {
     expect(opened.seqs()).toEqual([1, 2, 3, 4, 5, 6])
   })
 
+  it("reads a room through its shard's new address once the catalog changes it", async () => {
+    const room = await placeRoom('two')
+    const opened = await stream([room.roomId], 'kit')
+    await insert('two', room.roomId, 'before')
+    await until(() => opened.messages.length === 1, 'the message before')
+    const [shard] = await catalog.sql<{ url: string }[]>`select url from shards where name = 'two'`
+    // The same server by another address: the old pool is ended, the new one opened.
+    const [{ now }] = (await shardSql.get('two')!`select now()::text as now`) as [{ now: string }]
+    await catalog.sql`update shards set url = ${`${shard!.url}?sslmode=disable`} where name = 'two'`
+    try {
+      await until(async () => {
+        const old = await shardSql.get('two')!`
+          select 1 from pg_stat_activity where application_name = 'parley-two' and backend_start < ${now}::timestamptz`
+        return old.length === 0
+      }, "the old address's pool to be ended")
+      await insert('two', room.roomId, 'after')
+      await until(() => opened.messages.length === 2, 'the message after')
+      expect(bodiesIn(opened, room.roomId)).toEqual(['before', 'after'])
+    } finally {
+      await catalog.sql`update shards set url = ${shard!.url} where name = 'two'`
+    }
+  })
+
   it('says which shard is down, keeps streaming the rooms of the other, and catches the fallen one up once back', async () => {
     const down = await placeRoom('one')
     const up = await placeRoom('two')
