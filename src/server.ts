@@ -25,7 +25,6 @@ import { createPresence } from './realtime/presence.js'
 import { createRoomSessions } from './realtime/session.js'
 import { createStreams } from './realtime/streams.js'
 import { createUserFeed } from './realtime/user-feed.js'
-import { directUrl } from './shards/catalog.js'
 import { createShardedPosting, createShardedPresence, onEveryShard } from './shards/routing.js'
 import { createSharding } from './shards/sharding.js'
 import { createWebhookDispatcher } from './webhooks/dispatcher.js'
@@ -67,15 +66,9 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
             logger.warn({ err: error.message }, `${what}: listener connection lost; reconnecting`),
           onError: (error) => logger.error({ err: error }, 'following the shards of the catalog failed'),
         })
-  const listenUrl = config.LISTEN_DATABASE_URL ?? databaseUrl
-  let hubHearsHome = true
   try {
     await checkSearchConfig(sql, config.SEARCH_CONFIG)
     await writeSettings(sql, config)
-    // With shards, the hub hears each shard, and this database too unless it is one of them:
-    // what its instances announce and the rooms the catalog does not name.
-    const shards = sharding ? await sharding.directory.shards() : []
-    hubHearsHome = !shards.some((shard) => directUrl(shard) === listenUrl)
   } catch (error) {
     await Promise.all([sql.end({ timeout: 5 }), search.sql.end({ timeout: 5 }), sharding?.end()])
     throw error
@@ -114,8 +107,9 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
   const userFeed = createUserFeed({ db, logger, streams })
   const webhooks = createWebhookDispatcher({ db, logger, settings: config })
   const listener = createListener({
-    url: listenUrl,
-    consumers: [...(hubHearsHome ? [hub.listens] : []), userFeed.listens, webhooks.listens],
+    url: config.LISTEN_DATABASE_URL ?? databaseUrl,
+    // With shards, the hub hears each shard's LISTEN connection instead (sharding.listen).
+    consumers: [...(sharding ? [] : [hub.listens]), userFeed.listens, webhooks.listens],
     probeMs: config.LISTENER_PROBE_MS,
     pool: sql,
     onDown: (error) => logger.warn({ err: error.message }, 'listener connection lost; reconnecting'),

@@ -29,8 +29,8 @@ export type Sharding = ReturnType<typeof createSharding>
  * A process's view of rooms spread over shards: the catalog's directory (with its own LISTEN
  * connection on the catalog), a pool per shard, and, once `listen` is called, a LISTEN
  * connection per shard feeding the given consumers. A room's queries go to its shard; a room
- * the catalog does not name is on the process's own database (`DATABASE_URL`), where every
- * room lived before rooms were spread.
+ * the catalog does not name does not exist. What belongs to users rather than rooms (their
+ * limits, tickets, their own events) stays on the process's own database (`DATABASE_URL`).
  */
 export function createSharding(options: ShardingOptions) {
   const catalog = postgres(options.catalogUrl, {
