@@ -93,14 +93,16 @@ export function createHub(options: HubOptions) {
    * were removals and bans, whose notifications were lost: before the catch-up delivers
    * anything, every guarded stream is checked again, and closed if it may no longer read.
    * On a new history (a promoted standby), each room's delivered changes are checked
-   * against it first.
+   * against it first. With rooms over shards, only the rooms of the shard `on` whose LISTEN
+   * connection came back: another shard's rooms lost nothing.
    */
-  async function catchUp(newHistory: boolean): Promise<void> {
+  async function catchUp(newHistory: boolean, on?: Db): Promise<void> {
     const round = ++recheckRound
+    const held = [...rooms.values()].filter((room) => on === undefined || room.db === on)
     recheckingAccess = true
     try {
-      await recheckGuardedStreams()
-      if (newHistory) await Promise.all([...rooms.values()].map(checkHistory))
+      await recheckGuardedStreams(on === undefined ? undefined : new Set(held.map((room) => room.id)))
+      if (newHistory) await Promise.all(held.map(checkHistory))
     } finally {
       if (round === recheckRound) {
         recheckingAccess = false
@@ -109,20 +111,26 @@ export function createHub(options: HubOptions) {
     }
   }
 
-  async function recheckGuardedStreams(): Promise<void> {
+  /** Asks again of every guarded stream's rooms (those of `roomIds`) whether it may read them. */
+  async function recheckGuardedStreams(roomIds?: Set<number>): Promise<void> {
     // One question per (room, user) however many tabs; an admin may read every room.
-    const answers = new Map<string, Promise<boolean>>()
+    const answers = new Map<string, Promise<boolean | undefined>>()
     const checks = [...streams].flatMap((stream) =>
-      (stream.guarded ?? []).map(async (roomId) => {
-        const key = `${roomId}:${stream.isAdmin ? '' : stream.userId}`
-        let answer = answers.get(key)
-        if (!answer) {
-          // A check that fails closes the stream: it reconnects and is checked on the way in.
-          answer = options.mayRead(roomId, stream).catch(() => false)
-          answers.set(key, answer)
-        }
-        if (!(await answer)) closeRemoved(stream, roomId)
-      }),
+      (stream.guarded ?? [])
+        .filter((roomId) => roomIds === undefined || roomIds.has(roomId))
+        .map(async (roomId) => {
+          const key = `${roomId}:${stream.isAdmin ? '' : stream.userId}`
+          let answer = answers.get(key)
+          if (!answer) {
+            answer = options.mayRead(roomId, stream).catch(() => undefined)
+            answers.set(key, answer)
+          }
+          const allowed = await answer
+          if (allowed === false) closeRemoved(stream, roomId)
+          // A check that failed says nothing of access: the stream is closed without
+          // `removed`, reconnects, and is checked on the way in.
+          else if (allowed === undefined) options.streams.close(stream)
+        }),
     )
     await Promise.all(checks)
   }
@@ -464,6 +472,7 @@ export function createHub(options: HubOptions) {
       [channels.events]: onRoomEvent,
     },
     onListen: (newHistory) => void catchUp(newHistory),
+    onShardListen: (newHistory, shard) => void catchUp(newHistory, shard),
   }
 
   return {

@@ -29,11 +29,15 @@ export function createShardListeners(options: ShardListenersOptions) {
   let syncing: Promise<void> = Promise.resolve()
 
   async function listenOn(shard: Shard): Promise<void> {
+    const pool = pools.forShard(shard)
     const listener = createListener({
       url: directUrl(shard),
-      consumers: options.consumers,
+      consumers: options.consumers.map(({ channels, onListen, onShardListen }) => ({
+        channels,
+        onListen: onShardListen ? (newHistory) => onShardListen(newHistory, pool.db) : onListen,
+      })),
       probeMs: options.probeMs,
-      pool: pools.forShard(shard).sql,
+      pool: pool.sql,
       applicationName: `parley-listener-${shard.name}`,
       onDown: (error) => options.onDown(shard, error),
     })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { clusterTestsRun } from '../../harness/cluster.js'
+import { clusterTestsRun, type Instance } from '../../harness/cluster.js'
 import { moveRoom } from '../../src/shards/move.js'
 import { bodiesIn, useShardedServer } from '../support/shards.js'
 import { until } from '../support/wait.js'
@@ -115,4 +115,41 @@ describe.skipIf(!clusterTestsRun())('streams over two shards', () => {
     await until(() => bodiesIn(opened, down.roomId).length === 1, "the returned shard's room", 20_000)
     expect(bodiesIn(opened, up.roomId)).toEqual(['still here'])
   }, 60_000)
+
+  it("leaves the streams of a shard that is down alone when another shard's listener comes back", async () => {
+    const [onOne, onTwo] = [await placeRoom('one'), await placeRoom('two')]
+    const opened = await stream([onOne.roomId, onTwo.roomId], 'lee')
+    await until(
+      () => server.hub.subscriberCount(onOne.roomId) === 1 && server.hub.subscriberCount(onTwo.roomId) === 1,
+      'the stream to join both rooms',
+    )
+    const [one, two] = instances as [Instance, Instance]
+    await shardSql.get('two')!`checkpoint`
+    await two.kill()
+    try {
+      await until(async () => (await readiness())['shard two'] === false, 'shard two reported down')
+      // Shard one goes and comes back while shard two is down: its rooms are checked again,
+      // and those of shard two, which cannot be asked, are not touched.
+      await shardSql.get('one')!`checkpoint`
+      await one.kill()
+      await until(async () => (await readiness())['shard one'] === false, 'shard one reported down')
+      await one.resume()
+      await until(async () => (await readiness())['shard one'] === true, 'shard one heard again', 20_000)
+      // Delivered after the checks of shard one's rooms, which hold its catch-up back.
+      await insert('one', onOne.roomId, 'back on one')
+      await until(() => bodiesIn(opened, onOne.roomId).length === 1, 'the room of shard one', 20_000)
+      expect(opened.events.map((event) => event.type)).not.toContain('removed')
+    } finally {
+      await two.resume()
+    }
+    await until(async () => (await readiness())['shard two'] === true, 'shard two heard again', 20_000)
+    await insert('two', onTwo.roomId, 'still yours')
+    await until(() => bodiesIn(opened, onTwo.roomId).length === 1, 'the room of shard two', 20_000)
+    expect(opened.events.map((event) => event.type)).not.toContain('removed')
+  }, 90_000)
+
+  async function readiness(): Promise<Record<string, boolean>> {
+    const body = (await (await fetch(`${server.url}/readyz`)).json()) as { checks: Record<string, boolean> }
+    return body.checks
+  }
 })
