@@ -122,8 +122,9 @@ const USAGE = `Usage: npm run bench -- [options]
                             inserts through the triggers on one instance, then over two, notify on
                             and off), delivery (one process listening on one, then two), move
                             (rooms of 1k, 10k and 100k messages moved between them while written
-                            to: how long their writes wait) and server (HTTP posting through one
-                            Parley process over both, to rooms on one shard, then on two) (all)
+                            to: how long their writes wait) and server (HTTP posting and fan-out
+                            through one Parley process over both, to rooms on one shard, then on
+                            two) (all)
   --shard-clients N         shards: single-row insert clients in all, split over the instances (8)
   --shard-listeners N       shards: LISTEN connections on one instance in the ceiling's last variant,
                             as many Parley processes would hold (20)

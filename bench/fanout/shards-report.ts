@@ -2,7 +2,7 @@ import type { BenchResults } from './report.js'
 import type { CeilingVariant } from './shards.js'
 import type { DeliveryPoint } from './shard-delivery.js'
 import type { MovePoint } from './shard-move.js'
-import type { ServerPostingPoint } from './shard-server.js'
+import type { ServerFanoutPoint, ServerPostingPoint } from './shard-server.js'
 import { type Column, table } from './text-table.js'
 
 const fixed = (value: number | undefined, digits = 0) =>
@@ -42,14 +42,29 @@ const MOVE_COLUMNS: Column<MovePoint>[] = [
   ['writes before', (p) => String(p.writes)],
 ]
 
-const SERVER_COLUMNS: Column<ServerPostingPoint>[] = [
+/** Which round, and whether the rooms were on one shard or on two. */
+const placed = <P extends { round: number; shards: 1 | 2 }>(): Column<P>[] => [
   ['round', (p) => String(p.round)],
   ['rooms on', (p) => `${p.shards} shard${p.shards === 1 ? '' : 's'}`],
+]
+
+const SERVER_COLUMNS: Column<ServerPostingPoint>[] = [
+  ...placed<ServerPostingPoint>(),
   ['clients', (p) => String(p.clients)],
   ['posts/s', (p) => fixed(p.requestsPerSecond)],
   ['p99 ms', (p) => fixed(p.p99Ms)],
   ['server CPU', (p) => percent(p.serverCpuPercent)],
   ['failed', (p) => String(p.failed)],
+]
+
+const FANOUT_COLUMNS: Column<ServerFanoutPoint>[] = [
+  ...placed<ServerFanoutPoint>(),
+  ['streams', (p) => String(p.streams)],
+  ['posts', (p) => String(p.posts)],
+  ['deliveries/s', (p) => fixed(p.deliveredPerSecond)],
+  ['p50 ms', (p) => fixed(p.latencyMs.p50)],
+  ['p99 ms', (p) => fixed(p.latencyMs.p99)],
+  ['missing', (p) => String(p.missing)],
 ]
 
 /** The shards scenario: the NOTIFY ceiling on one instance and two, and the listening process's CPU. */
@@ -88,6 +103,9 @@ export function shardsSection({ shards }: BenchResults): string[] {
       'Shards, HTTP posting through one Parley process over both instances (CATALOG_DATABASE_URL): the same load to rooms on one shard, then on two',
       table(SERVER_COLUMNS, server.points),
       `  rooms on two shards ÷ on one: ${fixed(server.ratio, 2)}× (medians)`,
+      '',
+      'Shards, fan-out through the same process: streams on the rooms, 100 posts/s over HTTP spread over them',
+      table(FANOUT_COLUMNS, server.fanout),
     )
   }
   return lines

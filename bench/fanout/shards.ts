@@ -5,7 +5,7 @@ import type { BenchOptions } from './options.js'
 import { cpuPercent, postgresCpuMeter } from './proc-stats.js'
 import type { BenchContext } from './session.js'
 import { measureMoves, type MovePoint } from './shard-move.js'
-import { measureServerPosting, type ServerPostingPoint } from './shard-server.js'
+import { measureServerPosting, type ServerFanoutPoint, type ServerPostingPoint } from './shard-server.js'
 import {
   type DeliveryPoint,
   measureDelivery,
@@ -32,11 +32,12 @@ export interface ShardRun {
   delivery?: { seconds: number; points: DeliveryPoint[] }
   /** A room of each size moved from the first instance to the second while written to. */
   moves?: MovePoint[]
-  /** HTTP posting through a Parley process over both, to rooms on one shard and on two. */
+  /** HTTP posting and fan-out through a Parley process over both, to rooms on one shard and on two. */
   server?: {
     points: ServerPostingPoint[]
     /** Medians: rooms on two shards ÷ rooms on one. */
     ratio: number
+    fanout: ServerFanoutPoint[]
   }
 }
 
@@ -112,10 +113,15 @@ export async function runShards(context: BenchContext, options: BenchOptions): P
       run.moves = await measureMoves([shards[0]!.url, shards[1]!.url], context.log)
     }
     if (options.shardParts.includes('server')) {
-      const points = await measureServerPosting(context, options, [shards[0]!.url, shards[1]!.url], ROUNDS)
+      const { posting, fanout } = await measureServerPosting(
+        context,
+        options,
+        [shards[0]!.url, shards[1]!.url],
+        ROUNDS,
+      )
       const rate = (count: 1 | 2) =>
-        median(points.filter((point) => point.shards === count).map((point) => point.requestsPerSecond))
-      run.server = { points, ratio: rate(2) / rate(1) }
+        median(posting.filter((point) => point.shards === count).map((point) => point.requestsPerSecond))
+      run.server = { points: posting, ratio: rate(2) / rate(1), fanout }
     }
     return run
   } finally {
