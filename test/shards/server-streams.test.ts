@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { clusterTestsRun, type Instance } from '../../harness/cluster.js'
 import { moveRoom } from '../../src/shards/move.js'
+import { expectError } from '../support/api.js'
 import { bodiesIn, useShardedServer } from '../support/shards.js'
 import { until } from '../support/wait.js'
 
@@ -100,6 +101,10 @@ describe.skipIf(!clusterTestsRun())('streams over two shards', () => {
       }, 'readiness to name the fallen shard')
       expect((await server.request(`/rooms/${down.roomId}/messages`, { as: 'cyd' })).status).toBe(503)
       expect((await server.request(`/rooms/${up.roomId}/messages`, { as: 'cyd' })).status).toBe(200)
+      // What asks every shard cannot answer whole: refused, as on one database that is down.
+      for (const path of ['/rooms', '/search?q=hello', '/mentions']) {
+        await expectError(await server.request(path, { as: 'cyd' }), 503, 'database_unavailable')
+      }
       await insert(up.shard, up.roomId, 'still here')
       await until(() => bodiesIn(opened, up.roomId).length === 1, "the live shard's room")
     } finally {
