@@ -54,6 +54,40 @@ describe.skipIf(!clusterTestsRun())('streams over two shards', () => {
     expect(opened.seqs()).toEqual([1, 2, 3, 4, 5, 6])
   })
 
+  it('stores every post sent while its room moves, on the new shard, and streams each once in order', async () => {
+    const moving = await placeRoom()
+    const other = moving.shard === 'one' ? 'two' : 'one'
+    // Big enough that the move holds the room's writes for a while (about 0.3 s).
+    await shardSql.get(moving.shard)!`
+      insert into messages (room_id, user_id, user_name, body)
+      select ${moving.roomId}, 'tester', 'Tester', 'old ' || g from generate_series(1, 20000) g`
+    const opened = await stream([moving.roomId], 'ned')
+    let moved = false
+    const statuses: number[] = []
+    // Four posters, each within RATE_LIMIT_MESSAGES, posting one after another until the move is done.
+    const posting = Promise.all(
+      ['p1', 'p2', 'p3', 'p4'].map(async (as) => {
+        for (let n = 0; n < 15 && (!moved || n < 3); n++) {
+          const response = await server.request(`/rooms/${moving.roomId}/messages`, {
+            method: 'POST',
+            body: JSON.stringify({ body: `${as} ${n}` }),
+            as,
+          })
+          statuses.push(response.status)
+        }
+      }),
+    )
+    await moveRoom(catalog.sql, moving.roomId, other)
+    moved = true
+    await posting
+    expect(statuses.every((status) => status === 201)).toBe(true)
+    const [count] = await shardSql.get(other)!<{ n: number }[]>`
+      select count(*)::int as n from messages where room_id = ${moving.roomId}`
+    expect(count!.n).toBe(20_000 + statuses.length)
+    await until(() => opened.messages.length === statuses.length, 'every post streamed')
+    expect(opened.seqs()).toEqual(Array.from({ length: statuses.length }, (_, i) => 20_001 + i))
+  }, 60_000)
+
   it("reads a room through its shard's new address once the catalog changes it", async () => {
     const room = await placeRoom('two')
     const opened = await stream([room.roomId], 'kit')
