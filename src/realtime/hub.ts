@@ -404,8 +404,15 @@ export function createHub(options: HubOptions) {
   /** The cursors the databases have for `roomIds`: one query per database holding any of them. */
   async function readCursors(roomIds: number[]): Promise<Map<number, number>> {
     const byDb = new Map<Db, number[]>()
-    const dbs = await Promise.all(roomIds.map(dbOf))
-    roomIds.forEach((id, i) => byDb.set(dbs[i]!, [...(byDb.get(dbs[i]!) ?? []), id]))
+    if (!options.roomDb) byDb.set(db, roomIds)
+    else {
+      const dbs = await Promise.all(roomIds.map(dbOf))
+      for (const [i, id] of roomIds.entries()) {
+        const held = byDb.get(dbs[i]!)
+        if (held) held.push(id)
+        else byDb.set(dbs[i]!, [id])
+      }
+    }
     const found = await Promise.all(
       [...byDb].map(([held, ids]) =>
         held
