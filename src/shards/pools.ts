@@ -12,27 +12,35 @@ export type ShardPools = ReturnType<typeof createShardPools>
  * address changed in the catalog gets new pools; the old ones end once their queries have.
  */
 export function createShardPools(directory: Directory, options: DbOptions = {}, search?: SearchPoolOptions) {
-  const pools = new Map<number, { url: string; db: ShardDb }>()
-  const searchPools = new Map<number, { url: string; db: ShardDb }>()
-
-  function forShard(shard: Shard): ShardDb {
-    const open = pools.get(shard.id)
-    if (open?.url === shard.url) return open.db
-    if (open) void open.db.sql.end({ timeout: 30 })
-    const db = createDb(shard.url, { applicationName: `parley-${shard.name}`, ...options })
-    pools.set(shard.id, { url: shard.url, db })
-    return db
+  /** Pools made by `open`, one per shard, replaced when the shard's address changes. */
+  function perShard(open: (shard: Shard) => ShardDb) {
+    const held = new Map<number, { url: string; pool: ShardDb }>()
+    return {
+      of(shard: Shard): ShardDb {
+        const kept = held.get(shard.id)
+        if (kept?.url === shard.url) return kept.pool
+        if (kept) void kept.pool.sql.end({ timeout: 30 })
+        const pool = open(shard)
+        held.set(shard.id, { url: shard.url, pool })
+        return pool
+      },
+      async end(): Promise<void> {
+        await Promise.all([...held.values()].map(({ pool }) => pool.sql.end({ timeout: 5 })))
+        held.clear()
+      },
+    }
   }
-
-  function searchOf(shard: Shard): Db {
+  const pools = perShard((shard) =>
+    createDb(shard.url, { applicationName: `parley-${shard.name}`, ...options }),
+  )
+  const searchPools = perShard((shard) => {
     if (!search) throw new Error('no search pools were asked for')
-    const open = searchPools.get(shard.id)
-    if (open?.url === shard.url) return open.db.db
-    if (open) void open.db.sql.end({ timeout: 30 })
-    const pool = createSearchPool(shard.url, { pooler: options.pooler, ...search })
-    searchPools.set(shard.id, { url: shard.url, db: pool })
-    return pool.db
-  }
+    return createSearchPool(shard.url, { pooler: options.pooler, ...search })
+  })
+  const forShard = pools.of
+
+  /** A shard's search pool, with its statement timeout. */
+  const searchOf = (shard: Shard): Db => searchPools.of(shard).db
 
   return {
     forShard,
@@ -43,10 +51,7 @@ export function createShardPools(directory: Directory, options: DbOptions = {}, 
       return shard && { shard, ...forShard(shard) }
     },
     async end(): Promise<void> {
-      const open = [...pools.values(), ...searchPools.values()]
-      await Promise.all(open.map(({ db }) => db.sql.end({ timeout: 5 })))
-      pools.clear()
-      searchPools.clear()
+      await Promise.all([pools.end(), searchPools.end()])
     },
   }
 }
