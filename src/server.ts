@@ -92,7 +92,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
   })
   const hub = createHub({
     db,
-    roomDb: sharding && ((roomId) => sharding.roomDb(roomId)),
+    roomDb: sharding?.roomDb,
     logger,
     streams,
     maxBufferBytes: config.STREAM_BUFFER_BYTES,
@@ -196,11 +196,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
   const appDeps = {
     db,
     roomDb,
-    placeRoom: sharding && (() => sharding.placeRoom()),
-    placeDm:
-      sharding && ((a: string, b: string, before: () => Promise<void>) => sharding.placeDm(a, b, before)),
-    everyShard: sharding?.everyShard,
-    shardSearchPools: sharding?.searchPools,
+    shards: sharding,
     reads,
     posting,
     tickets,
@@ -213,7 +209,6 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
     config,
     logger,
     pingDatabase: () => pingDatabase(sql),
-    shardReadiness: sharding && (() => sharding.readiness()),
     publicDir: resolvePublicFolder(),
   }
   const app = createApp(appDeps)

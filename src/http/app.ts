@@ -5,7 +5,6 @@ import type { Logger } from 'pino'
 import type { Auth } from '../auth/jwt.js'
 import type { TicketDesk } from '../auth/tickets.js'
 import type { Posting } from '../chat/posting.js'
-import { roomNotFound } from '../chat/errors.js'
 import type { Config, DevSignInSettings } from '../config.js'
 import type { Db } from '../db/client.js'
 import type { ReadPool } from '../db/read-pool.js'
@@ -14,6 +13,7 @@ import type { Listener } from '../realtime/listener.js'
 import type { Presence } from '../realtime/presence.js'
 import type { UserFeed } from '../realtime/user-feed.js'
 import type { RoomSessions } from '../realtime/session.js'
+import type { Sharding } from '../shards/sharding.js'
 import { authenticate } from './authenticate.js'
 import type { AppEnv } from './env.js'
 import {
@@ -26,6 +26,7 @@ import {
   toValidationError,
 } from './conventions.js'
 import { createErrorHandler, errorBody } from './errors.js'
+import { requireRoomDb } from './guards.js'
 import { registerOpenApiDocument } from './openapi.js'
 import { registerBrowserClient } from './routes/browser-client.js'
 import { registerDev } from './routes/dev.js'
@@ -54,14 +55,12 @@ export interface AppDeps {
    * (src/shards/); undefined when no database holds it.
    */
   roomDb: (roomId: number) => Promise<Db | undefined>
-  /** With rooms spread over shards: a new room's id and shard, from the catalog; `release` undoes it. */
-  /** With rooms spread over shards: every shard's pool, which reads across rooms ask and merge. */
-  everyShard?: () => Promise<{ id: number; db: Db }[]>
-  /** With rooms spread over shards: the search pools of every shard, or of the one holding a room. */
-  shardSearchPools?: (roomId?: number) => Promise<Db[]>
-  /** With rooms spread over shards: the room the catalog records (or places) for a pair's direct messages. */
-  placeDm?: (a: string, b: string, beforePlacing: () => Promise<void>) => Promise<number>
-  placeRoom?: () => Promise<{ roomId: number; db: Db; release: () => Promise<void> }>
+  /**
+   * With rooms spread over shards (src/shards/sharding.ts): new rooms and direct messages
+   * placed by the catalog, the shards that reads across rooms ask and merge, and whether
+   * each is heard.
+   */
+  shards?: Pick<Sharding, 'placeRoom' | 'placeDm' | 'everyShard' | 'searchPools' | 'readiness'>
   /** Where reads that tolerate a little lag run, searches included (db/read-pool.ts). */
   reads: ReadPool
   posting: Posting
@@ -99,8 +98,6 @@ export interface AppDeps {
     >
   logger: Logger
   pingDatabase: () => Promise<boolean>
-  /** With rooms spread over shards: whether the catalog and each shard are heard. */
-  shardReadiness?: () => Record<string, boolean>
   /** The browser client's files, served at `/`; none when undefined. */
   publicDir?: string
 }
@@ -146,9 +143,8 @@ export function createApp(deps: AppDeps) {
   // A room's requests run on the database that holds it: its shard's, with several.
   const roomDatabase = async (c: Context<AppEnv>, next: () => Promise<void>) => {
     const id = Number(c.req.param('id'))
-    const db = Number.isSafeInteger(id) && id > 0 ? await deps.roomDb(id) : deps.db
-    if (!db) throw roomNotFound(id)
-    c.set('db', db)
+    // An id that is not one is refused by the route's own validation.
+    c.set('db', Number.isSafeInteger(id) && id > 0 ? await requireRoomDb(deps.roomDb, id) : deps.db)
     return next()
   }
   app.use('/rooms/:id', roomDatabase)

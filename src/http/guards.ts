@@ -3,6 +3,16 @@ import { mutedUntil, roomNotFound } from '../chat/errors.js'
 import type { Db } from '../db/client.js'
 import { ApiError } from './errors.js'
 
+/** The database holding room `id`; 404 room_not_found when none does (the sharding catalog names no such room). */
+export async function requireRoomDb(
+  roomDb: (roomId: number) => Promise<Db | undefined>,
+  id: number,
+): Promise<Db> {
+  const db = await roomDb(id)
+  if (!db) throw roomNotFound(id)
+  return db
+}
+
 /** The caller's access to room `id`; 404 room_not_found when it is missing or hidden from them. */
 export async function requireReadableRoom(
   db: Db,

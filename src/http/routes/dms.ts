@@ -30,20 +30,20 @@ const open = createRoute({
   },
 })
 
-export function registerDms(app: OpenAPIHono<AppEnv>, { db, roomDb, config, placeDm }: AppDeps) {
+export function registerDms(app: OpenAPIHono<AppEnv>, { db, roomDb, config, shards }: AppDeps) {
   app.openapi(open, async (c) => {
     const { user_id, user_name } = c.req.valid('json')
     const { userId, userName } = c.get('identity')
     const caller = { userId, userName }
     const other = { userId: user_id, userName: user_name }
     const beforeCreating = () => requireRoomAllowed(db, userId, config.ROOMS_PER_HOUR)
-    if (!placeDm) {
+    if (!shards) {
       const { room, created } = await openDm(db, { caller, other, beforeCreating })
       return c.json(room, created ? 201 : 200)
     }
     // Over shards the catalog records the pair's room; it is created on its shard by whoever comes first.
     requireOther(caller, other)
-    const id = await placeDm(userId, user_id, beforeCreating)
+    const id = await shards.placeDm(userId, user_id, beforeCreating)
     const held = await roomDb(id)
     if (!held) throw new Error(`direct message ${id} has no shard`)
     const { room, created } = await openDm(held, { caller, other, beforeCreating: async () => {}, id })

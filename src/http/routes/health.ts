@@ -25,7 +25,7 @@ const readyz = createRoute({
 
 export function registerHealth(
   app: OpenAPIHono<AppEnv>,
-  { pingDatabase, listener, shardReadiness }: AppDeps,
+  { pingDatabase, listener, shards: sharded }: AppDeps,
 ) {
   app.openapi(healthz, (c) => c.json({ status: 'ok' as const }, 200))
   app.openapi(readyz, async (c) => {
@@ -33,7 +33,7 @@ export function registerHealth(
     const ready = checks.database && checks.listener
     // A shard that is down holds up only its own rooms: every instance is as ready as the
     // others for the rest, so a load balancer is told, not made to drop them all.
-    const shards = shardReadiness?.() ?? {}
+    const shards = sharded?.readiness() ?? {}
     const status = Object.values(shards).every(Boolean) ? ('ok' as const) : ('degraded' as const)
     if (ready) return c.json({ status, checks: { ...checks, ...shards } }, 200)
     // As every 503 does: the listener and the pool retry within seconds.

@@ -53,17 +53,17 @@ const list = createRoute({
   responses: { 200: jsonContent(MentionPageSchema, 'The mentions'), ...errorResponses },
 })
 
-export function registerMentions(app: OpenAPIHono<AppEnv>, { reads, everyShard }: AppDeps) {
+export function registerMentions(app: OpenAPIHono<AppEnv>, { reads, shards }: AppDeps) {
   app.openapi(list, async (c) => {
     const { limit, cursor, min_cursor } = c.req.valid('query')
     const viewer = c.get('identity')
     // A cursor of one database's shape on a sharded server, or the other way round.
-    if (cursor && 'positions' in cursor !== (everyShard !== undefined)) {
+    if (cursor && 'positions' in cursor !== (shards !== undefined)) {
       throw new ApiError(400, 'validation_failed', 'cursor: is not a next_cursor this server handed out')
     }
-    if (everyShard) {
+    if (shards) {
       const positions = cursor && 'positions' in cursor ? cursor.positions : undefined
-      const page = await listMentionsOver(await everyShard(), viewer, { limit, positions })
+      const page = await listMentionsOver(await shards.everyShard(), viewer, { limit, positions })
       const next = page.next ? encodeCursor({ positions: page.next }) : null
       return c.json({ mentions: page.mentions, next_cursor: next }, 200)
     }

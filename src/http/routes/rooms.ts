@@ -77,17 +77,14 @@ const get = createRoute({
   responses: { 200: jsonContent(RoomSchema, 'The room'), ...errorResponses, ...notFoundResponse },
 })
 
-export function registerRooms(
-  app: OpenAPIHono<AppEnv>,
-  { db, reads, config, placeRoom, everyShard }: AppDeps,
-) {
+export function registerRooms(app: OpenAPIHono<AppEnv>, { db, reads, config, shards }: AppDeps) {
   app.openapi(list, async (c) => {
     const { limit, cursor, q, kind } = c.req.valid('query')
     const request = { limit, after: cursor, q: q || undefined, kind }
     const viewer = c.get('identity')
-    const page = everyShard
+    const page = shards
       ? await listRooms(
-          (await everyShard()).map((shard) => shard.db),
+          (await shards.everyShard()).map((shard) => shard.db),
           viewer,
           request,
         )
@@ -100,9 +97,9 @@ export function registerRooms(
     const { userId } = c.get('identity')
     await requireRoomAllowed(db, userId, config.ROOMS_PER_HOUR)
     const input = { name, visibility, createdBy: userId }
-    if (!placeRoom) return c.json(await createRoom(db, input), 201)
+    if (!shards) return c.json(await createRoom(db, input), 201)
     // Over shards: the catalog gives the room its id and its shard, and forgets both if it is not made.
-    const placed = await placeRoom()
+    const placed = await shards.placeRoom()
     try {
       return c.json(await createRoom(placed.db, { ...input, id: placed.roomId }), 201)
     } catch (error) {

@@ -6,7 +6,7 @@ import { SearchPageSchema } from '../../wire.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
 import { rateLimited } from '../errors.js'
-import { requireReadableRoom } from '../guards.js'
+import { requireReadableRoom, requireRoomDb } from '../guards.js'
 import { bearerSecurity, cursorParam, ErrorSchema, errorResponses, jsonContent } from '../schemas.js'
 
 export const MAX_QUERY_LENGTH = 200
@@ -62,10 +62,7 @@ const search = createRoute({
   },
 })
 
-export function registerSearch(
-  app: OpenAPIHono<AppEnv>,
-  { db, roomDb, reads, config, shardSearchPools }: AppDeps,
-) {
+export function registerSearch(app: OpenAPIHono<AppEnv>, { roomDb, reads, config, shards }: AppDeps) {
   // Per app, so per instance: see createSearchLimiter and createSearchAdmission.
   const limiter = createSearchLimiter({
     count: config.RATE_LIMIT_SEARCHES,
@@ -85,13 +82,13 @@ export function registerSearch(
     try {
       const wait = limiter.take(viewer.userId)
       if (wait > 0) throw rateLimited(`Too many searches; try again in ${wait} s`, wait)
-      if (room !== undefined) await requireReadableRoom((await roomDb(room)) ?? db, room, viewer)
+      if (room !== undefined) await requireReadableRoom(await requireRoomDb(roomDb, room), room, viewer)
       // Aborted when the client goes away: the search stops waiting, or is cancelled in PostgreSQL.
       const signal = c.req.raw.signal
       await slot.start(signal)
       const request = { q, sort, limit, roomId: room, from, before, after, cursor }
-      const page = shardSearchPools
-        ? await searchMessages(await shardSearchPools(room), viewer, config.SEARCH_CONFIG, request, signal)
+      const page = shards
+        ? await searchMessages(await shards.searchPools(room), viewer, config.SEARCH_CONFIG, request, signal)
         : await reads.search((from) => searchMessages(from, viewer, config.SEARCH_CONFIG, request, signal))
       return c.json(page, 200)
     } finally {

@@ -3,13 +3,12 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import type { Identity } from '../../auth/jwt.js'
-import { roomNotFound } from '../../chat/errors.js'
 import type { Refusal } from '../../realtime/admission.js'
 import { parseRoomCursors, parseSingleCursor } from '../../stream-cursor.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
 import { ApiError } from '../errors.js'
-import { requireReadableRoom } from '../guards.js'
+import { requireReadableRoom, requireRoomDb } from '../guards.js'
 import {
   bearerSecurity,
   ErrorSchema,
@@ -211,9 +210,7 @@ export async function openRoomStream(
   async function authorize() {
     for (const roomId of roomIds) {
       // Shared with identical checks in flight: the hub asks again once the stream joins.
-      const db = await roomDb(roomId)
-      if (!db) throw roomNotFound(roomId)
-      await requireReadableRoom(db, roomId, identity, { shared: true })
+      await requireReadableRoom(await requireRoomDb(roomDb, roomId), roomId, identity, { shared: true })
     }
     // A member can be removed from a private room, and anyone banned from any room: every
     // room is asked again, but an admin may read them all whatever happens.
