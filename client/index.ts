@@ -1,14 +1,11 @@
 import { createRest } from './rest.js'
-import { openStream, USER_CURSOR } from './stream.js'
-import type { StreamHandlers, StreamOptions, UserStreamHandlers } from './stream-api.js'
+import { openStream } from './stream.js'
+import type { StreamHandlers, StreamOptions, UserStreamHandlers, UserStreamOptions } from './stream-api.js'
 import { createTransport, type RequestOptions, type TransportOptions } from './transport.js'
 
 export type ClientOptions = TransportOptions
 
 export type ParleyClient = ReturnType<typeof createClient>
-
-/** `after`: the user's cursor, as the stream's `position` (or `lastEventId`) gives it. */
-export type UserStreamOptions = Omit<StreamOptions, 'after'> & { after?: number | string }
 
 /**
  * A Parley client for browsers and Node 20: typed REST calls, and streams that resume where
@@ -34,13 +31,8 @@ export function createClient(options: ClientOptions) {
        * The caller's own stream: mentions, direct messages, rooms added to and removed from
        * (each resumed by the user's cursor), and unread counts. `after` is a cursor it sent.
        */
-      stream: (handlers: UserStreamHandlers, { after, ...streamOptions }: UserStreamOptions = {}) =>
-        openStream(transport, { user: true }, handlers, {
-          ...streamOptions,
-          ...(after === undefined
-            ? {}
-            : { after: typeof after === 'string' ? after : { [USER_CURSOR]: after } }),
-        }),
+      stream: (handlers: UserStreamHandlers, streamOptions?: UserStreamOptions) =>
+        openStream(transport, { user: true }, handlers, streamOptions),
     },
     /**
      * Any call by path, with the client's token handling and errors, and `timeout` and
@@ -73,7 +65,9 @@ export type {
   StreamHandlers,
   StreamOptions,
   StreamState,
+  UserPosition,
   UserStreamHandlers,
+  UserStreamOptions,
 } from './stream-api.js'
 export type { CallOptions, GetToken, RequestOptions } from './transport.js'
 export type * from './rest.js'

@@ -76,4 +76,10 @@ export interface ParleyStream<Handlers = StreamHandlers, Position = Record<numbe
   close(): void
 }
 
-export type ParleyUserStream = ParleyStream<UserStreamHandlers, number | undefined>
+/** The user's position: their event cursor, or over shards a text of one cursor per shard. */
+export type UserPosition = number | string
+
+/** `after`: the user's position, as the stream's `position` (or `lastEventId`) gives it. */
+export type UserStreamOptions = Omit<StreamOptions, 'after'> & { after?: UserPosition }
+
+export type ParleyUserStream = ParleyStream<UserStreamHandlers, UserPosition | undefined>

@@ -1,5 +1,5 @@
 import { backoffDelay, DEFAULT_BACKOFF, retryAfterDelay } from './backoff.js'
-import { createCursors } from './cursors.js'
+import { createCursors, createUserCursor, type StreamCursors } from './cursors.js'
 import { ParleyError, StreamClosedError } from './errors.js'
 import { HISTORY_EVENTS, roomOf, USER_EVENTS } from './events.js'
 import { createListeners } from './listeners.js'
@@ -12,7 +12,9 @@ import type {
   StreamHandlers,
   StreamOptions,
   StreamState,
+  UserPosition,
   UserStreamHandlers,
+  UserStreamOptions,
 } from './stream-api.js'
 import type { Transport } from './transport.js'
 
@@ -48,13 +50,13 @@ export function openStream(
   transport: Transport,
   target: { user: true },
   handlers: UserStreamHandlers,
-  options?: StreamOptions,
+  options?: UserStreamOptions,
 ): ParleyUserStream
 export function openStream(
   transport: Transport,
   target: StreamTarget,
   handlers: StreamHandlers | UserStreamHandlers,
-  options: StreamOptions = {},
+  options: StreamOptions | UserStreamOptions = {},
 ): ParleyStream | ParleyUserStream {
   const policy = { ...DEFAULT_BACKOFF, ...options.backoff }
   const random = options.random ?? Math.random
@@ -63,7 +65,10 @@ export function openStream(
   const multi = !target.user && target.multi
   const rooms = target.user ? [USER_CURSOR] : [...target.roomIds]
   const history = target.user ? USER_EVENTS : HISTORY_EVENTS
-  const cursors = createCursors(rooms, multi, options.after)
+  const { after } = options
+  const roomCursors =
+    typeof after === 'number' || target.user ? undefined : createCursors(rooms, multi, after)
+  const cursors: StreamCursors = roomCursors ?? createUserCursor(after as UserPosition | undefined)
   const listeners = createListeners(handlers)
   let state: StreamState = 'connecting'
   let closed = false
@@ -161,7 +166,12 @@ export function openStream(
     for (const room of rooms) {
       if (cursors.get(room) !== undefined) continue
       const path = target.user ? '/me/cursor' : `/rooms/${room}`
-      const { cursor } = await transport.json<{ cursor: number }>('GET', path, { signal }, renewOn401)
+      const { cursor } = await transport.json<{ cursor: number | string }>(
+        'GET',
+        path,
+        { signal },
+        renewOn401,
+      )
       if (cursors.get(room) === undefined) cursors.moveTo(room, cursor)
     }
   }
@@ -250,7 +260,8 @@ export function openStream(
   function moveToPresent(data: unknown, roomId: number | undefined): void {
     const cursor = (data as { cursor?: unknown } | null)?.cursor
     const room = target.user ? USER_CURSOR : roomId
-    if (typeof cursor === 'number' && room !== undefined) cursors.moveTo(room, cursor)
+    const known = typeof cursor === 'number' || typeof cursor === 'string'
+    if (known && room !== undefined) cursors.moveTo(room, cursor)
   }
 
   /** A multi-room stream goes on with its other rooms; a room's own stream ends for good. */
@@ -283,7 +294,7 @@ export function openStream(
       return cursors.lastEventId(rooms)
     },
     get position() {
-      return target.user ? cursors.get(USER_CURSOR) : cursors.position(rooms)
+      return roomCursors ? roomCursors.position(rooms) : cursors.get(USER_CURSOR)
     },
     opened() {
       if (state === 'open') return Promise.resolve()

@@ -104,7 +104,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
       return held !== undefined && (await readableRoom(held, roomId, stream, { shared: true })) !== undefined
     },
   })
-  const userFeed = createUserFeed({ db, logger, streams })
+  const userFeed = createUserFeed({ db, logger, streams, shards: sharding?.everyShard })
   const webhooks = createWebhookDispatcher({ db, logger, settings: config })
   const listener = createListener({
     url: config.LISTEN_DATABASE_URL ?? databaseUrl,
@@ -158,7 +158,7 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
   const retention = retentionOn(sql)
   try {
     await listener.start()
-    await sharding?.listen([hub.listens], hub)
+    await sharding?.listen([hub.listensOn, userFeed.listensOn], hub)
   } catch (error) {
     await listener.stop()
     await sharding?.stop()

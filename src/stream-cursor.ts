@@ -30,3 +30,23 @@ export function parseRoomCursors(text: string): Map<number, number> | undefined 
 export function parseSingleCursor(text: string): number | undefined {
   return CURSOR.test(text) ? Number(text) : undefined
 }
+
+/**
+ * A user stream's position: on one database the user's event cursor (`17`); over shards the
+ * cursor of each place that numbers the user's events, `place:cursor,…`, place 0 being
+ * DATABASE_URL and every other a shard's catalog id (`0:2,1:17,2:5`). Read into one map
+ * either way: a lone cursor is place 0's. Undefined when the text is neither.
+ */
+export function parseUserPosition(text: string): Map<number, number> | undefined {
+  const cursor = parseSingleCursor(text)
+  return cursor === undefined ? parseRoomCursors(text) : new Map([[USER_HOME, cursor]])
+}
+
+/** The place that numbers a user's events on one database, and their own events over shards. */
+export const USER_HOME = 0
+
+/** A user stream's `id:`: the lone cursor when only place 0 numbers events, else every place's. */
+export function encodeUserPosition(position: ReadonlyMap<number, number>, places: 'one' | 'shards'): string {
+  if (places === 'one') return String(position.get(USER_HOME) ?? 0)
+  return encodeRoomCursors([...position].sort(([a], [b]) => a - b))
+}

@@ -361,7 +361,10 @@ export const resumeEvents = {
   reload: z.strictObject({
     room_id: roomId.optional(),
     reason: z.enum(['cursor_too_old', 'history_changed']),
-    cursor: z.number().int().meta({ description: 'The cursor the stream goes on from' }),
+    cursor: z.union([z.number().int(), z.string()]).meta({
+      description:
+        "The cursor the stream goes on from: a room's change cursor, or a user's position (GET /me/cursor)",
+    }),
   }),
 }
 

@@ -26,11 +26,6 @@ type EventRow = { [K in keyof MessageRecord]: MessageRecord[K] | null } & {
   report: ReportRow | null
 }
 
-/** The user's newest event cursor: where a stream opened without Last-Event-ID starts. */
-export async function userCursor(db: Db, userId: string): Promise<number> {
-  return (await userFeedCursors(db, userId)).last
-}
-
 /** The user's newest event cursor, and the newest the retention sweep deleted. */
 export async function userFeedCursors(db: Db, userId: string): Promise<{ last: number; pruned: number }> {
   const rows = await db.execute<{ last_cursor: string; pruned_cursor: string }>(
@@ -51,6 +46,13 @@ export function unreadableAfter(
   if (after > feed.last) return 'history_changed'
   return undefined
 }
+
+/**
+ * Which of a database's user events a feed reads: all of them on one database; over shards,
+ * a shard's are of its rooms, and DATABASE_URL's own are the user's own (a webhook disabled),
+ * so a database that is both reads each event once.
+ */
+export type UserEventKinds = 'all' | 'rooms' | 'own'
 
 export type UserEventPage =
   | { tooOld: false; events: UserEvent[]; reached: number; more: boolean }
@@ -75,7 +77,9 @@ export async function userEventsAfter(
   viewer: Viewer,
   after: number,
   limit: number,
+  kinds: UserEventKinds = 'all',
 ): Promise<UserEventPage> {
+  const ofKinds = kinds === 'all' ? sql`` : sql`and (e.kind = 'webhook_disabled') = ${kinds === 'own'}`
   const rows = await db.execute<EventRow>(sql`
     select f.pruned_cursor, f.last_cursor, e.*
       from (select coalesce(max(pruned_cursor), 0) as pruned_cursor, coalesce(max(last_cursor), 0) as last_cursor
@@ -92,7 +96,7 @@ export async function userEventsAfter(
           from user_events e
           left join rooms r on r.id = e.room_id
           left join messages m on m.room_id = e.room_id and m.seq = e.seq
-         where e.user_id = ${viewer.userId} and e.cursor > ${after}
+         where e.user_id = ${viewer.userId} and e.cursor > ${after} ${ofKinds}
          order by e.cursor
          limit ${limit}) e on true
      order by e.cursor`)

@@ -20,7 +20,7 @@ import {
   MultiStreamQuery,
   multiStreamTarget,
   openRoomStream,
-  parseSeq,
+  parseUserAfter,
   RoomStreamQuery,
   roomStreamTarget,
   type StreamCall,
@@ -120,7 +120,7 @@ export function serveHotRoutes(deps: AppDeps, fallThrough: RequestListener): Req
       async serve(request) {
         const call = await streamCall(request)
         const query = parse(UserStreamQuery, queryObject(request.query), 'query')
-        const after = parseSeq(lastEventId(request.req.headers, query.last_event_id))
+        const after = parseUserAfter(lastEventId(request.req.headers, query.last_event_id))
         await openUserStream(userFeed, call, after)
         return undefined
       },

@@ -479,11 +479,15 @@ export function createHub(options: HubOptions) {
       [channels.events]: onRoomEvent,
     },
     onListen: (newHistory) => void catchUp(newHistory),
-    onShardListen: (newHistory, shard) => void catchUp(newHistory, shard),
   }
 
   return {
     listens,
+    /** What a shard's LISTEN connection feeds: the same channels; only its rooms are caught up. */
+    listensOn: (shard: { db: Db }): ListenerConsumer => ({
+      channels: listens.channels,
+      onListen: (newHistory) => void catchUp(newHistory, shard.db),
+    }),
     /** Stops delivering: streams still starting end, and their clients reconnect elsewhere. */
     stop(): void {
       stopped = true

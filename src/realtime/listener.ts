@@ -2,7 +2,6 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import postgres from 'postgres'
 import { channels, encodeHeartbeat, parseHeartbeat } from '../db/notify.js'
 import { primaryOnly, rotateHosts } from '../db/url.js'
-import type { Db } from '../db/client.js'
 import { CHECK_CHANNEL, ringListener, UnheardError, unheardError } from './listen-check.js'
 
 /** One part of the process that the LISTEN connection feeds. */
@@ -16,11 +15,6 @@ export interface ListenerConsumer {
    * before may be missing there, so cursors handed out may name other changes.
    */
   onListen: (newHistory: boolean) => void
-  /**
-   * Called instead of onListen when a shard's LISTEN connection is (re-)established
-   * (src/shards/listeners.ts), with that shard's pool: only what it holds needs catching up.
-   */
-  onShardListen?: (newHistory: boolean, shard: Db) => void
 }
 
 export interface ListenerOptions {

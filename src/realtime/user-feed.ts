@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto'
 import type { Logger } from 'pino'
 import {
   memberRooms,
+  type UserEventKinds,
   unreadableAfter,
-  unreadCounts,
   userEventsAfter,
   userFeedCursors,
 } from '../chat/user-events.js'
@@ -11,35 +11,52 @@ import type { Db } from '../db/client.js'
 import { channels, parseMessageNotice, parseRoomEvent, parseUserNotice } from '../db/notify.js'
 import type { Refusal } from './admission.js'
 import type { ListenerConsumer } from './listener.js'
+import { encodeUserPosition, USER_HOME } from '../stream-cursor.js'
 import { encodeEventFrame, encodeFrame } from './sse.js'
-import type { Stream, StreamRequest, Streams } from './streams.js'
+import { type CountedStream, createUnreadCounts } from './unread-counts.js'
+import type { StreamRequest, Streams } from './streams.js'
 
 export interface UserFeedOptions {
   db: Db
   logger: Logger
   /** The process's streams: a user stream is admitted, written, kept alive and closed there. */
   streams: Streams
+  /**
+   * Over shards: every shard, by catalog id. Each numbers the events of its rooms, and
+   * DATABASE_URL then numbers only the user's own (a webhook disabled).
+   */
+  shards?: () => Promise<{ id: number; db: Db }[]>
   /** Events read per query. */
   batchSize?: number
   /** How long room activity is gathered before the unread counts it changed are read. */
   unreadWaitMs?: number
 }
 
-interface Subscriber extends Stream {
-  /** The cursor of the last event written, or undefined until the starting point is known. */
-  delivered: number | undefined
+/** Where a stream stands on one place that numbers the user's events. */
+interface Place {
+  /** The cursor of the last event written there. */
+  delivered: number
   reading: boolean
   /** A notice arrived while reading: read again once done. */
   again: boolean
-  /** The rooms the user is a member of, whose unread counts the stream follows. */
-  rooms: Set<number>
-  /** Per room, the counts last sent, "unread:mentions". */
-  sentCounts: Map<number, string>
+}
+
+interface Subscriber extends CountedStream {
+  /** By place (stream-cursor.ts: USER_HOME, or a shard's id); empty until the starting point is known. */
+  places: Map<number, Place>
+  started: boolean
 }
 
 export interface UserStreamRequest extends Omit<StreamRequest, 'log'> {
-  /** Replay the user's events after this cursor; without it the stream starts live. */
-  after?: number
+  /** Replay the user's events after this position (parseUserPosition); without it the stream starts live. */
+  after?: Map<number, number>
+}
+
+/** A place's database and which of its events are the feed's. */
+interface Source {
+  key: number
+  db: Db
+  kinds: UserEventKinds
 }
 
 export const userKey = (userId: string) => createHash('md5').update(userId).digest('hex')
@@ -48,157 +65,146 @@ export const userKey = (userId: string) => createHash('md5').update(userId).dige
  * GET /me/stream: each user's own events across rooms (mentions, direct messages, being
  * added or removed), numbered per user by the database and announced on parley_users.
  * A notice only says "this user has events up to N"; each subscriber reads what it has not
- * written yet, one read at a time, so frames go out in cursor order, each once, whatever
- * order notices arrive in and however many are lost while the listener is down.
+ * written yet, one read at a time per place, so frames go out in cursor order, each once,
+ * whatever order notices arrive in and however many are lost while the listener is down.
+ *
+ * Over shards each shard numbers the events of its rooms, and the stream's position holds
+ * one cursor per place (stream-cursor.ts): order holds within a shard, as it holds within
+ * a room, and a resume replays each place after its own cursor.
  */
 export function createUserFeed(options: UserFeedOptions) {
   const { db, logger, streams } = options
   const batchSize = options.batchSize ?? 200
+  const places = options.shards ? 'shards' : 'one'
+  const home: Source = { key: USER_HOME, db, kinds: options.shards ? 'own' : 'all' }
+  // Each place's database as last heard of: a shard given a new address gets a new pool.
+  const sources = new Map<number, Source>([[USER_HOME, home]])
   const byUser = new Map<string, Set<Subscriber>>()
-  const byRoom = new Map<number, Set<Subscriber>>()
-  const unreadWaitMs = options.unreadWaitMs ?? 100
-  // Rooms with activity not yet read back into unread counts, and the timer that will.
-  const active = new Set<number>()
-  let unreadTimer: NodeJS.Timeout | undefined
+  const unread = createUnreadCounts({ streams, logger, waitMs: options.unreadWaitMs ?? 100 })
 
-  function follow(subscriber: Subscriber, roomId: number): void {
-    subscriber.rooms.add(roomId)
-    let followers = byRoom.get(roomId)
-    if (!followers) byRoom.set(roomId, (followers = new Set()))
-    followers.add(subscriber)
-  }
-
-  function unfollow(subscriber: Subscriber, roomId: number): void {
-    subscriber.rooms.delete(roomId)
-    subscriber.sentCounts.delete(roomId)
-    const followers = byRoom.get(roomId)
-    followers?.delete(subscriber)
-    if (followers?.size === 0) byRoom.delete(roomId)
-  }
-
-  function onRoomActivity(roomId: number): void {
-    if (!byRoom.has(roomId)) return
-    active.add(roomId)
-    unreadTimer ??= setTimeout(() => void sendUnreadCounts(), unreadWaitMs)
-  }
-
-  /** One query for every (room, user) pair the gathered activity concerns on this instance. */
-  async function sendUnreadCounts(): Promise<void> {
-    unreadTimer = undefined
-    const pairs = new Map<string, { roomId: number; userId: string }>()
-    for (const roomId of active) {
-      for (const subscriber of byRoom.get(roomId) ?? []) {
-        const { userId } = subscriber
-        pairs.set(`${roomId}\0${userId}`, { roomId, userId })
-      }
+  async function everySource(): Promise<Source[]> {
+    for (const shard of (await options.shards?.()) ?? []) {
+      sources.set(shard.id, { key: shard.id, db: shard.db, kinds: 'rooms' })
     }
-    active.clear()
-    try {
-      for (const counts of await unreadCounts(db, [...pairs.values()])) {
-        const text = `${counts.unreadCount}:${counts.mentionCount}`
-        for (const subscriber of byUser.get(userKey(counts.userId)) ?? []) {
-          if (!subscriber.rooms.has(counts.roomId) || subscriber.sentCounts.get(counts.roomId) === text)
-            continue
-          subscriber.sentCounts.set(counts.roomId, text)
-          const data = {
-            room_id: counts.roomId,
-            unread_count: counts.unreadCount,
-            mention_count: counts.mentionCount,
-          }
-          streams.send(subscriber, encodeFrame('unread', JSON.stringify(data)))
-        }
-      }
-    } catch (error) {
-      logger.warn({ err: error }, 'unread counts could not be read')
-    }
+    return [...sources.values()]
   }
 
-  async function read(subscriber: Subscriber): Promise<void> {
-    if (subscriber.reading || subscriber.delivered === undefined) {
-      subscriber.again = true
+  /** The stream's position, with `cursor` at place `key` if given: an `id:`. */
+  function positionOf(subscriber: Subscriber, key?: number, cursor?: number): string {
+    const position = new Map([...subscriber.places].map(([place, { delivered }]) => [place, delivered]))
+    if (key !== undefined && cursor !== undefined) position.set(key, cursor)
+    return encodeUserPosition(position, places)
+  }
+
+  /**
+   * Writes what place `source` holds for the subscriber past its cursor there. A place the
+   * stream has no cursor for (a shard added since it opened) is read from its start.
+   */
+  async function read(subscriber: Subscriber, source: Source): Promise<void> {
+    if (!subscriber.started) return
+    let place = subscriber.places.get(source.key)
+    if (!place) subscriber.places.set(source.key, (place = { delivered: 0, reading: false, again: false }))
+    if (place.reading) {
+      place.again = true
       return
     }
-    subscriber.reading = true
+    place.reading = true
     try {
       do {
-        subscriber.again = false
+        place.again = false
         let more = true
         while (more && !subscriber.closed) {
-          const page = await userEventsAfter(db, subscriber, subscriber.delivered, batchSize)
+          const page = await userEventsAfter(source.db, subscriber, place.delivered, batchSize, source.kinds)
           if (page.tooOld) {
             // What happened since its cursor cannot be read: it goes on from the present.
-            const reload = { reason: page.reason, cursor: page.present }
+            place.delivered = page.present
+            const reload = { reason: page.reason, cursor: reloadCursor(subscriber) }
             streams.send(subscriber, encodeEventFrame('reload', reload))
-            subscriber.delivered = page.present
             continue
           }
           for (const event of page.events) {
-            streams.send(subscriber, encodeFrame(event.event, JSON.stringify(event.data), event.cursor))
-            if (event.event === 'added') follow(subscriber, event.data.room.id)
-            if (event.event === 'removed') unfollow(subscriber, event.data.room_id)
+            const id = positionOf(subscriber, source.key, event.cursor)
+            streams.send(subscriber, encodeFrame(event.event, JSON.stringify(event.data), id))
+            if (event.event === 'added') unread.follow(subscriber, event.data.room.id)
+            if (event.event === 'removed') unread.unfollow(subscriber, event.data.room_id)
           }
-          subscriber.delivered = page.reached
+          place.delivered = page.reached
           more = page.more
         }
-      } while (subscriber.again && !subscriber.closed)
+      } while (place.again && !subscriber.closed)
     } catch (error) {
       // The client resumes from its Last-Event-ID, the last frame it received.
       logger.warn({ err: error, userId: subscriber.userId }, 'user stream could not read its events')
       streams.close(subscriber)
     } finally {
-      subscriber.reading = false
+      place.reading = false
     }
   }
 
-  function onNotice(payload: string): void {
+  /** A `reload`'s cursor: the lone cursor on one database, the whole position over shards. */
+  function reloadCursor(subscriber: Subscriber): number | string {
+    const position = positionOf(subscriber)
+    return places === 'one' ? Number(position) : position
+  }
+
+  function onNotice(source: Source, payload: string): void {
     const notice = parseUserNotice(payload)
     const subscribers = notice && byUser.get(notice.userKey)
     if (!subscribers) return
     for (const subscriber of subscribers) {
-      if (subscriber.delivered === undefined || subscriber.delivered < notice.cursor) void read(subscriber)
+      const delivered = subscriber.places.get(source.key)?.delivered
+      if (delivered === undefined || delivered < notice.cursor) void read(subscriber, source)
     }
   }
 
   /**
-   * After LISTEN is back: notices sent meanwhile are lost, so every stream reads. One whose
-   * cursor is beyond the user's on a new history (a failover lost the last commits) is sent
-   * `reload` by that read.
+   * After LISTEN is back: notices sent meanwhile are lost, so every stream reads that place.
+   * One whose cursor is beyond the user's on a new history (a failover lost the last commits)
+   * is sent `reload` by that read.
    */
-  function onListen(): void {
-    for (const subscribers of byUser.values()) for (const subscriber of subscribers) void read(subscriber)
+  function onListen(source: Source): void {
+    for (const subscribers of byUser.values()) {
+      for (const subscriber of subscribers) void read(subscriber, source)
+    }
   }
 
   function open(request: UserStreamRequest): Promise<Refusal | undefined> {
     // The closures below outlive the request: they keep `after` and `key`, not `request`.
     const { after } = request
     const key = userKey(request.identity.userId)
-    let startAt = 0
     let reload: 'cursor_too_old' | 'history_changed' | undefined
+    let opening: Source[] = []
     return streams.open<Subscriber>(
-      { ...request, log: { userStream: true, resume: after } },
+      { ...request, log: { userStream: true, resume: after && encodeUserPosition(after, places) } },
       {
         async create(base) {
           // The starting point is read before the headers go out: an event that commits
           // once the client sees the stream open is after it, so it is sent. A resume
           // that cannot be served (its events swept, or beyond every event the database
           // holds) is told so and starts there too, not wherever a later read finds the
-          // user's cursor.
-          const feed = await userFeedCursors(db, base.userId)
-          reload = after === undefined ? undefined : unreadableAfter(after, feed)
-          startAt = after === undefined || reload ? feed.last : after
+          // user's cursor. A place the position does not name is read from its start.
+          opening = await everySource()
+          const feeds = await Promise.all(opening.map((source) => userFeedCursors(source.db, base.userId)))
           const subscriber: Subscriber = Object.assign(base, {
-            delivered: undefined,
-            reading: false,
-            again: false,
+            places: new Map<number, Place>(),
+            started: false,
             rooms: new Set<number>(),
             sentCounts: new Map<number, string>(),
             detach() {
               const subscribers = byUser.get(key)
               subscribers?.delete(subscriber)
               if (subscribers?.size === 0) byUser.delete(key)
-              for (const roomId of [...subscriber.rooms]) unfollow(subscriber, roomId)
+              for (const roomId of [...subscriber.rooms]) unread.unfollow(subscriber, roomId)
             },
           })
+          for (const [index, source] of opening.entries()) {
+            const feed = feeds[index]!
+            const asked = after && (after.get(source.key) ?? 0)
+            const refused = asked === undefined ? undefined : unreadableAfter(asked, feed)
+            reload ??= refused
+            const delivered = asked === undefined || refused ? feed.last : asked
+            subscriber.places.set(source.key, { delivered, reading: false, again: false })
+          }
           return subscriber
         },
         async start(subscriber) {
@@ -206,43 +212,71 @@ export function createUserFeed(options: UserFeedOptions) {
           let subscribers = byUser.get(key)
           if (!subscribers) byUser.set(key, (subscribers = new Set()))
           subscribers.add(subscriber)
-          const rooms = await memberRooms(db, subscriber.userId)
+          const withRooms = opening.filter((source) => source.kinds !== 'own')
+          const rooms = await Promise.all(
+            withRooms.map((source) => memberRooms(source.db, subscriber.userId)),
+          )
           if (subscriber.closed) return
-          for (const roomId of rooms) follow(subscriber, roomId)
-          if (reload)
-            streams.send(subscriber, encodeEventFrame('reload', { reason: reload, cursor: startAt }))
-          subscriber.delivered = startAt
-          await read(subscriber)
+          for (const roomId of rooms.flat()) unread.follow(subscriber, roomId)
+          if (reload) {
+            streams.send(
+              subscriber,
+              encodeEventFrame('reload', { reason: reload, cursor: reloadCursor(subscriber) }),
+            )
+          }
+          subscriber.started = true
+          await Promise.all(opening.map((source) => read(subscriber, source)))
         },
       },
     )
   }
 
-  /** What the user feed hears on the process's LISTEN connection. */
-  const listens: ListenerConsumer = {
-    channels: {
-      [channels.users]: onNotice,
-      // A room's history changed, or (below) a read mark moved: its followers' counts may have.
-      [channels.messages]: (payload) => {
-        const notice = byRoom.size > 0 ? parseMessageNotice(payload) : undefined
-        if (notice) onRoomActivity(notice.roomId)
+  /**
+   * What a LISTEN connection on `source` feeds: notices of the user events it numbers, and,
+   * where rooms live, their activity (a history changed, a read mark moved), which may
+   * change their followers' unread counts.
+   */
+  function listensTo(source: Source): ListenerConsumer {
+    const onUsers = { [channels.users]: (payload: string) => onNotice(source, payload) }
+    const roomActivity = {
+      [channels.messages]: (payload: string) => {
+        const notice = unread.following() ? parseMessageNotice(payload) : undefined
+        if (notice) unread.touched(source.db, notice.roomId)
       },
-      [channels.events]: (payload) => {
-        const event = byRoom.size > 0 ? parseRoomEvent(payload) : undefined
-        if (event?.event === 'read') onRoomActivity(event.roomId)
+      [channels.events]: (payload: string) => {
+        const event = unread.following() ? parseRoomEvent(payload) : undefined
+        if (event?.event === 'read') unread.touched(source.db, event.roomId)
       },
-    },
-    onListen,
+    }
+    const channelsHeard = source.kinds === 'own' ? onUsers : { ...onUsers, ...roomActivity }
+    return { channels: channelsHeard, onListen: () => onListen(source) }
   }
 
-  /** Stops the unread counts; the streams themselves are closed with every other. */
-  function stop(): void {
-    clearTimeout(unreadTimer)
+  /** What a shard's LISTEN connection feeds (src/shards/listeners.ts). */
+  function listensOn(shard: { id: number; db: Db }): ListenerConsumer {
+    const source: Source = { key: shard.id, db: shard.db, kinds: 'rooms' }
+    sources.set(shard.id, source)
+    return listensTo(source)
+  }
+
+  /**
+   * The user's position now: open GET /me/stream with it as Last-Event-ID and nothing after
+   * it is missed. The lone cursor on one database.
+   */
+  async function position(userId: string): Promise<number | string> {
+    const every = await everySource()
+    const feeds = await Promise.all(every.map((source) => userFeedCursors(source.db, userId)))
+    const text = encodeUserPosition(
+      new Map(every.map((source, index) => [source.key, feeds[index]!.last])),
+      places,
+    )
+    return places === 'one' ? Number(text) : text
   }
 
   const openStreams = () => [...byUser.values()].reduce((sum, subscribers) => sum + subscribers.size, 0)
 
-  return { open, listens, stop, openStreams }
+  /** Stops the unread counts; the streams themselves are closed with every other. */
+  return { open, listens: listensTo(home), listensOn, position, stop: unread.stop, openStreams }
 }
 
 export type UserFeed = ReturnType<typeof createUserFeed>

@@ -1,3 +1,4 @@
+import type { Db } from '../db/client.js'
 import { createListener, type Listener, type ListenerConsumer } from '../realtime/listener.js'
 import { directUrl } from './catalog.js'
 import type { Directory, Shard } from './directory.js'
@@ -6,12 +7,15 @@ import type { ShardPools } from './pools.js'
 export interface ShardListenersOptions {
   directory: Directory
   pools: ShardPools
-  /** What every shard's LISTEN connection feeds: the same hub, user feed and webhooks for all. */
-  consumers: ListenerConsumer[]
+  /** What each shard's LISTEN connection feeds, given the shard's id and pool. */
+  consumers: ShardConsumer[]
   probeMs: number
   onDown: (shard: Shard, error: Error) => void
   onError?: (error: unknown) => void
 }
+
+/** Makes what one shard's LISTEN connection feeds: the hub's rooms and the user feed's place there. */
+export type ShardConsumer = (shard: { id: number; db: Db }) => ListenerConsumer
 
 export type ShardListeners = ReturnType<typeof createShardListeners>
 
@@ -32,10 +36,7 @@ export function createShardListeners(options: ShardListenersOptions) {
     const pool = pools.forShard(shard)
     const listener = createListener({
       url: directUrl(shard),
-      consumers: options.consumers.map(({ channels, onListen, onShardListen }) => ({
-        channels,
-        onListen: onShardListen ? (newHistory) => onShardListen(newHistory, pool.db) : onListen,
-      })),
+      consumers: options.consumers.map((consumer) => consumer({ id: shard.id, db: pool.db })),
       probeMs: options.probeMs,
       pool: pool.sql,
       applicationName: `parley-listener-${shard.name}`,

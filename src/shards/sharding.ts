@@ -3,7 +3,7 @@ import type { Db, DbOptions } from '../db/client.js'
 import type { SearchPoolOptions } from '../db/search-pool.js'
 import { createListener, type ListenerConsumer } from '../realtime/listener.js'
 import { createDirectory, DIRECTORY_CHANNEL } from './directory.js'
-import { createShardListeners, type ShardListeners } from './listeners.js'
+import { createShardListeners, type ShardConsumer, type ShardListeners } from './listeners.js'
 import { createShardPools } from './pools.js'
 
 export interface ShardingOptions {
@@ -126,7 +126,7 @@ export function createSharding(options: ShardingOptions) {
      * Starts hearing the catalog and every shard: `consumers` get each shard's notifications,
      * and `follower` is told when a room moved.
      */
-    async listen(consumers: ListenerConsumer[], follower: RoomFollower): Promise<void> {
+    async listen(consumers: ShardConsumer[], follower: RoomFollower): Promise<void> {
       followers.push(follower)
       await catalogListener.start()
       listeners = createShardListeners({

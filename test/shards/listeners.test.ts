@@ -62,7 +62,7 @@ describe.skipIf(!runs)('listening on every shard', () => {
     listeners = createShardListeners({
       directory: dir,
       pools,
-      consumers: [consumer],
+      consumers: [() => consumer],
       probeMs: 200,
       onDown: () => {},
     })

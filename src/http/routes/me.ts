@@ -3,13 +3,12 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
 import type { UserFeed } from '../../realtime/user-feed.js'
-import { userCursor } from '../../chat/user-events.js'
 import { bearerSecurity, errorResponses, jsonContent } from '../schemas.js'
 import {
   accessToken,
   eventStream,
   lastEventId,
-  parseSeq,
+  parseUserAfter,
   refuseStream,
   type StreamCall,
   streamCallOf,
@@ -41,7 +40,12 @@ const userStream = createRoute({
 })
 
 const MyCursorSchema = z
-  .object({ cursor: z.number().int().openapi({ description: "The caller's newest event cursor" }) })
+  .object({
+    cursor: z.union([z.number().int(), z.string()]).openapi({
+      description:
+        "The caller's position: their newest event cursor; over shards, every shard's, `place:cursor,…` (a string)",
+    }),
+  })
   .openapi('MyCursor')
 
 const myCursor = createRoute({
@@ -53,18 +57,24 @@ const myCursor = createRoute({
   responses: { 200: jsonContent(MyCursorSchema, 'The cursor'), 401: errorResponses[401] },
 })
 
-export function registerMe(app: OpenAPIHono<AppEnv>, { db, userFeed }: AppDeps) {
-  app.openapi(myCursor, async (c) => c.json({ cursor: await userCursor(db, c.get('identity').userId) }, 200))
+export function registerMe(app: OpenAPIHono<AppEnv>, { userFeed }: AppDeps) {
+  app.openapi(myCursor, async (c) =>
+    c.json({ cursor: await userFeed.position(c.get('identity').userId) }, 200),
+  )
 
   app.openapi(userStream, async (c) => {
-    const after = parseSeq(lastEventId(c.env.incoming.headers, c.req.valid('query').last_event_id))
+    const after = parseUserAfter(lastEventId(c.env.incoming.headers, c.req.valid('query').last_event_id))
     await openUserStream(userFeed, streamCallOf(c), after)
     return RESPONSE_ALREADY_SENT as never
   })
 }
 
 /** Hands the stream to the user feed; resolves once it is under way or has ended, throws what refused it. */
-export async function openUserStream(userFeed: UserFeed, call: StreamCall, after: number | undefined) {
+export async function openUserStream(
+  userFeed: UserFeed,
+  call: StreamCall,
+  after: Map<number, number> | undefined,
+) {
   const refusal = await userFeed.open({ ...call, after })
   if (refusal) throw refuseStream(refusal)
 }

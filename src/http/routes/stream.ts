@@ -4,7 +4,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import type { Identity } from '../../auth/jwt.js'
 import type { Refusal } from '../../realtime/admission.js'
-import { parseRoomCursors, parseSingleCursor } from '../../stream-cursor.js'
+import { parseRoomCursors, parseSingleCursor, parseUserPosition } from '../../stream-cursor.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
 import { ApiError } from '../errors.js'
@@ -111,6 +111,14 @@ export function lastEventId(headers: IncomingHttpHeaders, fromQuery: string | un
 }
 
 /** A single cursor sent back as Last-Event-ID; 400 when it is not one this server sends. */
+/** A user stream's Last-Event-ID (stream-cursor.ts: parseUserPosition); 400 when it is not one. */
+export function parseUserAfter(value: string | undefined): Map<number, number> | undefined {
+  if (value === undefined) return undefined
+  const position = parseUserPosition(value)
+  if (position === undefined) throw badCursor()
+  return position
+}
+
 export function parseSeq(value: string | undefined): number | undefined {
   if (value === undefined) return undefined
   const cursor = parseSingleCursor(value)
