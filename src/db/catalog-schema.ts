@@ -70,3 +70,16 @@ export const dmRooms = pgTable(
   },
   (table) => [primaryKey({ columns: [table.dmLow, table.dmHigh] })],
 )
+
+/**
+ * The name of each public room, so that a name is taken once across shards (each shard's
+ * own unique index on public names holds only there). Recorded with the placement, before
+ * the room is created on its shard; a placement taken back takes its name with it.
+ */
+export const publicRoomNames = pgTable('public_room_names', {
+  name: text('name').primaryKey(),
+  roomId: bigint('room_id', { mode: 'number' })
+    .notNull()
+    .unique()
+    .references(() => roomShards.roomId, { onDelete: 'cascade' }),
+})

@@ -1,4 +1,5 @@
 import postgres from 'postgres'
+import { ChatError } from '../chat/errors.js'
 import type { Db, DbOptions } from '../db/client.js'
 import type { SearchPoolOptions } from '../db/search-pool.js'
 import { createListener, type ListenerConsumer } from '../realtime/listener.js'
@@ -67,12 +68,25 @@ export function createSharding(options: ShardingOptions) {
 
   /**
    * A new room's id and shard (directory.ts: placeRoom), and the pool to create it with;
-   * `release` takes the placement back when the room could not be created.
+   * `release` takes the placement back when the room could not be created. A public room's
+   * name is recorded with it, once across shards: a name taken already is `name_taken`.
    */
-  async function placeRoom() {
+  async function placeRoom(publicName?: string) {
     const { roomId, shard } = await directory.placeRoom()
     const release = async () => {
       await catalog`delete from room_shards where room_id = ${roomId}`
+    }
+    if (publicName !== undefined) {
+      const [named] = await catalog`
+        insert into public_room_names (name, room_id) values (${publicName}, ${roomId})
+        on conflict do nothing returning room_id`.catch(async (error: unknown) => {
+        await release()
+        throw error
+      })
+      if (!named) {
+        await release()
+        throw new ChatError('name_taken', `A room named "${publicName}" exists`)
+      }
     }
     return { roomId, db: pools.forShard(shard).db, release }
   }

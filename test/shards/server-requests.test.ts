@@ -122,6 +122,35 @@ describe.skipIf(!clusterTestsRun())('requests over two shards', () => {
     expect(self.status).toBe(400)
   })
 
+  it("takes a public room's name once across shards, whoever asks for it at once", async () => {
+    const [before] = await catalog.sql<{ count: number }[]>`select count(*)::int as count from room_shards`
+    const created = await Promise.all(
+      Array.from({ length: 100 }, (_, n) =>
+        server.request('/rooms', {
+          method: 'POST',
+          body: JSON.stringify({ name: 'plaza' }),
+          as: `maker${n}`,
+        }),
+      ),
+    )
+    const statuses = created.map((response) => response.status)
+    expect(statuses.filter((status) => status === 201)).toHaveLength(1)
+    expect(statuses.filter((status) => status === 409)).toHaveLength(99)
+    const held = await Promise.all(
+      [...shardSql.values()].map((sql) => sql`select id from rooms where name = 'plaza'`),
+    )
+    expect(held.flat()).toHaveLength(1)
+    // The refused placements were taken back; a private room may share the name.
+    const [after] = await catalog.sql<{ count: number }[]>`select count(*)::int as count from room_shards`
+    expect(after!.count).toBe(before!.count + 1)
+    const hidden = await server.request('/rooms', {
+      method: 'POST',
+      body: JSON.stringify({ name: 'plaza', visibility: 'private' }),
+      as: 'maker0',
+    })
+    expect(hidden.status).toBe(201)
+  })
+
   it("holds a user's posting limit across shards: of 60 posts sent at once to rooms on both, 20 are stored", async () => {
     const rooms = [await placeRoom('one'), await placeRoom('two')]
     const statuses = await Promise.all(

@@ -99,7 +99,7 @@ export function registerRooms(app: OpenAPIHono<AppEnv>, { db, reads, config, sha
     const input = { name, visibility, createdBy: userId }
     if (!shards) return c.json(await createRoom(db, input), 201)
     // Over shards: the catalog gives the room its id and its shard, and forgets both if it is not made.
-    const placed = await shards.placeRoom()
+    const placed = await shards.placeRoom(visibility === 'public' ? name : undefined)
     try {
       return c.json(await createRoom(placed.db, { ...input, id: placed.roomId }), 201)
     } catch (error) {
