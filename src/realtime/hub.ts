@@ -84,9 +84,12 @@ export function createHub(options: HubOptions) {
   const pageBound = { rows: batchSize, bytes: options.maxBufferBytes }
   const resume = createResume<Room>({ delivery, pageBound, deliveredUpTo })
   let stopped = false
-  /** Set from a (re-)LISTEN until every guarded stream has been checked again. */
-  let recheckingAccess = false
-  let recheckRound = 0
+  /**
+   * From a (re-)LISTEN until every guarded stream of its rooms has been checked again: the
+   * database whose connection came back (undefined: every room's), and the catch-up under way.
+   */
+  const rechecking = new Map<Db | undefined, object>()
+  const checkedAgain = (room: Room) => rechecking.has(undefined) || rechecking.has(room.db)
 
   /**
    * Whatever was committed while nobody listened is read from each room's cursor on. So
@@ -97,16 +100,19 @@ export function createHub(options: HubOptions) {
    * connection came back: another shard's rooms lost nothing.
    */
   async function catchUp(newHistory: boolean, on?: Db): Promise<void> {
-    const round = ++recheckRound
+    const round = {}
+    rechecking.set(on, round)
     const held = [...rooms.values()].filter((room) => on === undefined || room.db === on)
-    recheckingAccess = true
     try {
       await recheckGuardedStreams(on === undefined ? undefined : new Set(held.map((room) => room.id)))
       if (newHistory) await Promise.all(held.map(checkHistory))
     } finally {
-      if (round === recheckRound) {
-        recheckingAccess = false
-        for (const room of rooms.values()) markDirty(room)
+      // A later catch-up of the same rooms is under way: it delivers once it is done.
+      if (rechecking.get(on) === round) {
+        rechecking.delete(on)
+        for (const room of rooms.values()) {
+          if ((on === undefined || room.db === on) && !checkedAgain(room)) markDirty(room)
+        }
       }
     }
   }
@@ -214,7 +220,7 @@ export function createHub(options: HubOptions) {
     const room = rooms.get(event.roomId)
     if (!room) return
     // While access is being checked again, events go only to streams that need no check.
-    const audience = recheckingAccess
+    const audience = checkedAgain(room)
       ? [...room.streams].filter((stream) => !stream.guarded?.includes(room.id))
       : room.streams
     delivery.broadcast(audience, encodeEventFrame(event.event, event.data), event.exceptUserId)
@@ -235,7 +241,7 @@ export function createHub(options: HubOptions) {
 
   function markDirty(room: Room): void {
     room.dirty = true
-    if (!room.fetching && room.cursor >= 0 && !recheckingAccess) void flush(room)
+    if (!room.fetching && room.cursor >= 0 && !checkedAgain(room)) void flush(room)
   }
 
   /** Fetches and delivers until the room has no news; notifications during a fetch coalesce. */

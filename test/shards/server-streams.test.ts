@@ -187,6 +187,38 @@ describe.skipIf(!clusterTestsRun())('streams over two shards', () => {
     expect(opened.events.map((event) => event.type)).not.toContain('removed')
   }, 90_000)
 
+  it("goes on delivering one shard's rooms while another shard's rooms are checked again", async () => {
+    const [onOne, onTwo] = [await placeRoom('one'), await placeRoom('two')]
+    const opened = await stream([onOne.roomId, onTwo.roomId], 'mo')
+    await until(
+      () => server.hub.subscriberCount(onOne.roomId) === 1 && server.hub.subscriberCount(onTwo.roomId) === 1,
+      'the stream to join both rooms',
+    )
+    // Shard one's access checks wait on a lock, and its LISTEN connection is cut: the checks
+    // its return starts hang until the lock goes.
+    const blocker = await shardSql.get('one')!.reserve()
+    try {
+      await blocker`begin`
+      await blocker`lock table rooms in access exclusive mode`
+      await shardSql.get('one')!`
+        select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'parley-listener-one'`
+      await until(async () => {
+        const [waiting] = await shardSql.get('one')!<{ count: number }[]>`
+          select count(*)::int as count from pg_stat_activity
+           where wait_event_type = 'Lock' and application_name like 'parley-one%'`
+        return waiting!.count > 0
+      }, "shard one's checks to wait on the lock")
+      await insert('two', onTwo.roomId, 'meanwhile on two')
+      await until(() => bodiesIn(opened, onTwo.roomId).length === 1, 'the room of shard two', 3_000)
+    } finally {
+      await blocker`rollback`
+      blocker.release()
+    }
+    await insert('one', onOne.roomId, 'after on one')
+    await until(() => bodiesIn(opened, onOne.roomId).length === 1, 'the room of shard one', 20_000)
+    expect(opened.events.map((event) => event.type)).not.toContain('removed')
+  }, 60_000)
+
   async function readiness(): Promise<Record<string, boolean>> {
     const body = (await (await fetch(`${server.url}/readyz`)).json()) as { checks: Record<string, boolean> }
     return body.checks
