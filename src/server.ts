@@ -62,9 +62,10 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
           pool: { max: config.DB_POOL_MAX, pooler: config.DATABASE_POOLER },
           search: { max: config.SEARCH_POOL_MAX, statementTimeoutMs: config.SEARCH_TIMEOUT_MS },
           probeMs: config.LISTENER_PROBE_MS,
+          sweepMs: config.RETENTION_SWEEP_MS,
           onDown: (what, error) =>
             logger.warn({ err: error.message }, `${what}: listener connection lost; reconnecting`),
-          onError: (error) => logger.error({ err: error }, 'following the shards of the catalog failed'),
+          onError: (error, what) => logger.error({ err: error }, what),
         })
   try {
     await checkSearchConfig(sql, config.SEARCH_CONFIG)

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { Sql } from 'postgres'
+import { repeatEvery } from '../repeat.js'
 
 export interface RetentionOptions {
   sql: Sql
@@ -162,7 +163,6 @@ export function createRetention({
   everyMs,
   batch = 1_000,
 }: RetentionOptions) {
-  let timer: NodeJS.Timeout | undefined
   let running: Promise<SweepCounts> | undefined
   let stopped = false
 
@@ -214,28 +214,17 @@ export function createRetention({
     return running
   }
 
-  function schedule(): void {
-    if (stopped) return
-    timer = setTimeout(() => {
-      sweep().then(
-        () => schedule(),
-        (error: unknown) => {
-          logger.warn({ err: error }, 'retention sweep failed; retrying at the next interval')
-          schedule()
-        },
-      )
-    }, everyMs)
-    // The sweep never keeps the process alive on its own.
-    timer.unref()
-  }
+  const repeating = repeatEvery(everyMs, sweep, (error) =>
+    logger.warn({ err: error }, 'retention sweep failed; retrying at the next interval'),
+  )
 
   return {
     sweep,
-    start: schedule,
+    start: repeating.start,
     /** Stops scheduling and waits for a sweep in progress to end its current batch. */
     async stop(): Promise<void> {
       stopped = true
-      clearTimeout(timer)
+      await repeating.stop()
       await running?.catch(() => {})
     },
   }

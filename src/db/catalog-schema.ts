@@ -48,7 +48,8 @@ export const roomShards = pgTable(
       .references(() => shards.id),
     placedAt: timestamp('placed_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (table) => [index('room_shards_shard_idx').on(table.shardId)],
+  // A shard's rooms in id order: what the catalog sweep walks.
+  (table) => [index('room_shards_shard_idx').on(table.shardId, table.roomId)],
 )
 
 /**

@@ -3,6 +3,7 @@ import { ChatError } from '../chat/errors.js'
 import type { Db, DbOptions } from '../db/client.js'
 import type { SearchPoolOptions } from '../db/search-pool.js'
 import { createListener, type ListenerConsumer } from '../realtime/listener.js'
+import { createCatalogSweep } from './catalog-sweep.js'
 import { createDirectory, DIRECTORY_CHANNEL } from './directory.js'
 import { createShardListeners, type ShardConsumer, type ShardListeners } from './listeners.js'
 import { createShardPools } from './pools.js'
@@ -15,8 +16,11 @@ export interface ShardingOptions {
   /** Each shard's search pool. */
   search: SearchPoolOptions
   probeMs: number
+  /** How often the catalog's rows of rooms no shard holds are looked for (RETENTION_SWEEP_MS). */
+  sweepMs: number
   onDown: (what: string, error: Error) => void
-  onError: (error: unknown) => void
+  /** Work in the background failed: `what` says which. */
+  onError: (error: unknown, what: string) => void
 }
 
 /** What follows rooms from shard to shard: told a room moved, or that any may have. */
@@ -65,6 +69,14 @@ export function createSharding(options: ShardingOptions) {
     onDown: (error) => options.onDown('catalog', error),
   })
   let listeners: ShardListeners | undefined
+  const everyShard = async (): Promise<{ id: number; db: Db }[]> =>
+    (await directory.shards()).map((shard) => ({ id: shard.id, db: pools.forShard(shard).db }))
+  const sweep = createCatalogSweep({
+    catalog,
+    everyShard,
+    everyMs: options.sweepMs,
+    onError: (error) => options.onError(error, 'the catalog sweep failed'),
+  })
 
   /**
    * A new room's id and shard (directory.ts: placeRoom), and the pool to create it with;
@@ -104,9 +116,7 @@ export function createSharding(options: ShardingOptions) {
     /** Calls `watcher` whenever the catalog's shards may have changed. */
     watchShards: (watcher: () => void) => directory.watchShards(watcher),
     /** Every shard's catalog id and pool: what a read across rooms (the lobby, mentions) asks and merges. */
-    async everyShard(): Promise<{ id: number; db: Db }[]> {
-      return (await directory.shards()).map((shard) => ({ id: shard.id, db: pools.forShard(shard).db }))
-    },
+    everyShard,
     /** The search pools of every shard, or of the one holding `roomId`: what a search asks and merges. */
     async searchPools(roomId?: number): Promise<Db[]> {
       const shards = roomId === undefined ? await directory.shards() : [await directory.shardOf(roomId)]
@@ -149,9 +159,10 @@ export function createSharding(options: ShardingOptions) {
         consumers,
         probeMs: options.probeMs,
         onDown: (shard, error) => options.onDown(`shard ${shard.name}`, error),
-        onError: options.onError,
+        onError: (error) => options.onError(error, 'following the shards of the catalog failed'),
       })
       await listeners.start()
+      sweep.start()
     },
     /** Whether the catalog and each shard are heard: `catalog`, then `shard <name>`. */
     readiness(): Record<string, boolean> {
@@ -163,6 +174,7 @@ export function createSharding(options: ShardingOptions) {
     },
     /** Stops listening; the pools stay for the requests still running. */
     async stop(): Promise<void> {
+      await sweep.stop()
       await listeners?.stop()
       await catalogListener.stop()
     },

@@ -191,4 +191,46 @@ describe.skipIf(!clusterTestsRun())('requests over two shards', () => {
       await sweeping.close()
     }
   })
+
+  it('forgets in the catalog a room deleted by hand on its shard, and a placement whose room was never made', async () => {
+    const created = await server.request('/rooms', {
+      method: 'POST',
+      body: JSON.stringify({ name: 'short-lived' }),
+      as: 'ned',
+    })
+    const { id: deletedId } = (await created.json()) as { id: number }
+    const [shardOf] = await catalog.sql<{ name: string }[]>`
+      select s.name from room_shards r join shards s on s.id = r.shard_id where r.room_id = ${deletedId}`
+    await shardSql.get(shardOf!.name)!`delete from rooms where id = ${deletedId}`
+    const [orphan] = await catalog.sql<
+      { roomId: string }[]
+    >`select room_id as "roomId" from parley_place_room()`
+    const kept = await placeRoom('two')
+    const fresh = await catalog.sql<{ roomId: string }[]>`select room_id as "roomId" from parley_place_room()`
+    const old = [deletedId, Number(orphan!.roomId), kept.roomId]
+    await catalog.sql`
+      update room_shards set placed_at = now() - interval '2 hours' where room_id = any(${old}::bigint[])`
+    const sweeping = await startServer({ RETENTION_SWEEP_MS: '100' })
+    try {
+      await until(async () => {
+        const left =
+          await catalog.sql`select 1 from room_shards where room_id = any(${old.slice(0, 2)}::bigint[])`
+        return left.length === 0
+      }, 'the placements of rooms no shard holds deleted')
+      // The room that exists stays, and so does a placement too young to tell.
+      const [stays] = await catalog.sql<{ count: number }[]>`
+        select count(*)::int as count from room_shards
+         where room_id = any(${[kept.roomId, Number(fresh[0]!.roomId)]}::bigint[])`
+      expect(stays!.count).toBe(2)
+      // Its name is free again.
+      const again = await server.request('/rooms', {
+        method: 'POST',
+        body: JSON.stringify({ name: 'short-lived' }),
+        as: 'ned',
+      })
+      expect(again.status).toBe(201)
+    } finally {
+      await sweeping.close()
+    }
+  })
 })
