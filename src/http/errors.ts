@@ -45,6 +45,7 @@ export const errorCodes = [
   'report_not_found',
   'too_many_streams',
   'database_unavailable',
+  'webhooks_unavailable',
   'internal_error',
 ] as const
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { clusterTestsRun } from '../../harness/cluster.js'
+import { expectError } from '../support/api.js'
 import { useShardedServer } from '../support/shards.js'
 import { until } from '../support/wait.js'
 
@@ -149,6 +150,20 @@ describe.skipIf(!clusterTestsRun())('requests over two shards', () => {
       as: 'maker0',
     })
     expect(hidden.status).toBe(201)
+  })
+
+  it('refuses to register a webhook, which would never be delivered, with a clear 501', async () => {
+    const room = await placeRoom()
+    const refused = await server.request('/webhooks', {
+      method: 'POST',
+      body: JSON.stringify({
+        url: 'https://example.com/hook',
+        rooms: [room.roomId],
+        events: ['message.created'],
+      }),
+      as: 'admin',
+    })
+    await expectError(refused, 501, 'webhooks_unavailable')
   })
 
   it("holds a user's posting limit across shards: of 60 posts sent at once to rooms on both, 20 are stored", async () => {

@@ -18,6 +18,7 @@ import {
 } from '../../webhooks/wire.js'
 import type { AppDeps } from '../app.js'
 import type { AppEnv } from '../env.js'
+import { ApiError } from '../errors.js'
 import {
   bearerSecurity,
   cursorParam,
@@ -109,6 +110,10 @@ const create = createRoute({
     404: jsonContent(ErrorSchema, 'A room the caller may not see (room_not_found)'),
     409: jsonContent(ErrorSchema, 'The caller owns as many webhooks as one may (too_many_webhooks)'),
     ...rateLimitedResponse,
+    501: jsonContent(
+      ErrorSchema,
+      'Rooms are spread over shards, where webhooks are not delivered (webhooks_unavailable)',
+    ),
   },
 })
 
@@ -185,7 +190,7 @@ const deliveries = createRoute({
   },
 })
 
-export function registerWebhooks(app: OpenAPIHono<AppEnv>, { db, config }: AppDeps) {
+export function registerWebhooks(app: OpenAPIHono<AppEnv>, { db, config, shards }: AppDeps) {
   const sql = db.$client
   const limits = {
     perUser: config.WEBHOOKS_PER_USER,
@@ -194,6 +199,15 @@ export function registerWebhooks(app: OpenAPIHono<AppEnv>, { db, config }: AppDe
   }
 
   app.openapi(create, async (c) => {
+    // Endpoints and their lanes live on DATABASE_URL, and a lane is read with its room's
+    // tables: rooms on other shards would be refused as missing, or ("all") never delivered.
+    if (shards) {
+      throw new ApiError(
+        501,
+        'webhooks_unavailable',
+        'Webhooks are not delivered while rooms are spread over shards',
+      )
+    }
     const identity = c.get('identity')
     await requireToken(
       db,
