@@ -133,14 +133,15 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
       batchMs: config.POST_BATCH_MS,
     })
   // Over shards, each room's presence and posts go to its shard.
-  const presence = sharding
-    ? createShardedPresence(
-        sharding.roomDb,
-        presenceOn(sql),
-        (pool) => presenceOn(pool.$client),
-        (error) => logger.warn({ err: error }, 'presence could not find the room'),
-      )
-    : presenceOn(sql)
+  const shardedPresence =
+    sharding &&
+    createShardedPresence(
+      sharding.roomDb,
+      presenceOn(sql),
+      (pool) => presenceOn(pool.$client),
+      (error) => logger.warn({ err: error }, 'presence could not find the room'),
+    )
+  const presence = shardedPresence || presenceOn(sql)
   const posting = sharding ? createShardedPosting(sharding.roomDb, postingOn) : postingOn(db)
   const tickets = createTicketDesk({
     db,
@@ -159,7 +160,10 @@ export async function startServer({ config, databaseUrl, logger, auth: givenAuth
   const retention = retentionOn(sql)
   try {
     await listener.start()
-    await sharding?.listen([hub.listensOn, userFeed.listensOn], hub)
+    await sharding?.listen(
+      [hub.listensOn, userFeed.listensOn],
+      shardedPresence ? [hub, shardedPresence] : [hub],
+    )
   } catch (error) {
     await listener.stop()
     await sharding?.stop()

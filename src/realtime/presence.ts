@@ -171,6 +171,31 @@ export function createPresence({ sql, logger, ttlMs, batchMs, listMax }: Presenc
       local.delete(key)
       change(entry, false)
     },
+    /**
+     * Hands over the room's users on this instance (the room moved to another shard, and its
+     * rows here went with the move): forgotten here, with no leave announced and nothing left
+     * to write.
+     */
+    takeOut(roomId: number): Entry[] {
+      const out = [...local.values()].filter((entry) => entry.roomId === roomId)
+      for (const entry of out) {
+        const key = keyOf(entry.roomId, entry.userId)
+        local.delete(key)
+        stored.delete(key)
+        changes.delete(key)
+      }
+      return out
+    },
+    /** Takes in users handed over by another shard's roster: each is announced here as a join. */
+    takeIn(entries: Entry[]): void {
+      for (const entry of entries) {
+        const key = keyOf(entry.roomId, entry.userId)
+        const held = local.get(key)
+        if (held) held.connections += entry.connections
+        else local.set(key, entry)
+        change(local.get(key)!, true)
+      }
+    },
     /** A page of the users connected to the room on any live instance, each once, by user id; and their number. */
     async list(roomId: number, page: { limit: number; after?: string }) {
       const after = page.after === undefined ? sql`` : sql`and p.user_id > ${page.after}`
@@ -195,4 +220,8 @@ export function createPresence({ sql, logger, ttlMs, batchMs, listMax }: Presenc
   }
 }
 
-export type Presence = ReturnType<typeof createPresence>
+/** One database's roster of who is connected where. */
+export type Roster = ReturnType<typeof createPresence>
+
+/** What the rest of the server asks of presence, on one database or over shards. */
+export type Presence = Omit<Roster, 'takeOut' | 'takeIn'>

@@ -1,7 +1,8 @@
 import { ChatError, roomNotFound } from '../chat/errors.js'
 import type { Posting } from '../chat/posting.js'
 import type { Db } from '../db/client.js'
-import type { Presence } from '../realtime/presence.js'
+import type { Presence, Roster } from '../realtime/presence.js'
+import type { RoomFollower } from './sharding.js'
 
 /** Where a room's queries go: its shard's pool; `fresh` asks the catalog, not the cache. */
 export type RoomDbOf = (roomId: number, options?: { fresh?: boolean }) => Promise<Db | undefined>
@@ -63,32 +64,71 @@ export function createShardedPosting(roomDb: RoomDbOf, make: (db: Db) => Posting
  */
 export function createShardedPresence(
   roomDb: RoomDbOf,
-  home: Presence,
-  make: (db: Db) => Presence,
+  home: Roster,
+  make: (db: Db) => Roster,
   onError: (error: unknown) => void,
-): Presence {
+): Presence & RoomFollower {
   const rosters = perDatabase((db) => {
     const roster = make(db)
     void roster.start()
     return roster
   })
+  // The roster counting each room's streams on this instance, and how many it counts: the
+  // shard that held the room when they came, until the room moves.
+  const holding = new Map<number, { roster: Roster; streams: number }>()
   const rosterOf = async (roomId: number) => {
     const held = await roomDb(roomId)
     return held ? rosters.of(held) : home
   }
+
+  function enter(roomId: number, userId: string, userName: string, roster: Roster): void {
+    let held = holding.get(roomId)
+    if (!held) holding.set(roomId, (held = { roster, streams: 0 }))
+    held.streams++
+    held.roster.enter(roomId, userId, userName)
+  }
+
+  function leave(roomId: number, userId: string): void {
+    const held = holding.get(roomId)
+    if (!held) return
+    held.roster.leave(roomId, userId)
+    if (--held.streams === 0) holding.delete(roomId)
+  }
+
+  /** A room moved: its users here are handed to the roster of its new shard, and listed there. */
+  async function follow(roomId: number): Promise<void> {
+    const held = holding.get(roomId)
+    const found = held && (await roomDb(roomId))
+    const now = holding.get(roomId)
+    if (!found || !now) return
+    const roster = rosters.of(found)
+    if (roster === now.roster) return
+    roster.takeIn(now.roster.takeOut(roomId))
+    now.roster = roster
+  }
+
   return {
     instanceId: home.instanceId,
     start: () => home.start(),
     async stop() {
       await Promise.all([home, ...rosters.all()].map((roster) => roster.stop()))
     },
+    // A room already counted here is counted where it is held; lookups resolve in the order
+    // they were made, so a leave never overtakes its enter.
     enter(roomId, userId, userName) {
-      rosterOf(roomId).then((roster) => roster.enter(roomId, userId, userName), onError)
+      const held = holding.get(roomId)
+      if (held) return enter(roomId, userId, userName, held.roster)
+      rosterOf(roomId).then((roster) => enter(roomId, userId, userName, roster), onError)
     },
     leave(roomId, userId) {
-      rosterOf(roomId).then((roster) => roster.leave(roomId, userId), onError)
+      if (holding.has(roomId)) return leave(roomId, userId)
+      rosterOf(roomId).then(() => leave(roomId, userId), onError)
     },
     list: async (roomId, page) => (await rosterOf(roomId)).list(roomId, page),
+    relocate(roomId?: number) {
+      const rooms = roomId === undefined ? [...holding.keys()] : [roomId]
+      return Promise.all(rooms.map((id) => follow(id).catch(onError)))
+    },
   }
 }
 

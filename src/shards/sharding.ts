@@ -148,10 +148,10 @@ export function createSharding(options: ShardingOptions) {
     },
     /**
      * Starts hearing the catalog and every shard: `consumers` get each shard's notifications,
-     * and `follower` is told when a room moved.
+     * and `moved` are told when a room moved.
      */
-    async listen(consumers: ShardConsumer[], follower: RoomFollower): Promise<void> {
-      followers.push(follower)
+    async listen(consumers: ShardConsumer[], moved: RoomFollower[]): Promise<void> {
+      followers.push(...moved)
       await catalogListener.start()
       listeners = createShardListeners({
         directory,

@@ -54,6 +54,25 @@ describe.skipIf(!clusterTestsRun())('streams over two shards', () => {
     expect(opened.seqs()).toEqual([1, 2, 3, 4, 5, 6])
   })
 
+  it("lists the people on a moved room's open streams on its new shard, and lets them go from there", async () => {
+    const moving = await placeRoom()
+    const other = moving.shard === 'one' ? 'two' : 'one'
+    const tabs = [await stream([moving.roomId], 'cy'), await stream([moving.roomId], 'cy')]
+    const count = async () => {
+      const response = await server.request(`/rooms/${moving.roomId}/presence`, { as: 'cy' })
+      return ((await response.json()) as { count: number }).count
+    }
+    await until(async () => (await count()) === 1, 'cy listed before the move')
+    await moveRoom(catalog.sql, moving.roomId, other)
+    await until(async () => (await count()) === 1, 'cy listed on the new shard')
+    // One tab of two closing leaves cy there; the last one takes cy away.
+    tabs[0]!.close()
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect(await count()).toBe(1)
+    tabs[1]!.close()
+    await until(async () => (await count()) === 0, 'cy gone once both tabs closed')
+  })
+
   it('stores every post sent while its room moves, on the new shard, and streams each once in order', async () => {
     const moving = await placeRoom()
     const other = moving.shard === 'one' ? 'two' : 'one'
