@@ -1,6 +1,7 @@
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { afterAll } from 'vitest'
 import { launchServer, type ServerProcess } from '../../harness/server-process.js'
 import { TEST_SECRET } from './server.js'
 
@@ -9,6 +10,10 @@ import { TEST_SECRET } from './server.js'
 // An empty working directory unless a test gives one: a developer's .env must not reach the tests.
 let emptyDir: string | undefined
 const emptyWorkingDirectory = () => (emptyDir ??= mkdtempSync(join(tmpdir(), 'parley-process-')))
+afterAll(() => {
+  if (emptyDir) rmSync(emptyDir, { recursive: true, force: true })
+  emptyDir = undefined
+})
 
 export type LogLine = Record<string, unknown> & { msg?: string }
 
