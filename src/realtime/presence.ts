@@ -17,7 +17,8 @@ export interface PresenceOptions {
   listMax: number
 }
 
-interface Entry {
+/** One user connected to one room through this instance, with how many streams. */
+export interface PresenceEntry {
   roomId: number
   userId: string
   userName: string
@@ -25,7 +26,7 @@ interface Entry {
 }
 
 interface Change {
-  entry: Entry
+  entry: PresenceEntry
   present: boolean
 }
 
@@ -50,7 +51,7 @@ interface Change {
  */
 export function createPresence({ sql, logger, ttlMs, batchMs, listMax }: PresenceOptions) {
   const instanceId = randomUUID()
-  const local = new Map<string, Entry>()
+  const local = new Map<string, PresenceEntry>()
   /** Keys this instance has a stream_presence row for, as far as committed batches go. */
   const stored = new Set<string>()
   const changes = new Map<string, Change>()
@@ -61,7 +62,7 @@ export function createPresence({ sql, logger, ttlMs, batchMs, listMax }: Presenc
 
   const keyOf = (roomId: number, userId: string) => `${roomId}:${userId}`
 
-  function change(entry: Entry, present: boolean): void {
+  function change(entry: PresenceEntry, present: boolean): void {
     changes.set(keyOf(entry.roomId, entry.userId), { entry, present })
   }
 
@@ -176,7 +177,7 @@ export function createPresence({ sql, logger, ttlMs, batchMs, listMax }: Presenc
      * rows here went with the move): forgotten here, with no leave announced and nothing left
      * to write.
      */
-    takeOut(roomId: number): Entry[] {
+    takeOut(roomId: number): PresenceEntry[] {
       const out = [...local.values()].filter((entry) => entry.roomId === roomId)
       for (const entry of out) {
         const key = keyOf(entry.roomId, entry.userId)
@@ -187,7 +188,7 @@ export function createPresence({ sql, logger, ttlMs, batchMs, listMax }: Presenc
       return out
     },
     /** Takes in users handed over by another shard's roster: each is announced here as a join. */
-    takeIn(entries: Entry[]): void {
+    takeIn(entries: PresenceEntry[]): void {
       for (const entry of entries) {
         const key = keyOf(entry.roomId, entry.userId)
         const held = local.get(key)
