@@ -121,7 +121,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --shard-parts LIST        shards, on two lone PostgreSQL instances of their own: ceiling (single-row
                             inserts through the triggers on one instance, then over two, notify on
                             and off), delivery (one process listening on one, then two), move
-                            (rooms of 1k, 10k and 100k messages moved between them while written
+                            (rooms of 1k, 10k, 100k and 1M messages moved between them while written
                             to: how long their writes wait) and server (HTTP posting and fan-out
                             through one Parley process over both, to rooms on one shard, then on
                             two) (all)

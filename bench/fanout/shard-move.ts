@@ -17,7 +17,7 @@ export interface MovePoint {
 }
 
 /** Room sizes moved, one room each. */
-export const MOVE_SIZES = [1_000, 10_000, 100_000]
+export const MOVE_SIZES = [1_000, 10_000, 100_000, 1_000_000]
 const WRITER_GAP_MS = 5
 
 /** A catalog database named `name` on the server of `url`, migrated: its URL and a client. */

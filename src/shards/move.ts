@@ -2,6 +2,7 @@ import { connect as netConnect, type Socket } from 'node:net'
 import { pipeline } from 'node:stream/promises'
 import postgres, { type Sql, type TransactionSql } from 'postgres'
 import { directUrl, listShards, roomShard, type ShardRow } from './catalog.js'
+import { copyWrittenSince, PRECOPIED, precopy } from './precopy.js'
 
 /**
  * A room's rows, table by table, parents first: what a move copies, and deletes from the old
@@ -84,21 +85,29 @@ function connect(shard: ShardRow): Sql {
 }
 
 /**
- * Moves a room to another shard while both run. On the old shard, one transaction locks the
+ * Moves a room to another shard while both run. First, with no lock taken, the room's large
+ * tables (PRECOPIED: its history) are copied into a transaction on the new shard that stays
+ * open, so nobody there sees them yet. Then, on the old shard, one transaction locks the
  * room's row (every change to the room's history takes it, and every new row that refers to
  * the room waits on it) and the room's rows of the tables in LOCKED_ROWS (so a member removed,
- * a ban lifted or a read mark moved waits too). Under those locks the rows are read (what
- * they froze) and copied to the new shard as they are (COPY, with the triggers off: `session_replication_role = replica`,
- * so the role running the move must be allowed to set it, as pg_restore --disable-triggers
- * needs), deleted from the old one, the catalog repointed, and only then is the old shard's
+ * a ban lifted or a read mark moved waits too): the pause. In it, what was written since the
+ * first copy is copied again, the small tables whole (COPY, with the triggers off:
+ * `session_replication_role = replica`, so the role running the move must be allowed to set
+ * it, as pg_restore --disable-triggers needs); the new shard's transaction commits, the rows
+ * are deleted from the old one, the catalog repointed, and only then is the old shard's
  * transaction committed. A write that waited meanwhile then finds no room there and fails.
- * If anything fails before the catalog changed, the copy is deleted and the old shard keeps
- * the room as it was.
+ * If anything fails before the catalog changed, the copy is rolled back or deleted and the
+ * old shard keeps the room as it was. `options.beforePause` runs between the two copies.
  *
  * Ids stay as they are: every shard allocates message, report and log ids in a range of its
  * own (claimIdRanges in catalog.ts), so they never collide on the shard a room moves to.
  */
-export async function moveRoom(catalog: Sql, roomId: number, toName: string): Promise<MoveResult> {
+export async function moveRoom(
+  catalog: Sql,
+  roomId: number,
+  toName: string,
+  options: { beforePause?: () => Promise<void> } = {},
+): Promise<MoveResult> {
   if (!Number.isSafeInteger(roomId) || roomId < 1) throw new MoveError(`${roomId} is not a room id`)
   const from = await roomShard(catalog, roomId)
   const to = (await listShards(catalog)).find((shard) => shard.name === toName)
@@ -108,15 +117,46 @@ export async function moveRoom(catalog: Sql, roomId: number, toName: string): Pr
 
   const source = connect(from)
   const target = connect(to)
-  // A connection per table for reading, opened before the pause starts.
+  // Connections for reading, each used once: a table's first copy, and its copy in the pause
+  // (opened before it starts); keys read in the pause, only when rows were deleted meanwhile.
+  const early = new Map(Object.keys(PRECOPIED).map((table) => [table, connect(from)]))
   const readers = ROOM_TABLES.map(() => connect(from))
+  const extra: Sql[] = []
+  const keys = () => {
+    const reader = connect(from)
+    extra.push(reader)
+    return reader
+  }
   const rows: Record<string, number> = {}
+  const locked = settleable<TransactionSql>()
   let pauseMs = 0
+  let copying: Promise<unknown> | undefined
   try {
     const [present] = await target`select 1 from rooms where id = ${roomId}`
     if (present) throw new MoveError(`${toName} holds a room ${roomId} already`)
     const columns = await storedColumns(target)
-    await Promise.all(readers.map((reader) => reader`select 1`))
+    await Promise.all([...early.values(), ...readers].map((reader) => reader`select 1`))
+    const precopied = settleable<void>()
+    copying = target.begin(async (fresh) => {
+      await fresh`set local session_replication_role = replica`
+      const since = new Map<string, bigint>()
+      for (const [table, reader] of early) {
+        since.set(table, await precopy(reader, fresh, table, columns.get(table)!, roomId))
+      }
+      await options.beforePause?.()
+      precopied.resolve()
+      const old = await locked.promise
+      for (const [i, table] of ROOM_TABLES.entries()) {
+        const list = columns.get(table)!
+        const xmin = since.get(table)
+        rows[table] =
+          xmin === undefined
+            ? await copyRows(readers[i]!, fresh, table, list, roomId)
+            : await copyWrittenSince(old, readers[i]!, keys, fresh, { table, list, roomId, xmin })
+      }
+    })
+    // A copy that failed ends the wait for it.
+    await Promise.race([precopied.promise, copying])
     await source.begin(async (old) => {
       const started = performance.now()
       const [room] = await old`select id from rooms where id = ${roomId} for update`
@@ -124,14 +164,10 @@ export async function moveRoom(catalog: Sql, roomId: number, toName: string): Pr
       for (const table of LOCKED_ROWS)
         await old.unsafe(`select 1 from ${table} where room_id = ${roomId} for update`)
 
+      locked.resolve(old)
       let copied = false
       try {
-        await target.begin(async (fresh) => {
-          await fresh`set local session_replication_role = replica`
-          for (const [i, table] of ROOM_TABLES.entries()) {
-            rows[table] = await copyRows(readers[i]!, fresh, table, columns.get(table)!, roomId)
-          }
-        })
+        await copying
         copied = true
         await old`set local session_replication_role = replica`
         await deleteRoomRows(old, [...ROOM_TABLES, ...LEFT_BEHIND], roomId)
@@ -143,13 +179,27 @@ export async function moveRoom(catalog: Sql, roomId: number, toName: string): Pr
       pauseMs = performance.now() - started
     })
   } finally {
-    await Promise.all([
-      source.end({ timeout: 5 }),
-      target.end({ timeout: 5 }),
-      ...readers.map((reader) => reader.end({ timeout: 1 })),
-    ])
+    // The new shard's transaction, if it still waits for the pause, is rolled back.
+    locked.reject(new MoveError('the move stopped before its pause'))
+    await copying?.catch(() => {})
+    await Promise.all(
+      [source, target, ...early.values(), ...readers, ...extra].map((sql) => sql.end({ timeout: 1 })),
+    )
   }
   return { roomId, from: from.name, to: to.name, rows, pauseMs }
+}
+
+/** A promise with its resolve and reject, settled once: later calls do nothing. */
+function settleable<T>() {
+  let resolve!: (value: T) => void
+  let reject!: (error: unknown) => void
+  const promise = new Promise<T>((yes, no) => {
+    resolve = yes
+    reject = no
+  })
+  // A rejection nobody waits for (the move ended without a pause) is not an error.
+  promise.catch(() => {})
+  return { promise, resolve, reject }
 }
 
 /** Each table's stored columns (not the generated ones), as COPY lists them. */

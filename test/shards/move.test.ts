@@ -132,6 +132,34 @@ describe('moving a room to another shard', () => {
     expect(moved.rows.messages).toBe(201 + stored)
   })
 
+  it('copies the history before the pause, then what was written, edited and deleted meanwhile, in a transaction', async () => {
+    const roomId = await busyRoom()
+    const sql = shards.a.sql
+    let before: Awaited<ReturnType<typeof roomRows>> | undefined
+    const moved = await moveRoom(catalog.sql, roomId, 'b', {
+      // Between the first copy and the pause: every kind of change to the large tables,
+      // some inside a subtransaction, and the hand deletes only a comparison of keys finds.
+      async beforePause() {
+        await sql`insert into messages (room_id, user_id, user_name, body) values (${roomId}, 'bob', 'Bob', 'new @ann')`
+        await sql`update messages set body = 'edited again' where room_id = ${roomId} and seq = 2`
+        await sql`delete from message_reactions where room_id = ${roomId} and seq = 3`
+        await sql`insert into message_reactions (room_id, seq, user_id, emoji) values (${roomId}, 5, 'ann', '🎉')`
+        await sql.begin(async (tx) => {
+          await tx.savepoint(async (inner) => {
+            await inner`update messages set body = 'in a savepoint' where room_id = ${roomId} and seq = 6`
+          })
+        })
+        await sql`delete from messages where room_id = ${roomId} and seq in (7, 8)`
+        await sql`delete from message_changes where room_id = ${roomId} and cursor = 1`
+        before = await roomRows(sql, roomId)
+      },
+    })
+    expect(before!.messages).toHaveLength(200)
+    expect(moved.rows.messages).toBe(200)
+    expect(await roomRows(shards.b.sql, roomId)).toEqual(before)
+    for (const rows of Object.values(await roomRows(sql, roomId))) expect(rows).toEqual([])
+  })
+
   it('refuses a move it cannot make, and leaves the room where it was', async () => {
     const roomId = await busyRoom()
     await expect(moveRoom(catalog.sql, roomId, 'a')).rejects.toThrow(/on a already/)
