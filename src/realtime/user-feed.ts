@@ -82,10 +82,13 @@ export function createUserFeed(options: UserFeedOptions) {
   const byUser = new Map<string, Set<Subscriber>>()
   const unread = createUnreadCounts({ streams, logger, waitMs: options.unreadWaitMs ?? 100 })
 
+  /** DATABASE_URL and every shard the catalog holds now (one it removed is not asked again). */
   async function everySource(): Promise<Source[]> {
-    for (const shard of (await options.shards?.()) ?? []) {
-      sources.set(shard.id, { key: shard.id, db: shard.db, kinds: 'rooms' })
-    }
+    if (!options.shards) return [home]
+    const shards = await options.shards()
+    for (const key of sources.keys())
+      if (key !== USER_HOME && !shards.some((shard) => shard.id === key)) sources.delete(key)
+    for (const shard of shards) sources.set(shard.id, { key: shard.id, db: shard.db, kinds: 'rooms' })
     return [...sources.values()]
   }
 

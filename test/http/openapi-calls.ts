@@ -561,6 +561,7 @@ export const operationCalls = (w: World): Record<string, Entry> => {
         { status: 422, path: '/webhooks', body: hookBody([w.room], 'https://127.0.0.1/hook') },
         { status: 429, path: '/webhooks', on: w.tight, as: 'rl-hook', body: hookBody('all'), times: 3 },
       ],
+      unexercised: { 501: 'needs rooms over shards: test/shards/server-requests' },
     },
     getWebhooks: {
       path: () => '/webhooks',
