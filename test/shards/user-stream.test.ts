@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { clusterTestsRun } from '../../harness/cluster.js'
+import { clusterTestsRun, startInstance } from '../../harness/cluster.js'
+import { addShard } from '../../src/shards/catalog.js'
 import { expectError } from '../support/api.js'
 import { TEST_BACKOFF, testClient } from '../support/client-stream.js'
 import { startRelay } from '../support/relay.js'
@@ -10,7 +11,7 @@ import { until } from '../support/wait.js'
 // of its rooms, and one stream carries them all under a position of one cursor per shard.
 
 describe.skipIf(!clusterTestsRun())("a user's own stream over two shards", () => {
-  const { server, placeRoom, insert } = useShardedServer()
+  const { catalog, server, placeRoom, insert } = useShardedServer()
 
   /** Rooms on each shard that `user` has joined and posted in, so that a mention of them there counts. */
   async function roomsOnBothShards(user: string) {
@@ -115,4 +116,33 @@ describe.skipIf(!clusterTestsRun())("a user's own stream over two shards", () =>
       await expectError(refused, 400, 'validation_failed')
     }
   })
+
+  it('opens, and gives its position, once a shard it has read is removed from the catalog and stopped', async () => {
+    const third = await startInstance()
+    try {
+      await addShard(catalog.sql, { name: 'three', url: third.url })
+      const position = async () => {
+        const response = await server.request('/me/cursor', { as: 'ida' })
+        return response.status === 200
+          ? ((await response.json()) as { cursor: string }).cursor
+          : response.status
+      }
+      // DATABASE_URL and three shards.
+      await until(async () => /^(\d+:\d+,){3}\d+:\d+$/.test(String(await position())), 'the third shard read')
+      await catalog.sql`delete from shards where name = 'three'`
+      await third.stop()
+      await until(
+        async () => /^(\d+:\d+,){2}\d+:\d+$/.test(String(await position())),
+        'the third shard let go',
+      )
+      const stream = testClient(server, 'ida').me.stream({}, { backoff: TEST_BACKOFF })
+      try {
+        await stream.opened()
+      } finally {
+        stream.close()
+      }
+    } finally {
+      await third.stop()
+    }
+  }, 60_000)
 })
