@@ -1,5 +1,5 @@
 import { backoffDelay, DEFAULT_BACKOFF, retryAfterDelay } from './backoff.js'
-import { createCursors, createUserCursor, type StreamCursors } from './cursors.js'
+import { createCursors, createUserCursor, type StreamCursors, type StreamPosition } from './cursors.js'
 import { ParleyError, StreamClosedError } from './errors.js'
 import { HISTORY_EVENTS, roomOf, USER_EVENTS } from './events.js'
 import { createListeners } from './listeners.js'
@@ -66,8 +66,9 @@ export function openStream(
   const rooms = target.user ? [USER_CURSOR] : [...target.roomIds]
   const history = target.user ? USER_EVENTS : HISTORY_EVENTS
   const { after } = options
-  const roomCursors =
-    typeof after === 'number' || target.user ? undefined : createCursors(rooms, multi, after)
+  const roomCursors = target.user
+    ? undefined
+    : createCursors(rooms, multi, after as StreamPosition | undefined)
   const cursors: StreamCursors = roomCursors ?? createUserCursor(after as UserPosition | undefined)
   const listeners = createListeners(handlers)
   let state: StreamState = 'connecting'

@@ -77,26 +77,35 @@ export function createUserFeed(options: UserFeedOptions) {
   const batchSize = options.batchSize ?? 200
   const places = options.shards ? 'shards' : 'one'
   const home: Source = { key: USER_HOME, db, kinds: options.shards ? 'own' : 'all' }
-  // Each place's database as last heard of: a shard given a new address gets a new pool.
-  const sources = new Map<number, Source>([[USER_HOME, home]])
+  const shardSource = (shard: { id: number; db: Db }): Source => ({
+    key: shard.id,
+    db: shard.db,
+    kinds: 'rooms',
+  })
   const byUser = new Map<string, Set<Subscriber>>()
   const unread = createUnreadCounts({ streams, logger, waitMs: options.unreadWaitMs ?? 100 })
 
-  /** DATABASE_URL and every shard the catalog holds now (one it removed is not asked again). */
-  async function everySource(): Promise<Source[]> {
-    if (!options.shards) return [home]
-    const shards = await options.shards()
-    for (const key of sources.keys())
-      if (key !== USER_HOME && !shards.some((shard) => shard.id === key)) sources.delete(key)
-    for (const shard of shards) sources.set(shard.id, { key: shard.id, db: shard.db, kinds: 'rooms' })
-    return [...sources.values()]
+  /**
+   * DATABASE_URL and every shard the catalog holds now (one it removed is not asked again),
+   * each with the user's cursors there.
+   */
+  async function feedsOf(userId: string) {
+    const every = options.shards ? [home, ...(await options.shards()).map(shardSource)] : [home]
+    const feeds = await Promise.all(every.map((source) => userFeedCursors(source.db, userId)))
+    return every.map((source, index) => ({ source, feed: feeds[index]! }))
   }
 
-  /** The stream's position, with `cursor` at place `key` if given: an `id:`. */
-  function positionOf(subscriber: Subscriber, key?: number, cursor?: number): string {
+  /** What the stream has delivered at each place, with `cursor` at place `key` if given. */
+  function deliveredOf(subscriber: Subscriber, key?: number, cursor?: number): Map<number, number> {
     const position = new Map([...subscriber.places].map(([place, { delivered }]) => [place, delivered]))
     if (key !== undefined && cursor !== undefined) position.set(key, cursor)
-    return encodeUserPosition(position, places)
+    return position
+  }
+
+  /** A position as `reload` and GET /me/cursor give it: the lone cursor on one database, the text over shards. */
+  function cursorOf(position: ReadonlyMap<number, number>): number | string {
+    const text = encodeUserPosition(position, places)
+    return places === 'one' ? Number(text) : text
   }
 
   /**
@@ -121,12 +130,12 @@ export function createUserFeed(options: UserFeedOptions) {
           if (page.tooOld) {
             // What happened since its cursor cannot be read: it goes on from the present.
             place.delivered = page.present
-            const reload = { reason: page.reason, cursor: reloadCursor(subscriber) }
+            const reload = { reason: page.reason, cursor: cursorOf(deliveredOf(subscriber)) }
             streams.send(subscriber, encodeEventFrame('reload', reload))
             continue
           }
           for (const event of page.events) {
-            const id = positionOf(subscriber, source.key, event.cursor)
+            const id = encodeUserPosition(deliveredOf(subscriber, source.key, event.cursor), places)
             streams.send(subscriber, encodeFrame(event.event, JSON.stringify(event.data), id))
             if (event.event === 'added') unread.follow(subscriber, event.data.room.id)
             if (event.event === 'removed') unread.unfollow(subscriber, event.data.room_id)
@@ -142,12 +151,6 @@ export function createUserFeed(options: UserFeedOptions) {
     } finally {
       place.reading = false
     }
-  }
-
-  /** A `reload`'s cursor: the lone cursor on one database, the whole position over shards. */
-  function reloadCursor(subscriber: Subscriber): number | string {
-    const position = positionOf(subscriber)
-    return places === 'one' ? Number(position) : position
   }
 
   function onNotice(source: Source, payload: string): void {
@@ -186,8 +189,8 @@ export function createUserFeed(options: UserFeedOptions) {
           // that cannot be served (its events swept, or beyond every event the database
           // holds) is told so and starts there too, not wherever a later read finds the
           // user's cursor. A place the position does not name is read from its start.
-          opening = await everySource()
-          const feeds = await Promise.all(opening.map((source) => userFeedCursors(source.db, base.userId)))
+          const feeds = await feedsOf(base.userId)
+          opening = feeds.map(({ source }) => source)
           const subscriber: Subscriber = Object.assign(base, {
             places: new Map<number, Place>(),
             started: false,
@@ -200,8 +203,7 @@ export function createUserFeed(options: UserFeedOptions) {
               for (const roomId of [...subscriber.rooms]) unread.unfollow(subscriber, roomId)
             },
           })
-          for (const [index, source] of opening.entries()) {
-            const feed = feeds[index]!
+          for (const { source, feed } of feeds) {
             const asked = after && (after.get(source.key) ?? 0)
             const refused = asked === undefined ? undefined : unreadableAfter(asked, feed)
             reload ??= refused
@@ -224,7 +226,7 @@ export function createUserFeed(options: UserFeedOptions) {
           if (reload) {
             streams.send(
               subscriber,
-              encodeEventFrame('reload', { reason: reload, cursor: reloadCursor(subscriber) }),
+              encodeEventFrame('reload', { reason: reload, cursor: cursorOf(deliveredOf(subscriber)) }),
             )
           }
           subscriber.started = true
@@ -257,9 +259,7 @@ export function createUserFeed(options: UserFeedOptions) {
 
   /** What a shard's LISTEN connection feeds (src/shards/listeners.ts). */
   function listensOn(shard: { id: number; db: Db }): ListenerConsumer {
-    const source: Source = { key: shard.id, db: shard.db, kinds: 'rooms' }
-    sources.set(shard.id, source)
-    return listensTo(source)
+    return listensTo(shardSource(shard))
   }
 
   /**
@@ -267,13 +267,7 @@ export function createUserFeed(options: UserFeedOptions) {
    * it is missed. The lone cursor on one database.
    */
   async function position(userId: string): Promise<number | string> {
-    const every = await everySource()
-    const feeds = await Promise.all(every.map((source) => userFeedCursors(source.db, userId)))
-    const text = encodeUserPosition(
-      new Map(every.map((source, index) => [source.key, feeds[index]!.last])),
-      places,
-    )
-    return places === 'one' ? Number(text) : text
+    return cursorOf(new Map((await feedsOf(userId)).map(({ source, feed }) => [source.key, feed.last])))
   }
 
   const openStreams = () => [...byUser.values()].reduce((sum, subscribers) => sum + subscribers.size, 0)

@@ -1,8 +1,7 @@
 import { connect as netConnect, type Socket } from 'node:net'
-import { pipeline } from 'node:stream/promises'
 import postgres, { type Sql, type TransactionSql } from 'postgres'
 import { directUrl, listShards, roomShard, type ShardRow } from './catalog.js'
-import { copyWrittenSince, PRECOPIED, precopy } from './precopy.js'
+import { copyOver, copyWrittenSince, countRows, PRECOPIED, precopy, roomKey } from './precopy.js'
 
 /**
  * A room's rows, table by table, parents first: what a move copies, and deletes from the old
@@ -213,10 +212,8 @@ async function storedColumns(target: Sql): Promise<Map<string, string>> {
 }
 
 /**
- * Copies one table's rows of a room, every stored column as PostgreSQL writes it; returns the
- * count. Read on a connection of its own, which sees what the move's locks froze, and used for
- * nothing after: postgres.js can leave a connection's socket paused when a COPY's last rows
- * filled the stream's buffer, and then never reads the next answer on it.
+ * Copies one table's rows of a room, every stored column; returns the count. Read on a
+ * connection of its own, which sees what the move's locks froze.
  */
 async function copyRows(
   reader: Sql,
@@ -225,16 +222,13 @@ async function copyRows(
   list: string,
   roomId: number,
 ): Promise<number> {
-  const key = roomKey(table)
-  const out = await reader
-    .unsafe(`copy (select ${list} from ${table} where ${key} = ${roomId}) to stdout`)
-    .readable()
-  const into = await fresh.unsafe(`copy ${table} (${list}) from stdin`).writable()
-  await pipeline(out, into)
-  const [counted] = await fresh.unsafe<{ count: number }[]>(
-    `select count(*)::int as count from ${table} where ${key} = ${roomId}`,
+  await copyOver(
+    reader,
+    `select ${list} from ${table} where ${roomKey(table)} = ${roomId}`,
+    fresh,
+    `${table} (${list})`,
   )
-  return counted!.count
+  return countRows(fresh, table, roomId)
 }
 
 /** Deletes what a move copied, when the move could not finish. */
@@ -244,9 +238,6 @@ async function removeCopy(target: Sql, roomId: number): Promise<void> {
     await deleteRoomRows(fresh, ROOM_TABLES, roomId)
   })
 }
-
-/** The column of `table` that names the room. */
-const roomKey = (table: string) => (table === 'rooms' ? 'id' : 'room_id')
 
 /**
  * Deletes a room's rows from `tables`, listed parents first, children first; in a transaction

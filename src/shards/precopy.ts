@@ -27,13 +27,31 @@ const unchangedSince = (xmin: bigint) =>
   `(xmin::text::bigint - ${xmin % 4294967296n} + 6442450944) % 4294967296 < 2147483648`
 
 /** The room's column of a table. */
-const roomKey = (table: string) => (table === 'rooms' ? 'id' : 'room_id')
+export const roomKey = (table: string) => (table === 'rooms' ? 'id' : 'room_id')
+
+/**
+ * Copies what `select` reads on the old shard into `into` (a table and its columns) on the new
+ * one, every value as PostgreSQL writes it. `reader` is used for nothing after: postgres.js
+ * can leave a connection's socket paused when a COPY's last rows filled the stream's buffer,
+ * and then never reads the next answer on it.
+ */
+export async function copyOver(reader: Sql, select: string, fresh: TransactionSql, into: string) {
+  const out = await reader.unsafe(`copy (${select}) to stdout`).readable()
+  await pipeline(out, await fresh.unsafe(`copy ${into} from stdin`).writable())
+}
+
+/** How many rows of the room `table` holds, as `tx` sees them (and `where` narrows them). */
+export async function countRows(tx: TransactionSql, table: string, roomId: number, where = 'true') {
+  const [counted] = await tx.unsafe<{ n: number }[]>(
+    `select count(*)::int as n from ${table} where ${roomKey(table)} = ${roomId} and ${where}`,
+  )
+  return counted!.n
+}
 
 /**
  * Copies `table`'s rows of the room as they stand, into the move's open transaction on the
  * new shard (where nobody sees them until it commits): no lock is taken, writes go on.
- * Returns the copy's snapshot xmin, for `copyWrittenSince`. `reader` is used for nothing
- * after (see copyRows in move.ts).
+ * Returns the copy's snapshot xmin, for `copyWrittenSince`.
  */
 export async function precopy(
   reader: Sql,
@@ -46,11 +64,12 @@ export async function precopy(
   const [snapshot] = await reader<
     { xmin: string }[]
   >`select pg_snapshot_xmin(pg_current_snapshot())::text as xmin`
-  const out = await reader
-    .unsafe(`copy (select ${list} from ${table} where ${roomKey(table)} = ${roomId}) to stdout`)
-    .readable()
-  const into = await fresh.unsafe(`copy ${table} (${list}) from stdin`).writable()
-  await pipeline(out, into)
+  await copyOver(
+    reader,
+    `select ${list} from ${table} where ${roomKey(table)} = ${roomId}`,
+    fresh,
+    `${table} (${list})`,
+  )
   return BigInt(snapshot!.xmin)
 }
 
@@ -75,23 +94,15 @@ export async function copyWrittenSince(
   const unchanged = unchangedSince(move.xmin)
   const scratch = `written_${table}`
   await fresh.unsafe(`create temp table ${scratch} (like ${table}) on commit drop`)
-  const out = await reader
-    .unsafe(`copy (select ${list} from ${table} where ${inRoom} and not (${unchanged})) to stdout`)
-    .readable()
-  await pipeline(out, await fresh.unsafe(`copy ${scratch} (${list}) from stdin`).writable())
+  const written = `select ${list} from ${table} where ${inRoom} and not (${unchanged})`
+  await copyOver(reader, written, fresh, `${scratch} (${list})`)
   await fresh.unsafe(
     `delete from ${table} t using ${scratch} w where (${prefixed('t', key)}) = (${prefixed('w', key)})`,
   )
-  const [kept] = await old.unsafe<{ n: number }[]>(
-    `select count(*)::int as n from ${table} where ${inRoom} and ${unchanged}`,
-  )
-  const [copied] = await fresh.unsafe<{ n: number }[]>(
-    `select count(*)::int as n from ${table} where ${inRoom}`,
-  )
-  if (copied!.n !== kept!.n) await keepOnly(keys(), fresh, move)
+  const kept = await countRows(old, table, roomId, unchanged)
+  if ((await countRows(fresh, table, roomId)) !== kept) await keepOnly(keys(), fresh, move)
   await fresh.unsafe(`insert into ${table} (${list}) select ${list} from ${scratch}`)
-  const [now] = await fresh.unsafe<{ n: number }[]>(`select count(*)::int as n from ${table} where ${inRoom}`)
-  return now!.n
+  return countRows(fresh, table, roomId)
 }
 
 /** Deletes from the copy the rows whose keys the old shard no longer has. */
@@ -104,8 +115,7 @@ async function keepOnly(
   const inRoom = `${roomKey(table)} = ${roomId}`
   const scratch = `kept_${table}`
   await fresh.unsafe(`create temp table ${scratch} on commit drop as select ${key} from ${table} limit 0`)
-  const out = await reader.unsafe(`copy (select ${key} from ${table} where ${inRoom}) to stdout`).readable()
-  await pipeline(out, await fresh.unsafe(`copy ${scratch} from stdin`).writable())
+  await copyOver(reader, `select ${key} from ${table} where ${inRoom}`, fresh, scratch)
   await fresh.unsafe(
     `delete from ${table} t where t.${inRoom} and not exists (
        select 1 from ${scratch} k where (${prefixed('k', key)}) = (${prefixed('t', key)}))`,

@@ -134,13 +134,9 @@ describe.skipIf(!clusterTestsRun())('streams over two shards', () => {
     const down = await placeRoom('one')
     const up = await placeRoom('two')
     const downInstance = instances[0]!
-    const opened = await stream([up.roomId, down.roomId], 'cyd')
     // Joined to both rooms: a stream that opens while a shard of its rooms is down is refused
     // (503), and its client tries again.
-    await until(
-      () => server.hub.subscriberCount(up.roomId) === 1 && server.hub.subscriberCount(down.roomId) === 1,
-      'the stream to join both rooms',
-    )
+    const opened = await joinedStream([up.roomId, down.roomId], 'cyd')
     // The instances commit without waiting for the disk; the room must survive the crash.
     await shardSql.get(down.shard)!`checkpoint`
     await downInstance.kill()
@@ -176,11 +172,7 @@ describe.skipIf(!clusterTestsRun())('streams over two shards', () => {
 
   it("leaves the streams of a shard that is down alone when another shard's listener comes back", async () => {
     const [onOne, onTwo] = [await placeRoom('one'), await placeRoom('two')]
-    const opened = await stream([onOne.roomId, onTwo.roomId], 'lee')
-    await until(
-      () => server.hub.subscriberCount(onOne.roomId) === 1 && server.hub.subscriberCount(onTwo.roomId) === 1,
-      'the stream to join both rooms',
-    )
+    const opened = await joinedStream([onOne.roomId, onTwo.roomId], 'lee')
     const [one, two] = instances as [Instance, Instance]
     await shardSql.get('two')!`checkpoint`
     await two.kill()
@@ -208,11 +200,7 @@ describe.skipIf(!clusterTestsRun())('streams over two shards', () => {
 
   it("goes on delivering one shard's rooms while another shard's rooms are checked again", async () => {
     const [onOne, onTwo] = [await placeRoom('one'), await placeRoom('two')]
-    const opened = await stream([onOne.roomId, onTwo.roomId], 'mo')
-    await until(
-      () => server.hub.subscriberCount(onOne.roomId) === 1 && server.hub.subscriberCount(onTwo.roomId) === 1,
-      'the stream to join both rooms',
-    )
+    const opened = await joinedStream([onOne.roomId, onTwo.roomId], 'mo')
     // Shard one's access checks wait on a lock, and its LISTEN connection is cut: the checks
     // its return starts hang until the lock goes.
     const blocker = await shardSql.get('one')!.reserve()
@@ -237,6 +225,16 @@ describe.skipIf(!clusterTestsRun())('streams over two shards', () => {
     await until(() => bodiesIn(opened, onOne.roomId).length === 1, 'the room of shard one', 20_000)
     expect(opened.events.map((event) => event.type)).not.toContain('removed')
   }, 60_000)
+
+  /** A stream of `as` on `roomIds`, once the hub has it in each of them. */
+  async function joinedStream(roomIds: number[], as: string) {
+    const opened = await stream(roomIds, as)
+    await until(
+      () => roomIds.every((roomId) => server.hub.subscriberCount(roomId) === 1),
+      'the stream to join its rooms',
+    )
+    return opened
+  }
 
   async function readiness(): Promise<Record<string, boolean>> {
     const body = (await (await fetch(`${server.url}/readyz`)).json()) as { checks: Record<string, boolean> }

@@ -110,21 +110,22 @@ export function lastEventId(headers: IncomingHttpHeaders, fromQuery: string | un
   return fromHeader || fromQuery?.trim() || undefined
 }
 
-/** A single cursor sent back as Last-Event-ID; 400 when it is not one this server sends. */
-/** A user stream's Last-Event-ID (stream-cursor.ts: parseUserPosition); 400 when it is not one. */
-export function parseUserAfter(value: string | undefined): Map<number, number> | undefined {
+/** A Last-Event-ID as `parse` reads it; undefined when none was sent, 400 when it is not one this server sends. */
+function parseLastEventId<T>(
+  value: string | undefined,
+  parse: (text: string) => T | undefined,
+): T | undefined {
   if (value === undefined) return undefined
-  const position = parseUserPosition(value)
-  if (position === undefined) throw badCursor()
-  return position
+  const parsed = parse(value)
+  if (parsed === undefined) throw badCursor()
+  return parsed
 }
 
-export function parseSeq(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined
-  const cursor = parseSingleCursor(value)
-  if (cursor === undefined) throw badCursor()
-  return cursor
-}
+/** A single cursor sent back as Last-Event-ID. */
+export const parseSeq = (value: string | undefined) => parseLastEventId(value, parseSingleCursor)
+
+/** A user stream's Last-Event-ID (stream-cursor.ts: parseUserPosition). */
+export const parseUserAfter = (value: string | undefined) => parseLastEventId(value, parseUserPosition)
 
 function parseRoomList(text: string): number[] {
   const ids = text.split(',').map((part) => part.trim())
@@ -168,8 +169,7 @@ export function roomStreamTarget(id: number, cursorText: string | undefined): St
 /** GET /stream?rooms=…: several rooms, resuming after a cursor of each. */
 export function multiStreamTarget(rooms: string, cursorText: string | undefined): StreamTarget {
   const roomIds = parseRoomList(rooms)
-  const resumeFrom = cursorText === undefined ? undefined : parseRoomCursors(cursorText)
-  if (cursorText !== undefined && !resumeFrom) throw badCursor()
+  const resumeFrom = parseLastEventId(cursorText, parseRoomCursors)
   return { roomIds, resumeFrom, multi: true }
 }
 
